@@ -1,0 +1,165 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
+)
+
+func (s *Server) listInboxes(w http.ResponseWriter, r *http.Request, c switchboard.Caller) error {
+	inboxes, err := s.store.Inboxes(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	payload := make([]inboxJSON, 0, len(inboxes))
+	for _, in := range inboxes {
+		payload = append(payload, inboxPayload(in))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"payload": payload})
+}
+
+func (s *Server) showInbox(w http.ResponseWriter, r *http.Request, c switchboard.Caller) error {
+	id, err := pathID(r, "id", "inbox")
+	if err != nil {
+		return err
+	}
+	in, err := s.store.Inbox(r.Context(), c, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, inboxPayload(in))
+}
+
+// inboxSettings reads the settings an inbox create or update may carry.
+func inboxSettings(b body) (u switchboard.InboxUpdate, err error) {
+	var errs [3]error
+	u.Name, errs[0] = optStr(b, "name")
+	u.EnableAutoAssignment, errs[1] = optBool(b, "enable_auto_assignment")
+	u.EnableAutoReassignment, errs[2] = optBool(b, "enable_auto_reassignment")
+	if err := firstErr(errs[:]...); err != nil {
+		return u, err
+	}
+	config, _, err := b.object("auto_assignment_config")
+	if err != nil {
+		return u, err
+	}
+	// Capacity limits are not built yet; saying so beats storing a limit
+	// that nothing enforces.
+	if config != nil && !config.isNull("max_assignment_limit") {
+		if _, ok := config["max_assignment_limit"]; ok {
+			return u, switchboard.Invalid("auto_assignment_config.max_assignment_limit",
+				"max_assignment_limit is not supported yet")
+		}
+	}
+	return u, nil
+}
+
+func (s *Server) createInbox(w http.ResponseWriter, r *http.Request, c switchboard.Caller) error {
+	b, err := readBody(w, r, "inbox")
+	if err != nil {
+		return err
+	}
+	settings, err := inboxSettings(b)
+	if err != nil {
+		return err
+	}
+	n := switchboard.NewInbox{EnableAutoAssignment: true, EnableAutoReassignment: true}
+	if settings.Name != nil {
+		n.Name = *settings.Name
+	}
+	if settings.EnableAutoAssignment != nil {
+		n.EnableAutoAssignment = *settings.EnableAutoAssignment
+	}
+	if settings.EnableAutoReassignment != nil {
+		n.EnableAutoReassignment = *settings.EnableAutoReassignment
+	}
+	channel, _, err := b.object("channel")
+	if err != nil {
+		return err
+	}
+	if channel != nil {
+		kind, ok, err := channel.str("type")
+		if err != nil {
+			return err
+		}
+		if ok && kind != "api" {
+			return switchboard.Invalid("channel.type", "channel.type must be api")
+		}
+		if n.WebhookURL, _, err = channel.str("webhook_url"); err != nil {
+			return err
+		}
+	}
+	in, err := s.store.CreateInbox(r.Context(), c, n)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, inboxPayload(in))
+}
+
+func (s *Server) updateInbox(w http.ResponseWriter, r *http.Request, c switchboard.Caller) error {
+	id, err := pathID(r, "id", "inbox")
+	if err != nil {
+		return err
+	}
+	b, err := readBody(w, r, "inbox")
+	if err != nil {
+		return err
+	}
+	u, err := inboxSettings(b)
+	if err != nil {
+		return err
+	}
+	in, err := s.store.UpdateInbox(r.Context(), c, id, u)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, inboxPayload(in))
+}
+
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, c switchboard.Caller) error {
+	id, err := pathID(r, "inbox_id", "inbox")
+	if err != nil {
+		return err
+	}
+	members, err := s.store.InboxMembers(r.Context(), c, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"payload": agentsPayload(members)})
+}
+
+// changeMembers serves the three ways to change an inbox's members. The
+// inbox is named in the body, or in the path for the SDK's DELETE.
+func (s *Server) changeMembers(how store.MemberChange) accountHandler {
+	return func(w http.ResponseWriter, r *http.Request, c switchboard.Caller) error {
+		b, err := readBody(w, r, "inbox_member")
+		if err != nil {
+			return err
+		}
+		var inboxID int64
+		if r.PathValue("inbox_id") != "" {
+			inboxID, err = pathID(r, "inbox_id", "inbox")
+		} else {
+			inboxID, err = b.requiredID("inbox_id")
+		}
+		if err != nil {
+			return err
+		}
+		userIDs, ok, err := b.ids("user_ids")
+		if err == nil && !ok {
+			err = switchboard.Invalid("user_ids", "user_ids is required")
+		}
+		if err != nil {
+			return err
+		}
+		members, err := s.store.ChangeMembers(r.Context(), c, inboxID, userIDs, how)
+		if err != nil {
+			return err
+		}
+		if how == store.RemoveMembers {
+			return writeEmpty(w)
+		}
+		return writeJSON(w, http.StatusOK, map[string]any{"payload": agentsPayload(members)})
+	}
+}

@@ -1,0 +1,200 @@
+// Command switchboard runs the Switchboard server and its administration
+// commands.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/switchboard/switchboard/api"
+	"github.com/switchboard/switchboard/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "switchboard:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: switchboard <command> [flags]
+
+commands:
+  serve            run the server (switchboard serve -h for its flags)
+  accounts create  create an account and its first administrator
+  version          print the version
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "accounts":
+		if len(args) < 2 || args[1] != "create" {
+			return errors.New("usage: switchboard accounts create --name N --admin-email E --admin-password P")
+		}
+		return createAccount(ctx, args[2:], getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "switchboard", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// config is the server's configuration, from flags, each of which may also be
+// set by the environment variable SWITCHBOARD_<FLAG>.
+type config struct {
+	Addr          string
+	DB            string
+	PlatformToken string
+	LogFormat     string
+	AdminEmail    string
+	AdminPassword string
+}
+
+// envDefault returns the environment's value for a flag, or def.
+func envDefault(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", envDefault(getenv, "SWITCHBOARD_ADDR", "127.0.0.1:3000"), "address to listen on (SWITCHBOARD_ADDR)")
+	fs.StringVar(&c.DB, "db", envDefault(getenv, "SWITCHBOARD_DB", "sqlite:switchboard.db"), "database: sqlite:PATH (SWITCHBOARD_DB)")
+	fs.StringVar(&c.PlatformToken, "platform-token", getenv("SWITCHBOARD_PLATFORM_TOKEN"), "token of the Platform API; empty turns it off (SWITCHBOARD_PLATFORM_TOKEN)")
+	fs.StringVar(&c.LogFormat, "log-format", envDefault(getenv, "SWITCHBOARD_LOG_FORMAT", "text"), "log format: text or json (SWITCHBOARD_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	c.AdminEmail = envDefault(getenv, "SWITCHBOARD_ADMIN_EMAIL", "admin@localhost")
+	c.AdminPassword = getenv("SWITCHBOARD_ADMIN_PASSWORD")
+	return c, nil
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseServe(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c.LogFormat, stdout)
+	db, err := store.Open(ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := bootstrap(ctx, db, c, log); err != nil {
+		return err
+	}
+	listener, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api.New(db, log, api.Config{PlatformToken: c.PlatformToken}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Info("switchboard listening", "addr", listener.Addr().String(), "db", c.DB, "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(listener) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// bootstrap gives an empty database account 1 and its first administrator.
+// A later start changes nothing.
+func bootstrap(ctx context.Context, db *store.DB, c config, log *slog.Logger) error {
+	n, err := db.CountAccounts(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	password, generated := c.AdminPassword, false
+	if password == "" {
+		password, generated = rand.Text(), true
+	}
+	account, user, err := db.CreateAccountWithAdministrator(ctx, "Switchboard", "Administrator", c.AdminEmail, password)
+	if err != nil {
+		return fmt.Errorf("create the first administrator: %w", err)
+	}
+	if generated {
+		log.Info("created the first administrator; this password is shown once",
+			"account_id", account.ID, "email", user.Email, "password", password)
+	} else {
+		log.Info("created the first administrator", "account_id", account.ID, "email", user.Email)
+	}
+	return nil
+}
+
+func createAccount(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("accounts create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", envDefault(getenv, "SWITCHBOARD_DB", "sqlite:switchboard.db"), "database: sqlite:PATH (SWITCHBOARD_DB)")
+	name := fs.String("name", "", "account name")
+	email := fs.String("admin-email", "", "e-mail of the account's first administrator")
+	password := fs.String("admin-password", "", "password of the account's first administrator")
+	adminName := fs.String("admin-name", "Administrator", "name of the account's first administrator")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	account, user, err := st.CreateAccountWithAdministrator(ctx, *name, *adminName, *email, *password)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "account %d %q created; administrator %s (user %d), access token %s\n",
+		account.ID, account.Name, user.Email, user.ID, user.AccessToken)
+	return nil
+}

@@ -1,0 +1,150 @@
+package switchboard
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// NewAgent is what an administrator gives to add a user to an account.
+type NewAgent struct {
+	Name         string
+	Email        string
+	Role         Role
+	Availability Availability // Offline when not given
+	AutoOffline  bool
+	// Password lets the new user sign in to the console; without it they use
+	// their access token until someone sets one.
+	Password string
+}
+
+// Validate reports the first field of a that is not allowed.
+func (a *NewAgent) Validate() error {
+	a.Name = strings.TrimSpace(a.Name)
+	if a.Role == "" {
+		a.Role = RoleAgent
+	}
+	if a.Availability == "" {
+		a.Availability = Offline
+	}
+	if a.Name == "" {
+		return Invalid("name", "name must not be empty")
+	}
+	if err := ValidateEmail(a.Email); err != nil {
+		return err
+	}
+	if a.Password != "" {
+		if err := ValidatePassword(a.Password); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AgentUpdate changes the fields of an agent that are not nil.
+type AgentUpdate struct {
+	Name         *string
+	Role         *Role
+	Availability *Availability
+	AutoOffline  *bool
+}
+
+// Validate reports the first field of u that is not allowed.
+func (u *AgentUpdate) Validate() error {
+	if u.Name != nil {
+		name := strings.TrimSpace(*u.Name)
+		if name == "" {
+			return Invalid("name", "name must not be empty")
+		}
+		u.Name = &name
+	}
+	return nil
+}
+
+// ValidateEmail reports whether s is an e-mail address a user can have.
+func ValidateEmail(s string) error {
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || len(s) > 254 {
+		return Invalid("email", "email must be an address such as name@example.com")
+	}
+	return nil
+}
+
+// ValidatePassword reports whether s is a password a user can have.
+func ValidatePassword(s string) error {
+	// bcrypt reads at most 72 bytes; a longer password would be cut silently.
+	if len(s) < 8 || len(s) > 72 {
+		return Invalid("password", "password must be 8 to 72 bytes long")
+	}
+	return nil
+}
+
+// NewInbox is what an administrator gives to create an inbox.
+type NewInbox struct {
+	Name                   string
+	WebhookURL             string
+	EnableAutoAssignment   bool
+	EnableAutoReassignment bool
+}
+
+// Validate reports the first field of i that is not allowed.
+func (i *NewInbox) Validate() error {
+	i.Name = strings.TrimSpace(i.Name)
+	if i.Name == "" {
+		return Invalid("name", "name must not be empty")
+	}
+	return nil
+}
+
+// InboxUpdate changes the settings of an inbox that are not nil.
+type InboxUpdate struct {
+	Name                   *string
+	EnableAutoAssignment   *bool
+	EnableAutoReassignment *bool
+}
+
+// Validate reports the first field of u that is not allowed.
+func (u *InboxUpdate) Validate() error {
+	if u.Name != nil {
+		name := strings.TrimSpace(*u.Name)
+		if name == "" {
+			return Invalid("name", "name must not be empty")
+		}
+		u.Name = &name
+	}
+	return nil
+}
+
+// NewConversation is what a caller gives to create a conversation.
+type NewConversation struct {
+	InboxID    int64
+	Status     Status // StatusOpen when not given
+	AssigneeID *int64 // an explicit assignee, kept as given
+	ContactID  *int64
+	SourceID   string
+	Message    string
+}
+
+// ConversationFilter selects a page of the conversations a caller may see.
+type ConversationFilter struct {
+	AssigneeType string // me, unassigned, assigned or all
+	Status       string // a Status, or "all"
+	InboxID      *int64
+	Page         int // from 1
+}
+
+// PageSize is the number of conversations in one page of a list.
+const PageSize = 25
+
+// ConversationCounts are the counts a conversation list reports beside its
+// page, following the status and inbox filters but not the assignee type.
+type ConversationCounts struct {
+	Mine, Unassigned, Assigned, All int
+}
+
+// StatusChange is a request to change a conversation's status. A nil Status
+// toggles open and resolved.
+type StatusChange struct {
+	Status       *Status
+	SnoozedUntil *time.Time
+}

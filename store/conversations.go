@@ -1,0 +1,321 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/routing"
+)
+
+// CreateConversation creates a conversation in an inbox the caller may see.
+// An explicit assignee is kept (and must be one the conversation may have);
+// otherwise an open conversation in an inbox with auto-assignment on gets the
+// next assignee of the rotation in the same transaction.
+func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n switchboard.NewConversation) (switchboard.Conversation, error) {
+	if n.Status == "" {
+		n.Status = switchboard.StatusOpen
+	}
+	var displayID int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, _, err := db.visibleInbox(ctx, tx, c, n.InboxID); err != nil {
+			return err
+		}
+		if n.AssigneeID != nil {
+			if err := db.checkAssignee(ctx, tx, c.AccountID, n.InboxID, *n.AssigneeID); err != nil {
+				return err
+			}
+		}
+		if err := tx.QueryRowContext(ctx, db.q.NextDisplayID, c.AccountID).Scan(&displayID); err != nil {
+			return err
+		}
+		now := millis(db.Now())
+		var id int64
+		err := tx.QueryRowContext(ctx, db.q.InsertConversation, c.AccountID, displayID, n.InboxID,
+			n.Status, n.ContactID, n.SourceID, now, now).Scan(&id)
+		if err != nil {
+			return err
+		}
+		if n.Message != "" {
+			if _, err := tx.ExecContext(ctx, db.q.InsertMessage, id, n.Message, now); err != nil {
+				return err
+			}
+		}
+		switch {
+		case n.AssigneeID != nil:
+			return db.changeAssignee(ctx, tx, c.AccountID, id, nil, n.AssigneeID, switchboard.ReasonManual, &c.UserID)
+		case n.Status == switchboard.StatusOpen:
+			return db.autoAssignIfOn(ctx, tx, c.AccountID, n.InboxID, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return switchboard.Conversation{}, fmt.Errorf("create conversation: %w", err)
+	}
+	return db.Conversation(ctx, c, displayID)
+}
+
+func (db *DB) autoAssignIfOn(ctx context.Context, tx *sql.Tx, accountID, inboxID, convID int64) error {
+	st, err := db.loadInboxState(ctx, tx, accountID, inboxID)
+	if err != nil || !st.EnableAutoAssignment {
+		return err
+	}
+	_, err = db.autoAssign(ctx, tx, st, convID)
+	return err
+}
+
+// checkAssignee refuses a user who may not be the assignee of a conversation
+// in inboxID (ROUTING.md rule 2).
+func (db *DB) checkAssignee(ctx context.Context, tx *sql.Tx, accountID, inboxID, userID int64) error {
+	a, err := db.agent(ctx, tx, accountID, userID)
+	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+		return switchboard.Invalid("assignee_id", "assignee_id is not a user of this account")
+	} else if err != nil {
+		return err
+	}
+	member, err := db.isMember(ctx, tx, inboxID, userID)
+	if err != nil {
+		return err
+	}
+	if !routing.MayBeAssignee(a.Role, member) {
+		return switchboard.Invalid("assignee_id", "assignee_id must be a member of the inbox or an administrator")
+	}
+	return nil
+}
+
+// conversationRow is a conversation as stored, with its global id.
+type conversationRow struct {
+	switchboard.Conversation
+	globalID int64
+}
+
+func scanConversation(scan func(...any) error, accountID int64) (conversationRow, error) {
+	var r conversationRow
+	var assigneeID, contactID, snoozed sql.NullInt64
+	var name, email, role, availability sql.NullString
+	var autoOffline sql.NullBool
+	var created, activity int64
+	err := scan(&r.globalID, &r.ID, &r.InboxID, &r.Status, &assigneeID, &contactID, &r.SourceID, &snoozed,
+		&created, &activity, &name, &email, &role, &availability, &autoOffline)
+	if err != nil {
+		return r, err
+	}
+	r.AccountID = accountID
+	r.CreatedAt, r.LastActivityAt = fromMillis(created), fromMillis(activity)
+	if contactID.Valid {
+		r.ContactID = &contactID.Int64
+	}
+	if snoozed.Valid {
+		t := fromMillis(snoozed.Int64)
+		r.SnoozedUntil = &t
+	}
+	if assigneeID.Valid {
+		r.Assignee = &switchboard.Agent{
+			ID: assigneeID.Int64, AccountID: accountID, Name: name.String, Email: email.String,
+			Role: switchboard.Role(role.String), Availability: switchboard.Availability(availability.String),
+			AutoOffline: autoOffline.Bool,
+		}
+	}
+	return r, nil
+}
+
+// visibleConversation loads a conversation the caller may see.
+func (db *DB) visibleConversation(ctx context.Context, q querier, c switchboard.Caller, displayID int64) (conversationRow, error) {
+	r, err := scanConversation(q.QueryRowContext(ctx, db.q.ConversationByDisplay, c.AccountID, displayID).Scan, c.AccountID)
+	if err != nil {
+		return r, notFoundOr(err, "conversation")
+	}
+	member, err := db.isMember(ctx, q, r.InboxID, c.UserID)
+	if err != nil {
+		return r, err
+	}
+	if !routing.MaySee(c.Role, member) {
+		return r, switchboard.NotFound("conversation")
+	}
+	return r, nil
+}
+
+// Conversation returns a conversation the caller may see, with its messages.
+func (db *DB) Conversation(ctx context.Context, c switchboard.Caller, displayID int64) (switchboard.Conversation, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return switchboard.Conversation{}, fmt.Errorf("conversation: %w", err)
+	}
+	defer tx.Rollback()
+	r, err := db.visibleConversation(ctx, tx, c, displayID)
+	if err != nil {
+		return r.Conversation, err
+	}
+	rows, err := tx.QueryContext(ctx, db.q.MessagesOf, r.globalID)
+	if err != nil {
+		return r.Conversation, fmt.Errorf("conversation: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m switchboard.Message
+		var created int64
+		if err := rows.Scan(&m.ID, &m.Content, &created); err != nil {
+			return r.Conversation, fmt.Errorf("conversation: %w", err)
+		}
+		m.CreatedAt = fromMillis(created)
+		r.Messages = append(r.Messages, m)
+	}
+	return r.Conversation, rows.Err()
+}
+
+// Assign makes assigneeID (nil: nobody) the assignee of a conversation the
+// caller may see. Manual assignment ignores availability and does not move
+// the rotation; assigning the current assignee changes nothing. It returns
+// the assignee afterwards.
+func (db *DB) Assign(ctx context.Context, c switchboard.Caller, displayID int64, assigneeID *int64) (*switchboard.Agent, error) {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := db.visibleConversation(ctx, tx, c, displayID)
+		if err != nil {
+			return err
+		}
+		var from *int64
+		if r.Assignee != nil {
+			from = &r.Assignee.ID
+		}
+		if sameID(from, assigneeID) {
+			return nil
+		}
+		if assigneeID != nil {
+			if err := db.checkAssignee(ctx, tx, c.AccountID, r.InboxID, *assigneeID); err != nil {
+				return err
+			}
+		}
+		return db.changeAssignee(ctx, tx, c.AccountID, r.globalID, from, assigneeID, switchboard.ReasonManual, &c.UserID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("assign: %w", err)
+	}
+	if assigneeID == nil {
+		return nil, nil
+	}
+	a, err := db.agent(ctx, db.read, c.AccountID, *assigneeID)
+	return &a, err
+}
+
+func sameID(a, b *int64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// ChangeStatus sets a conversation's status. A conversation that becomes open
+// from another status without an assignee is auto-assigned as on creation.
+func (db *DB) ChangeStatus(ctx context.Context, c switchboard.Caller, displayID int64, ch switchboard.StatusChange) (switchboard.Conversation, error) {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := db.visibleConversation(ctx, tx, c, displayID)
+		if err != nil {
+			return err
+		}
+		status := switchboard.StatusOpen
+		switch {
+		case ch.Status != nil:
+			status = *ch.Status
+		case r.Status == switchboard.StatusOpen:
+			status = switchboard.StatusResolved
+		}
+		var snoozed *int64
+		if status == switchboard.StatusSnoozed && ch.SnoozedUntil != nil {
+			ms := millis(*ch.SnoozedUntil)
+			snoozed = &ms
+		}
+		if _, err := tx.ExecContext(ctx, db.q.SetStatus, status, snoozed, millis(db.Now()), r.globalID); err != nil {
+			return err
+		}
+		if status == switchboard.StatusOpen && r.Status != switchboard.StatusOpen && r.Assignee == nil {
+			return db.autoAssignIfOn(ctx, tx, c.AccountID, r.InboxID, r.globalID)
+		}
+		return nil
+	})
+	if err != nil {
+		return switchboard.Conversation{}, fmt.Errorf("change status: %w", err)
+	}
+	return db.Conversation(ctx, c, displayID)
+}
+
+// Conversations returns one page of the conversations the caller may see that
+// the filter selects, and the counts by assignee type.
+func (db *DB) Conversations(ctx context.Context, c switchboard.Caller, f switchboard.ConversationFilter) ([]switchboard.Conversation, switchboard.ConversationCounts, error) {
+	var counts switchboard.ConversationCounts
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, counts, fmt.Errorf("conversations: %w", err)
+	}
+	defer tx.Rollback()
+	var inbox int64
+	if f.InboxID != nil {
+		inbox = *f.InboxID
+	}
+	admin := c.IsAdministrator()
+	err = tx.QueryRowContext(ctx, db.q.CountConversations, c.UserID,
+		c.AccountID, f.Status, f.Status, inbox, inbox, admin, c.UserID).
+		Scan(&counts.Mine, &counts.Unassigned, &counts.Assigned, &counts.All)
+	if err != nil {
+		return nil, counts, fmt.Errorf("conversations: %w", err)
+	}
+	if f.Page < 1 {
+		f.Page = 1
+	}
+	rows, err := tx.QueryContext(ctx, db.q.ListConversations,
+		c.AccountID, f.Status, f.Status, inbox, inbox, admin, c.UserID,
+		f.AssigneeType, f.AssigneeType, c.UserID, f.AssigneeType, f.AssigneeType,
+		switchboard.PageSize, (f.Page-1)*switchboard.PageSize)
+	if err != nil {
+		return nil, counts, fmt.Errorf("conversations: %w", err)
+	}
+	defer rows.Close()
+	list := []switchboard.Conversation{}
+	for rows.Next() {
+		r, err := scanConversation(rows.Scan, c.AccountID)
+		if err != nil {
+			return nil, counts, fmt.Errorf("conversations: %w", err)
+		}
+		list = append(list, r.Conversation)
+	}
+	return list, counts, rows.Err()
+}
+
+// AssignmentEvents returns the assignment history of a conversation the
+// caller may see, oldest first.
+func (db *DB) AssignmentEvents(ctx context.Context, c switchboard.Caller, displayID int64) ([]switchboard.AssignmentEvent, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("assignment events: %w", err)
+	}
+	defer tx.Rollback()
+	r, err := db.visibleConversation(ctx, tx, c, displayID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, db.q.EventsOf, r.globalID)
+	if err != nil {
+		return nil, fmt.Errorf("assignment events: %w", err)
+	}
+	defer rows.Close()
+	events := []switchboard.AssignmentEvent{}
+	for rows.Next() {
+		e := switchboard.AssignmentEvent{ConversationID: displayID}
+		var from, to, actor sql.NullInt64
+		var created int64
+		if err := rows.Scan(&e.ID, &from, &to, &e.Reason, &actor, &created); err != nil {
+			return nil, fmt.Errorf("assignment events: %w", err)
+		}
+		e.From, e.To, e.ActorID = nullable(from), nullable(to), nullable(actor)
+		e.CreatedAt = fromMillis(created)
+		events = append(events, e)
+	}
+	return events, rows.Err()
+}
+
+func nullable(n sql.NullInt64) *int64 {
+	if !n.Valid {
+		return nil
+	}
+	return &n.Int64
+}

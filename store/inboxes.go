@@ -1,0 +1,222 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/routing"
+)
+
+func requireAdministrator(c switchboard.Caller) error {
+	if !c.IsAdministrator() {
+		return switchboard.Errorf(switchboard.EFORBIDDEN, "only administrators may do this")
+	}
+	return nil
+}
+
+// inbox loads an inbox of the account and its rotation's last pick.
+func (db *DB) inbox(ctx context.Context, q querier, accountID, id int64) (switchboard.Inbox, int64, error) {
+	in := switchboard.Inbox{ID: id, AccountID: accountID}
+	var last int64
+	err := q.QueryRowContext(ctx, db.q.Inbox, id, accountID).Scan(
+		&in.Name, &in.WebhookURL, &in.EnableAutoAssignment, &in.EnableAutoReassignment, &last)
+	return in, last, notFoundOr(err, "inbox")
+}
+
+// visibleInbox loads an inbox that the caller may see; an agent who is not a
+// member gets not found.
+func (db *DB) visibleInbox(ctx context.Context, q querier, c switchboard.Caller, id int64) (switchboard.Inbox, int64, error) {
+	in, last, err := db.inbox(ctx, q, c.AccountID, id)
+	if err != nil {
+		return in, last, err
+	}
+	member, err := db.isMember(ctx, q, id, c.UserID)
+	if err != nil {
+		return in, last, err
+	}
+	if !routing.MaySee(c.Role, member) {
+		return in, last, switchboard.NotFound("inbox")
+	}
+	return in, last, nil
+}
+
+func (db *DB) isMember(ctx context.Context, q querier, inboxID, userID int64) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, db.q.IsMember, inboxID, userID).Scan(&n)
+	return n > 0, err
+}
+
+// Inboxes returns the inboxes the caller may see, by id.
+func (db *DB) Inboxes(ctx context.Context, c switchboard.Caller) ([]switchboard.Inbox, error) {
+	query, args := db.q.InboxesOfAccount, []any{c.AccountID}
+	if !c.IsAdministrator() {
+		query, args = db.q.InboxesOfMember, []any{c.AccountID, c.UserID}
+	}
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("inboxes: %w", err)
+	}
+	defer rows.Close()
+	inboxes := []switchboard.Inbox{}
+	for rows.Next() {
+		in := switchboard.Inbox{AccountID: c.AccountID}
+		if err := rows.Scan(&in.ID, &in.Name, &in.WebhookURL, &in.EnableAutoAssignment, &in.EnableAutoReassignment); err != nil {
+			return nil, fmt.Errorf("inboxes: %w", err)
+		}
+		inboxes = append(inboxes, in)
+	}
+	return inboxes, rows.Err()
+}
+
+// Inbox returns one inbox the caller may see.
+func (db *DB) Inbox(ctx context.Context, c switchboard.Caller, id int64) (switchboard.Inbox, error) {
+	in, _, err := db.visibleInbox(ctx, db.read, c, id)
+	return in, err
+}
+
+// CreateInbox creates an inbox in the caller's account (administrators only).
+func (db *DB) CreateInbox(ctx context.Context, c switchboard.Caller, n switchboard.NewInbox) (switchboard.Inbox, error) {
+	if err := requireAdministrator(c); err != nil {
+		return switchboard.Inbox{}, err
+	}
+	if err := n.Validate(); err != nil {
+		return switchboard.Inbox{}, err
+	}
+	var id int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, db.q.InsertInbox, c.AccountID, n.Name, n.WebhookURL,
+			n.EnableAutoAssignment, n.EnableAutoReassignment, millis(db.Now())).Scan(&id)
+	})
+	if err != nil {
+		return switchboard.Inbox{}, fmt.Errorf("create inbox: %w", err)
+	}
+	return db.Inbox(ctx, c, id)
+}
+
+// UpdateInbox changes an inbox's name and settings (administrators only).
+func (db *DB) UpdateInbox(ctx context.Context, c switchboard.Caller, id int64, u switchboard.InboxUpdate) (switchboard.Inbox, error) {
+	if err := requireAdministrator(c); err != nil {
+		return switchboard.Inbox{}, err
+	}
+	if err := u.Validate(); err != nil {
+		return switchboard.Inbox{}, err
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		in, _, err := db.inbox(ctx, tx, c.AccountID, id)
+		if err != nil {
+			return err
+		}
+		if u.Name != nil {
+			in.Name = *u.Name
+		}
+		if u.EnableAutoAssignment != nil {
+			in.EnableAutoAssignment = *u.EnableAutoAssignment
+		}
+		if u.EnableAutoReassignment != nil {
+			in.EnableAutoReassignment = *u.EnableAutoReassignment
+		}
+		_, err = tx.ExecContext(ctx, db.q.UpdateInbox, in.Name, in.EnableAutoAssignment, in.EnableAutoReassignment, id)
+		return err
+	})
+	if err != nil {
+		return switchboard.Inbox{}, fmt.Errorf("update inbox: %w", err)
+	}
+	return db.Inbox(ctx, c, id)
+}
+
+// InboxMembers returns the members of an inbox the caller may see.
+func (db *DB) InboxMembers(ctx context.Context, c switchboard.Caller, inboxID int64) ([]switchboard.Agent, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("inbox members: %w", err)
+	}
+	defer tx.Rollback()
+	if _, _, err := db.visibleInbox(ctx, tx, c, inboxID); err != nil {
+		return nil, err
+	}
+	return db.memberAgents(ctx, tx, c.AccountID, inboxID)
+}
+
+func (db *DB) memberAgents(ctx context.Context, q querier, accountID, inboxID int64) ([]switchboard.Agent, error) {
+	return db.agents(ctx, q, db.q.MemberAgents, accountID, inboxID)
+}
+
+// MemberChange says how ChangeMembers treats the user ids it is given.
+type MemberChange int
+
+// The ways to change an inbox's members.
+const (
+	AddMembers     MemberChange = iota // add the users to the members
+	ReplaceMembers                     // make the users the members
+	RemoveMembers                      // remove the users from the members
+)
+
+// ChangeMembers adds, replaces or removes members of an inbox
+// (administrators only) and returns the members afterwards. Every id must be a
+// user of the account, else nothing changes. The conversations of a user who
+// leaves follow ROUTING.md: they may not stay with someone who can no longer
+// see them.
+func (db *DB) ChangeMembers(ctx context.Context, c switchboard.Caller, inboxID int64, userIDs []int64, how MemberChange) ([]switchboard.Agent, error) {
+	if err := requireAdministrator(c); err != nil {
+		return nil, err
+	}
+	var members []switchboard.Agent
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, _, err := db.inbox(ctx, tx, c.AccountID, inboxID); err != nil {
+			return err
+		}
+		for _, id := range userIDs {
+			var role, availability string
+			var autoOffline bool
+			if err := tx.QueryRowContext(ctx, db.q.Membership, c.AccountID, id).Scan(&role, &availability, &autoOffline); err != nil {
+				if err == sql.ErrNoRows {
+					return &switchboard.Error{Code: switchboard.EINVALID, Message: "Invalid User IDs", Fields: []string{"user_ids"}}
+				}
+				return err
+			}
+		}
+		current, err := db.memberAgents(ctx, tx, c.AccountID, inboxID)
+		if err != nil {
+			return err
+		}
+		var add, remove []int64
+		switch how {
+		case AddMembers:
+			add = userIDs
+		case RemoveMembers:
+			remove = userIDs
+		case ReplaceMembers:
+			add = userIDs
+			for _, m := range current {
+				if !slices.Contains(userIDs, m.ID) {
+					remove = append(remove, m.ID)
+				}
+			}
+		}
+		for _, id := range add {
+			if _, err := tx.ExecContext(ctx, db.q.InsertMember, inboxID, id); err != nil {
+				return err
+			}
+		}
+		for _, id := range remove {
+			res, err := tx.ExecContext(ctx, db.q.DeleteMember, inboxID, id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				if err := db.reassign(ctx, tx, c.AccountID, id, &c.UserID, lostAccess); err != nil {
+					return err
+				}
+			}
+		}
+		members, err = db.memberAgents(ctx, tx, c.AccountID, inboxID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("change members: %w", err)
+	}
+	return members, nil
+}

@@ -1,0 +1,204 @@
+-- The store's SQL, one statement per "-- name:" block. Each name is a field of
+-- the queries struct in store.go; Open fails if the two disagree.
+
+-- name: CountAccounts
+SELECT count(*) FROM accounts;
+
+-- name: AccountByID
+SELECT name, last_conversation_id FROM accounts WHERE id = ?;
+
+-- name: InsertAccount
+INSERT INTO accounts (name, created_at) VALUES (?, ?) RETURNING id;
+
+-- name: NextDisplayID
+UPDATE accounts SET last_conversation_id = last_conversation_id + 1
+WHERE id = ? RETURNING last_conversation_id;
+
+-- name: InsertUser
+INSERT INTO users (name, email, password_hash, access_token, created_at)
+VALUES (?, ?, ?, ?, ?) RETURNING id;
+
+-- name: UserByID
+SELECT name, email, access_token FROM users WHERE id = ?;
+
+-- name: UserByEmail
+SELECT id, password_hash FROM users WHERE email = ?;
+
+-- name: UserByToken
+SELECT id FROM users WHERE access_token = ?;
+
+-- name: UserBySession
+SELECT user_id FROM sessions WHERE token_hash = ?;
+
+-- name: UpdateUserName
+UPDATE users SET name = ? WHERE id = ?;
+
+-- name: MembershipsOfUser
+SELECT a.id, a.name, au.role, au.availability, au.auto_offline
+FROM account_users au JOIN accounts a ON a.id = au.account_id
+WHERE au.user_id = ? ORDER BY a.id;
+
+-- name: Membership
+SELECT role, availability, auto_offline FROM account_users
+WHERE account_id = ? AND user_id = ?;
+
+-- name: InsertMembership
+INSERT INTO account_users (account_id, user_id, role, availability, auto_offline, created_at)
+VALUES (?, ?, ?, ?, ?, ?);
+
+-- name: UpdateMembership
+UPDATE account_users SET role = ?, availability = ?, auto_offline = ?
+WHERE account_id = ? AND user_id = ?;
+
+-- name: DeleteMembership
+DELETE FROM account_users WHERE account_id = ? AND user_id = ?;
+
+-- name: CountAdministrators
+SELECT count(*) FROM account_users WHERE account_id = ? AND role = 'administrator';
+
+-- name: SetAvailability
+-- Sign-in: online in every account where the user was offline.
+UPDATE account_users SET availability = ? WHERE user_id = ? AND availability = ?;
+
+-- name: InsertSession
+INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?, ?, ?);
+
+-- name: DeleteSession
+DELETE FROM sessions WHERE token_hash = ?;
+
+-- name: Agent
+SELECT u.id, au.account_id, u.name, u.email, au.role, au.availability, au.auto_offline
+FROM account_users au JOIN users u ON u.id = au.user_id
+WHERE au.account_id = ? AND au.user_id = ?;
+
+-- name: AgentsOfAccount
+SELECT u.id, au.account_id, u.name, u.email, au.role, au.availability, au.auto_offline
+FROM account_users au JOIN users u ON u.id = au.user_id
+WHERE au.account_id = ? ORDER BY u.id;
+
+-- name: InsertInbox
+INSERT INTO inboxes (account_id, name, webhook_url, enable_auto_assignment, enable_auto_reassignment, created_at)
+VALUES (?, ?, ?, ?, ?, ?) RETURNING id;
+
+-- name: Inbox
+SELECT name, webhook_url, enable_auto_assignment, enable_auto_reassignment, rotation_last_user_id
+FROM inboxes WHERE id = ? AND account_id = ?;
+
+-- name: InboxesOfAccount
+SELECT id, name, webhook_url, enable_auto_assignment, enable_auto_reassignment
+FROM inboxes WHERE account_id = ? ORDER BY id;
+
+-- name: InboxesOfMember
+SELECT i.id, i.name, i.webhook_url, i.enable_auto_assignment, i.enable_auto_reassignment
+FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
+WHERE i.account_id = ? AND m.user_id = ? ORDER BY i.id;
+
+-- name: UpdateInbox
+UPDATE inboxes SET name = ?, enable_auto_assignment = ?, enable_auto_reassignment = ? WHERE id = ?;
+
+-- name: SetRotation
+UPDATE inboxes SET rotation_last_user_id = ? WHERE id = ?;
+
+-- name: IsMember
+SELECT count(*) FROM inbox_members WHERE inbox_id = ? AND user_id = ?;
+
+-- name: InboxMembers
+-- What a routing decision needs of the members, in id order, in one query.
+SELECT m.user_id, au.availability
+FROM inbox_members m
+JOIN inboxes i ON i.id = m.inbox_id
+JOIN account_users au ON au.account_id = i.account_id AND au.user_id = m.user_id
+WHERE m.inbox_id = ? ORDER BY m.user_id;
+
+-- name: MemberAgents
+SELECT u.id, au.account_id, u.name, u.email, au.role, au.availability, au.auto_offline
+FROM inbox_members m
+JOIN users u ON u.id = m.user_id
+JOIN account_users au ON au.user_id = m.user_id
+WHERE au.account_id = ? AND m.inbox_id = ? ORDER BY u.id;
+
+-- name: InsertMember
+INSERT INTO inbox_members (inbox_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING;
+
+-- name: DeleteMember
+DELETE FROM inbox_members WHERE inbox_id = ? AND user_id = ?;
+
+-- name: DeleteMembershipsInAcc
+-- Removes a user from every inbox of an account.
+DELETE FROM inbox_members
+WHERE user_id = ? AND inbox_id IN (SELECT id FROM inboxes WHERE account_id = ?);
+
+-- name: InsertConversation
+INSERT INTO conversations (account_id, display_id, inbox_id, status, contact_id, source_id, created_at, last_activity_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;
+
+-- name: ConversationByDisplay
+SELECT c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.source_id,
+       c.snoozed_until, c.created_at, c.last_activity_at,
+       u.name, u.email, au.role, au.availability, au.auto_offline
+FROM conversations c
+LEFT JOIN users u ON u.id = c.assignee_id
+LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id
+WHERE c.account_id = ? AND c.display_id = ?;
+
+-- name: CountConversations
+-- Parameters: user; account; status twice; inbox twice; is administrator; user.
+SELECT
+  coalesce(sum(CASE WHEN c.assignee_id = ? THEN 1 ELSE 0 END), 0),
+  coalesce(sum(CASE WHEN c.assignee_id IS NULL THEN 1 ELSE 0 END), 0),
+  coalesce(sum(CASE WHEN c.assignee_id IS NOT NULL THEN 1 ELSE 0 END), 0),
+  count(*)
+FROM conversations c
+WHERE c.account_id = ?
+  AND (? = 'all' OR c.status = ?)
+  AND (? = 0 OR c.inbox_id = ?)
+  AND (? OR EXISTS (SELECT 1 FROM inbox_members m WHERE m.inbox_id = c.inbox_id AND m.user_id = ?));
+
+-- name: ListConversations
+-- Parameters: account; status twice; inbox twice; is administrator; user;
+-- assignee type twice; user; assignee type twice; limit; offset.
+SELECT c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.source_id,
+       c.snoozed_until, c.created_at, c.last_activity_at,
+       u.name, u.email, au.role, au.availability, au.auto_offline
+FROM conversations c
+LEFT JOIN users u ON u.id = c.assignee_id
+LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id
+WHERE c.account_id = ?
+  AND (? = 'all' OR c.status = ?)
+  AND (? = 0 OR c.inbox_id = ?)
+  AND (? OR EXISTS (SELECT 1 FROM inbox_members m WHERE m.inbox_id = c.inbox_id AND m.user_id = ?))
+  AND (? = 'all'
+       OR (? = 'me' AND c.assignee_id = ?)
+       OR (? = 'unassigned' AND c.assignee_id IS NULL)
+       OR (? = 'assigned' AND c.assignee_id IS NOT NULL))
+ORDER BY c.last_activity_at DESC, c.id DESC
+LIMIT ? OFFSET ?;
+
+-- name: SetAssignee
+UPDATE conversations SET assignee_id = ?, last_activity_at = ? WHERE id = ?;
+
+-- name: SetStatus
+UPDATE conversations SET status = ?, snoozed_until = ?, last_activity_at = ? WHERE id = ?;
+
+-- name: AssignedTo
+-- A user's conversations in an account, grouped by inbox, each with whether
+-- the user is still a member of its inbox.
+SELECT c.id, c.inbox_id, c.status, (m.user_id IS NOT NULL)
+FROM conversations c
+LEFT JOIN inbox_members m ON m.inbox_id = c.inbox_id AND m.user_id = c.assignee_id
+WHERE c.account_id = ? AND c.assignee_id = ?
+ORDER BY c.inbox_id, c.id;
+
+-- name: InsertMessage
+INSERT INTO messages (conversation_id, content, created_at) VALUES (?, ?, ?);
+
+-- name: MessagesOf
+SELECT id, content, created_at FROM messages WHERE conversation_id = ? ORDER BY id;
+
+-- name: InsertEvent
+INSERT INTO assignment_events (account_id, conversation_id, from_assignee_id, to_assignee_id, reason, actor_id, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: EventsOf
+SELECT id, from_assignee_id, to_assignee_id, reason, actor_id, created_at
+FROM assignment_events WHERE conversation_id = ? ORDER BY id;

@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/switchboard/switchboard"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// BcryptCost is the cost passwords are hashed with; tests lower it.
+var BcryptCost = bcrypt.DefaultCost
+
+// dummyHash is compared against when an e-mail is unknown, so that a sign-in
+// takes as long whether or not the address has an account.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("switchboard-dummy"), bcrypt.MinCost)
+
+func newToken() string { return rand.Text() }
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func hashPassword(password string) (string, error) {
+	if password == "" {
+		// No password: nobody can sign in with one until it is set.
+		password = rand.Text() + rand.Text()
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// SignIn checks an e-mail and password, opens a cookie session and sets the
+// user online in every account where they were offline. It returns the user
+// and the session token.
+func (db *DB) SignIn(ctx context.Context, email, password string) (switchboard.User, string, error) {
+	var id int64
+	var hash string
+	err := db.read.QueryRowContext(ctx, db.q.UserByEmail, email).Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return switchboard.User{}, "", switchboard.Errorf(switchboard.EUNAUTHORIZED, "Invalid login credentials. Please try again.")
+	} else if err != nil {
+		return switchboard.User{}, "", fmt.Errorf("sign in: %w", err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return switchboard.User{}, "", switchboard.Errorf(switchboard.EUNAUTHORIZED, "Invalid login credentials. Please try again.")
+	}
+	token := newToken()
+	var user switchboard.User
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		now := millis(db.Now())
+		if _, err := tx.ExecContext(ctx, db.q.InsertSession, hashToken(token), id, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, db.q.SetAvailability, switchboard.Online, id, switchboard.Offline); err != nil {
+			return err
+		}
+		user, err = db.user(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return switchboard.User{}, "", fmt.Errorf("sign in: %w", err)
+	}
+	return user, token, nil
+}
+
+// SignOut ends a cookie session (when session is not empty) and sets the user
+// offline in every account, which reassigns their conversations. Their access
+// token stays valid.
+func (db *DB) SignOut(ctx context.Context, userID int64, session string) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if session != "" {
+			if _, err := tx.ExecContext(ctx, db.q.DeleteSession, hashToken(session)); err != nil {
+				return err
+			}
+		}
+		user, err := db.user(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		for _, m := range user.Accounts {
+			if err := db.setAvailability(ctx, tx, m.AccountID, userID, switchboard.Offline, &userID, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sign out: %w", err)
+	}
+	return nil
+}
+
+// UserByAccessToken returns the user whose personal access token is token.
+func (db *DB) UserByAccessToken(ctx context.Context, token string) (switchboard.User, error) {
+	return db.userBy(ctx, db.q.UserByToken, token)
+}
+
+// UserBySession returns the user whose cookie session is token.
+func (db *DB) UserBySession(ctx context.Context, token string) (switchboard.User, error) {
+	return db.userBy(ctx, db.q.UserBySession, hashToken(token))
+}
+
+func (db *DB) userBy(ctx context.Context, query, key string) (switchboard.User, error) {
+	var id int64
+	err := db.read.QueryRowContext(ctx, query, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return switchboard.User{}, switchboard.Errorf(switchboard.EUNAUTHORIZED, "You need to sign in or sign up before continuing.")
+	} else if err != nil {
+		return switchboard.User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return db.User(ctx, id)
+}
+
+// User returns a user with their memberships.
+func (db *DB) User(ctx context.Context, id int64) (switchboard.User, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return switchboard.User{}, fmt.Errorf("user: %w", err)
+	}
+	defer tx.Rollback()
+	return db.user(ctx, tx, id)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (db *DB) user(ctx context.Context, q querier, id int64) (switchboard.User, error) {
+	u := switchboard.User{ID: id}
+	err := q.QueryRowContext(ctx, db.q.UserByID, id).Scan(&u.Name, &u.Email, &u.AccessToken)
+	if err != nil {
+		return u, notFoundOr(err, "user")
+	}
+	rows, err := q.QueryContext(ctx, db.q.MembershipsOfUser, id)
+	if err != nil {
+		return u, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m switchboard.Membership
+		if err := rows.Scan(&m.AccountID, &m.AccountName, &m.Role, &m.Availability, &m.AutoOffline); err != nil {
+			return u, err
+		}
+		u.Accounts = append(u.Accounts, m)
+	}
+	return u, rows.Err()
+}
+
+// Caller returns who userID is in accountID; not found when they are not a
+// user of that account, which hides the account from them.
+func (db *DB) Caller(ctx context.Context, accountID, userID int64) (switchboard.Caller, error) {
+	c := switchboard.Caller{UserID: userID, AccountID: accountID}
+	var availability switchboard.Availability
+	var autoOffline bool
+	err := db.read.QueryRowContext(ctx, db.q.Membership, accountID, userID).Scan(&c.Role, &availability, &autoOffline)
+	if err != nil {
+		return c, notFoundOr(err, "account")
+	}
+	return c, nil
+}
+
+// SetAvailability sets the availability of userID in the caller's account.
+// Becoming offline reassigns their conversations (ROUTING.md). Users set their
+// own; administrators set anyone's.
+func (db *DB) SetAvailability(ctx context.Context, caller switchboard.Caller, userID int64, a switchboard.Availability) error {
+	if userID != caller.UserID && !caller.IsAdministrator() {
+		return switchboard.Errorf(switchboard.EFORBIDDEN, "only administrators change the availability of others")
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		return db.setAvailability(ctx, tx, caller.AccountID, userID, a, &caller.UserID, false)
+	})
+	if err != nil {
+		return fmt.Errorf("set availability: %w", err)
+	}
+	return nil
+}
+
+// setAvailability changes one user's availability in one account. When it
+// becomes offline, or always when force is set (sign-out), their conversations
+// are reassigned.
+func (db *DB) setAvailability(ctx context.Context, tx *sql.Tx, accountID, userID int64, a switchboard.Availability, actor *int64, force bool) error {
+	var role switchboard.Role
+	var old switchboard.Availability
+	var autoOffline bool
+	if err := tx.QueryRowContext(ctx, db.q.Membership, accountID, userID).Scan(&role, &old, &autoOffline); err != nil {
+		return notFoundOr(err, "agent")
+	}
+	if _, err := tx.ExecContext(ctx, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
+		return err
+	}
+	if a == switchboard.Offline && (old != switchboard.Offline || force) {
+		return db.reassign(ctx, tx, accountID, userID, actor, wentOffline)
+	}
+	return nil
+}
