@@ -10,17 +10,17 @@ import (
 // serves. Fields marked ext in API.md are Switchboard's own.
 
 type agentJSON struct {
-	ID                 int64   `json:"id"`
-	AccountID          int64   `json:"account_id"`
-	Name               string  `json:"name"`
-	AvailableName      string  `json:"available_name"`
-	Email              string  `json:"email"`
-	Role               string  `json:"role"`
-	AvailabilityStatus string  `json:"availability_status"`
-	AutoOffline        bool    `json:"auto_offline"`
-	Confirmed          bool    `json:"confirmed"`
-	Thumbnail          string  `json:"thumbnail"`
-	CustomRoleID       *int64  `json:"custom_role_id"`
+	ID                 int64  `json:"id"`
+	AccountID          int64  `json:"account_id"`
+	Name               string `json:"name"`
+	AvailableName      string `json:"available_name"`
+	Email              string `json:"email"`
+	Role               string `json:"role"`
+	AvailabilityStatus string `json:"availability_status"`
+	AutoOffline        bool   `json:"auto_offline"`
+	Confirmed          bool   `json:"confirmed"`
+	Thumbnail          string `json:"thumbnail"`
+	CustomRoleID       *int64 `json:"custom_role_id"`
 }
 
 func agentPayload(a switchboard.Agent) agentJSON {
