@@ -114,6 +114,9 @@ func (db *DB) AddAccountUser(ctx context.Context, accountID, userID int64, role 
 		if err := tx.QueryRowContext(ctx, db.q.AccountByID, accountID).Scan(&name, &last); err != nil {
 			return notFoundOr(err, "account")
 		}
+		if err := db.lockAccountInboxes(ctx, tx, accountID); err != nil {
+			return err
+		}
 		if _, err := db.user(ctx, tx, userID); err != nil {
 			if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
 				return switchboard.Invalid("user_id", "user_id is not a user of this installation")

@@ -101,6 +101,9 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 		return switchboard.Agent{}, err
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockAccountInboxes(ctx, tx, c.AccountID); err != nil {
+			return err
+		}
 		a, err := db.agent(ctx, tx, c.AccountID, id)
 		if err != nil {
 			return err
@@ -171,6 +174,9 @@ func (db *DB) RemoveAgent(ctx context.Context, c switchboard.Caller, id int64) e
 }
 
 func (db *DB) removeAccountUser(ctx context.Context, tx *sql.Tx, accountID, userID int64, actor *int64) error {
+	if err := db.lockAccountInboxes(ctx, tx, accountID); err != nil {
+		return err
+	}
 	a, err := db.agent(ctx, tx, accountID, userID)
 	if err != nil {
 		return err

@@ -19,6 +19,9 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 	}
 	var displayID int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockInbox(ctx, tx, c.AccountID, n.InboxID); err != nil {
+			return err
+		}
 		if _, _, err := db.visibleInbox(ctx, tx, c, n.InboxID); err != nil {
 			return err
 		}
@@ -170,6 +173,9 @@ func (db *DB) Conversation(ctx context.Context, c switchboard.Caller, displayID 
 // the assignee afterwards.
 func (db *DB) Assign(ctx context.Context, c switchboard.Caller, displayID int64, assigneeID *int64) (*switchboard.Agent, error) {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockConversationInbox(ctx, tx, c.AccountID, displayID); err != nil {
+			return err
+		}
 		r, err := db.visibleConversation(ctx, tx, c, displayID)
 		if err != nil {
 			return err
@@ -209,6 +215,9 @@ func sameID(a, b *int64) bool {
 // from another status without an assignee is auto-assigned as on creation.
 func (db *DB) ChangeStatus(ctx context.Context, c switchboard.Caller, displayID int64, ch switchboard.StatusChange) (switchboard.Conversation, error) {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockConversationInbox(ctx, tx, c.AccountID, displayID); err != nil {
+			return err
+		}
 		r, err := db.visibleConversation(ctx, tx, c, displayID)
 		if err != nil {
 			return err

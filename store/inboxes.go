@@ -165,7 +165,7 @@ func (db *DB) ChangeMembers(ctx context.Context, c switchboard.Caller, inboxID i
 	}
 	var members []switchboard.Agent
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		if _, _, err := db.inbox(ctx, tx, c.AccountID, inboxID); err != nil {
+		if err := db.lockInbox(ctx, tx, c.AccountID, inboxID); err != nil {
 			return err
 		}
 		for _, id := range userIDs {

@@ -39,6 +39,38 @@ func (db *DB) loadInboxState(ctx context.Context, tx *sql.Tx, accountID, inboxID
 	return st, rows.Err()
 }
 
+// lockInbox takes the inbox's routing lock for the rest of the transaction:
+// the writes that route in one inbox (rotation, assignees, members) take turns,
+// in this process and in every other one on the same database.
+func (db *DB) lockInbox(ctx context.Context, tx *sql.Tx, accountID, inboxID int64) error {
+	var id int64
+	return notFoundOr(tx.QueryRowContext(ctx, db.q.LockInbox, inboxID, accountID).Scan(&id), "inbox")
+}
+
+// lockAccountInboxes takes the routing lock of every inbox of the account,
+// for a change of a user (going offline, leaving, demotion) that may move
+// conversations in any of them.
+func (db *DB) lockAccountInboxes(ctx context.Context, tx *sql.Tx, accountID int64) error {
+	rows, err := tx.QueryContext(ctx, db.q.LockInboxesOfAccount, accountID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	return rows.Err()
+}
+
+// lockConversationInbox takes the routing lock of a conversation's inbox.
+func (db *DB) lockConversationInbox(ctx context.Context, tx *sql.Tx, accountID, displayID int64) error {
+	var inboxID int64
+	err := tx.QueryRowContext(ctx, db.q.ConversationInbox, accountID, displayID).Scan(&inboxID)
+	if err != nil {
+		return notFoundOr(err, "conversation")
+	}
+	return db.lockInbox(ctx, tx, accountID, inboxID)
+}
+
 // autoAssign gives the unassigned conversation convID the next candidate of
 // the inbox's rotation, moves the rotation and records the event. It returns
 // the assignee, or nil when the inbox has no members.

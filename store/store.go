@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"net/url"
 	"reflect"
 	"slices"
@@ -18,38 +19,51 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard"
-	_ "modernc.org/sqlite" // the SQLite driver, registered as "sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL driver, registered as "pgx"
+	_ "modernc.org/sqlite"             // the SQLite driver, registered as "sqlite"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations
 var migrationFiles embed.FS
 
 //go:embed sql/queries.sql
 var queryFile string
 
-// DB is a Switchboard database.
+//go:embed sql/postgres.sql
+var postgresQueryFile string
+
+// DB is a Switchboard database: SQLite for one process, PostgreSQL for one or
+// several.
 type DB struct {
-	// write has a single connection: SQLite takes one writer at a time, and
-	// queueing writers in the pool instead of in SQLite's busy handler keeps
-	// concurrent requests from failing with SQLITE_BUSY.
+	// On SQLite, write has a single connection: SQLite takes one writer at a
+	// time, and queueing writers in the pool instead of in SQLite's busy
+	// handler keeps concurrent requests from failing with SQLITE_BUSY. On
+	// PostgreSQL, write and read are the same pool.
 	write *sql.DB
 	read  *sql.DB
-	q     queries
+	// postgres is set on PostgreSQL, where transactions of several processes
+	// interleave and rows are locked explicitly (see lockInbox).
+	postgres bool
+	q        queries
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
 }
 
-// Open opens (creating if needed) the database named by dsn and brings its
-// schema up to date. dsn is "sqlite:PATH" (or a bare path).
+// Open opens the database named by dsn and brings its schema up to date. dsn
+// is "sqlite:PATH" (a bare path works too) or a "postgres://" URL.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, errors.New("PostgreSQL is not supported yet: use --db sqlite:PATH")
+		return openPostgres(ctx, dsn)
 	}
-	path := strings.TrimPrefix(dsn, "sqlite:")
+	return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("empty database path: use --db sqlite:PATH")
 	}
-	q, err := loadQueries(queryFile)
+	q, err := loadQueries(queryFile, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -68,8 +82,30 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
-	db := &DB{write: write, read: read, q: q, Now: time.Now}
-	if err := db.migrate(ctx); err != nil {
+	return finishOpen(ctx, &DB{write: write, read: read, q: q, Now: time.Now}, "migrations/sqlite")
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	q, err := loadQueries(queryFile, postgresQueryFile, true)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	pool.SetMaxOpenConns(16)
+	pool.SetMaxIdleConns(16)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	return finishOpen(ctx, &DB{write: pool, read: pool, postgres: true, q: q, Now: time.Now}, "migrations/postgres")
+}
+
+func finishOpen(ctx context.Context, db *DB, migrations string) (*DB, error) {
+	if err := db.write.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := db.migrate(ctx, migrations); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -78,6 +114,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	if db.read == db.write {
+		return db.write.Close()
+	}
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
@@ -86,33 +125,38 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.read.PingContext(ctx)
 }
 
-// migrate applies the embedded migrations that the database has not seen, in
-// the order of their numbers, each in its own transaction.
-func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.write.ExecContext(ctx,
-		`CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	names, err := fs.Glob(migrationFiles, "migrations/*.up.sql")
+// migrate applies the embedded migrations in dir that the database has not
+// seen, in the order of their numbers, each in its own transaction. Processes
+// that start together on one PostgreSQL database take turns.
+func (db *DB) migrate(ctx context.Context, dir string) error {
+	names, err := fs.Glob(migrationFiles, dir+"/*.up.sql")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".up.sql")
+		version := strings.TrimSuffix(path.Base(name), ".up.sql")
 		body, err := migrationFiles.ReadFile(name)
 		if err != nil {
 			return fmt.Errorf("migrate %s: %w", version, err)
 		}
 		err = db.inTx(ctx, func(tx *sql.Tx) error {
+			if db.postgres {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7010001)`); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+				return err
+			}
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
+			if err := tx.QueryRowContext(ctx, db.rebind(`SELECT count(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil || n > 0 {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, db.Now().UnixMilli())
+			_, err := tx.ExecContext(ctx, db.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, db.Now().UnixMilli())
 			return err
 		})
 		if err != nil {
@@ -122,8 +166,19 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// inTx runs fn in a write transaction and commits it when fn returns nil.
+// inTx runs fn in a write transaction and commits it when fn returns nil. On
+// PostgreSQL a transaction that lost a deadlock or a serialization conflict to
+// another process is run again from the start, a few times.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.tryTx(ctx, fn)
+		if err == nil || attempt == 5 || !retryable(err) {
+			return err
+		}
+	}
+}
+
+func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -136,6 +191,38 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// retryable reports whether err is PostgreSQL's word that the transaction
+// may succeed if run again: serialization failure or deadlock.
+func retryable(err error) bool {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	}
+	return false
+}
+
+// rebind turns the ? placeholders of a query into PostgreSQL's $1, $2, ...
+// The store's SQL has no ? inside string literals.
+func (db *DB) rebind(query string) string {
+	if !db.postgres {
+		return query
+	}
+	return rebindPostgres(query)
+}
+
+func rebindPostgres(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // queries holds the SQL of sql/queries.sql, one field per "-- name:" block.
@@ -178,6 +265,9 @@ type queries struct {
 	SetStatus              string
 	AssignedTo             string
 	UpdateUserName         string
+	LockInbox              string
+	ConversationInbox      string
+	LockInboxesOfAccount   string
 	CountConversations     string
 	ListConversations      string
 	InsertMessage          string
@@ -186,10 +276,41 @@ type queries struct {
 	EventsOf               string
 }
 
-// loadQueries fills a queries from the text of a queries file, failing when a
-// field has no block or a block has no field, so a typo cannot wait for the
-// request that runs it.
-func loadQueries(text string) (queries, error) {
+// loadQueries fills a queries from the text of a queries file, with the
+// blocks of overrides replacing those of the same name, failing when a field
+// has no block or a block has no field, so a typo cannot wait for the request
+// that runs it. postgres rebinds the placeholders.
+func loadQueries(text, overrides string, postgres bool) (queries, error) {
+	blocks := parseQueryBlocks(text)
+	for name, body := range parseQueryBlocks(overrides) {
+		if _, ok := blocks[name]; !ok {
+			return queries{}, fmt.Errorf("override of unknown query %s", name)
+		}
+		blocks[name] = body
+	}
+	if postgres {
+		for name, body := range blocks {
+			blocks[name] = rebindPostgres(body)
+		}
+	}
+	var q queries
+	v := reflect.ValueOf(&q).Elem()
+	for i := range v.NumField() {
+		field := v.Type().Field(i).Name
+		sqlText, ok := blocks[field]
+		if !ok {
+			return q, fmt.Errorf("queries.sql has no query %s", field)
+		}
+		v.Field(i).SetString(sqlText)
+		delete(blocks, field)
+	}
+	for extra := range blocks {
+		return q, fmt.Errorf("queries.sql has query %s that the store does not use", extra)
+	}
+	return q, nil
+}
+
+func parseQueryBlocks(text string) map[string]string {
 	blocks := map[string]string{}
 	var name string
 	var body strings.Builder
@@ -208,21 +329,7 @@ func loadQueries(text string) (queries, error) {
 		body.WriteString(line)
 	}
 	flush()
-	var q queries
-	v := reflect.ValueOf(&q).Elem()
-	for i := range v.NumField() {
-		field := v.Type().Field(i).Name
-		sqlText, ok := blocks[field]
-		if !ok {
-			return q, fmt.Errorf("queries.sql has no query %s", field)
-		}
-		v.Field(i).SetString(sqlText)
-		delete(blocks, field)
-	}
-	for extra := range blocks {
-		return q, fmt.Errorf("queries.sql has query %s that the store does not use", extra)
-	}
-	return q, nil
+	return blocks
 }
 
 // notFoundOr turns sql.ErrNoRows into a not-found error for what.

@@ -191,6 +191,11 @@ func (db *DB) SetAvailability(ctx context.Context, caller switchboard.Caller, us
 // becomes offline, or always when force is set (sign-out), their conversations
 // are reassigned.
 func (db *DB) setAvailability(ctx context.Context, tx *sql.Tx, accountID, userID int64, a switchboard.Availability, actor *int64, force bool) error {
+	if a == switchboard.Offline {
+		if err := db.lockAccountInboxes(ctx, tx, accountID); err != nil {
+			return err
+		}
+	}
 	var role switchboard.Role
 	var old switchboard.Availability
 	var autoOffline bool

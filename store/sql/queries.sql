@@ -202,3 +202,16 @@ VALUES (?, ?, ?, ?, ?, ?, ?);
 -- name: EventsOf
 SELECT id, from_assignee_id, to_assignee_id, reason, actor_id, created_at
 FROM assignment_events WHERE conversation_id = ? ORDER BY id;
+
+-- name: LockInbox
+-- Taken first by every write that routes in one inbox. SQLite's write
+-- transaction already excludes other writers; PostgreSQL locks the row.
+SELECT id FROM inboxes WHERE id = ? AND account_id = ?;
+
+-- name: LockInboxesOfAccount
+-- Taken first by every change of a user that may move conversations in any
+-- inbox of the account, in id order so that lockers never deadlock.
+SELECT id FROM inboxes WHERE account_id = ? ORDER BY id;
+
+-- name: ConversationInbox
+SELECT inbox_id FROM conversations WHERE account_id = ? AND display_id = ?;

@@ -1,0 +1,8 @@
+-- PostgreSQL's versions of the queries in queries.sql that differ. Several
+-- processes write at once there, so the routing locks take row locks.
+
+-- name: LockInbox
+SELECT id FROM inboxes WHERE id = ? AND account_id = ? FOR UPDATE;
+
+-- name: LockInboxesOfAccount
+SELECT id FROM inboxes WHERE account_id = ? ORDER BY id FOR UPDATE;

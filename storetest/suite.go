@@ -1,0 +1,507 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
+)
+
+// Run runs the conformance suite, each test on a fresh database from newDSN.
+func Run(t *testing.T, newDSN NewDSN) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, f *fixture)
+	}{
+		{"RoundRobinSplitsEquallyAmongOnlineMembers", testRoundRobin},
+		{"AllMembersWhenNoneOnline", testAllMembersFallback},
+		{"AutoAssignmentOffLeavesUnassigned", testAutoAssignmentOff},
+		{"ExplicitAssigneeKeptAndRotationUnmoved", testExplicitAssignee},
+		{"OfflineReassignsToNextOnlineOrUnassigns", testOfflineReassigns},
+		{"SignOutReassigns", testSignOutReassigns},
+		{"LeavingInboxOrAccountMovesConversations", testLosingAccess},
+		{"ManualAssignmentRules", testManualAssignment},
+		{"AgentSeesOnlyTheirInboxes", testVisibility},
+		{"ConversationIDsNumberedPerAccount", testDisplayIDs},
+		{"RotationSurvivesReopen", testRotationSurvivesReopen},
+		{"DuplicateEmailRefused", testDuplicateEmail},
+		{"ConcurrentCreatesStayFair", testConcurrentFairness},
+		{"ConcurrentChangesKeepInvariants", testConcurrentInvariants},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, newFixture(t, newDSN))
+		})
+	}
+}
+
+// fixture is a fresh database with account 1 and its administrator.
+type fixture struct {
+	t     testing.TB
+	ctx   context.Context
+	dsn   string
+	db    *store.DB
+	admin switchboard.Caller
+	seq   atomic.Int64
+}
+
+func newFixture(t testing.TB, newDSN NewDSN) *fixture {
+	t.Helper()
+	f := &fixture{t: t, ctx: context.Background(), dsn: newDSN(t)}
+	f.open()
+	a, u, err := f.db.CreateAccountWithAdministrator(f.ctx, "Acme", "Ada", "ada@example.com", "password123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.admin = switchboard.Caller{UserID: u.ID, AccountID: a.ID, Role: switchboard.RoleAdministrator}
+	t.Cleanup(func() { f.db.Close() })
+	return f
+}
+
+func (f *fixture) open() {
+	db, err := store.Open(f.ctx, f.dsn)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.db = db
+}
+
+// reopen closes the database and opens it again, as a restart does.
+func (f *fixture) reopen() {
+	f.db.Close()
+	f.open()
+}
+
+func (f *fixture) must(err error) {
+	f.t.Helper()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// agent adds a user with role and availability to the account.
+func (f *fixture) agent(role switchboard.Role, a switchboard.Availability) switchboard.Caller {
+	f.t.Helper()
+	ag, err := f.db.CreateAgent(f.ctx, f.admin, switchboard.NewAgent{
+		Name: "Agent", Email: fmt.Sprintf("agent%d@example.com", f.seq.Add(1)), Role: role, Availability: a,
+	})
+	f.must(err)
+	return switchboard.Caller{UserID: ag.ID, AccountID: f.admin.AccountID, Role: role}
+}
+
+func (f *fixture) online() switchboard.Caller {
+	return f.agent(switchboard.RoleAgent, switchboard.Online)
+}
+
+func (f *fixture) inbox(auto, reassign bool, members ...switchboard.Caller) int64 {
+	f.t.Helper()
+	in, err := f.db.CreateInbox(f.ctx, f.admin, switchboard.NewInbox{Name: "Inbox", EnableAutoAssignment: auto, EnableAutoReassignment: reassign})
+	f.must(err)
+	if len(members) > 0 {
+		_, err = f.db.ChangeMembers(f.ctx, f.admin, in.ID, ids(members), store.AddMembers)
+		f.must(err)
+	}
+	return in.ID
+}
+
+func ids(cs []switchboard.Caller) []int64 {
+	var out []int64
+	for _, c := range cs {
+		out = append(out, c.UserID)
+	}
+	return out
+}
+
+func (f *fixture) create(inbox int64, n switchboard.NewConversation) switchboard.Conversation {
+	f.t.Helper()
+	n.InboxID = inbox
+	c, err := f.db.CreateConversation(f.ctx, f.admin, n)
+	f.must(err)
+	return c
+}
+
+func assigneeOf(c switchboard.Conversation) int64 {
+	if c.Assignee == nil {
+		return 0
+	}
+	return c.Assignee.ID
+}
+
+func (f *fixture) assignee(id int64) int64 {
+	f.t.Helper()
+	c, err := f.db.Conversation(f.ctx, f.admin, id)
+	f.must(err)
+	return assigneeOf(c)
+}
+
+func (f *fixture) setAvailability(c switchboard.Caller, a switchboard.Availability) {
+	f.t.Helper()
+	f.must(f.db.SetAvailability(f.ctx, c, c.UserID, a))
+}
+
+// conversations returns every conversation of the account.
+func (f *fixture) conversations() []switchboard.Conversation {
+	f.t.Helper()
+	var all []switchboard.Conversation
+	for page := 1; ; page++ {
+		list, _, err := f.db.Conversations(f.ctx, f.admin, switchboard.ConversationFilter{AssigneeType: "all", Status: "all", Page: page})
+		f.must(err)
+		if len(list) == 0 {
+			return all
+		}
+		all = append(all, list...)
+	}
+}
+
+// checkInvariants checks, through the store, the promises of ROUTING.md that
+// hold at rest: every assignee may be the assignee, and each conversation's
+// events chain from nobody to its current assignee, one per change.
+func (f *fixture) checkInvariants() {
+	f.t.Helper()
+	agents, err := f.db.Agents(f.ctx, f.admin)
+	f.must(err)
+	roles := map[int64]switchboard.Role{}
+	for _, a := range agents {
+		roles[a.ID] = a.Role
+	}
+	inboxes, err := f.db.Inboxes(f.ctx, f.admin)
+	f.must(err)
+	members := map[[2]int64]bool{}
+	for _, in := range inboxes {
+		ms, err := f.db.InboxMembers(f.ctx, f.admin, in.ID)
+		f.must(err)
+		for _, m := range ms {
+			members[[2]int64{in.ID, m.ID}] = true
+		}
+	}
+	for _, c := range f.conversations() {
+		if a := assigneeOf(c); a != 0 {
+			role := roles[a]
+			if role != switchboard.RoleAdministrator && !(role == switchboard.RoleAgent && members[[2]int64{c.InboxID, a}]) {
+				f.t.Errorf("conversation %d in inbox %d is assigned to %d (role %q), who may not hold it", c.ID, c.InboxID, a, role)
+			}
+		}
+		events, err := f.db.AssignmentEvents(f.ctx, f.admin, c.ID)
+		f.must(err)
+		var holder int64
+		for _, e := range events {
+			from, to := deref(e.From), deref(e.To)
+			if from != holder || from == to {
+				f.t.Errorf("conversation %d: event %d from %d to %d, but the assignee then was %d", c.ID, e.ID, from, to, holder)
+			}
+			holder = to
+		}
+		if holder != assigneeOf(c) {
+			f.t.Errorf("conversation %d: events end at %d, assignee is %d", c.ID, holder, assigneeOf(c))
+		}
+	}
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func testRoundRobin(t *testing.T, f *fixture) {
+	a, b, c := f.online(), f.online(), f.online()
+	off := f.agent(switchboard.RoleAgent, switchboard.Offline)
+	busy := f.agent(switchboard.RoleAgent, switchboard.Busy)
+	inbox := f.inbox(true, true, c, off, a, busy, b)
+	want := []int64{a.UserID, b.UserID, c.UserID}
+	for i := range 9 {
+		if got := assigneeOf(f.create(inbox, switchboard.NewConversation{})); got != want[i%3] {
+			t.Fatalf("pick %d went to %d, want %d", i, got, want[i%3])
+		}
+	}
+}
+
+func testAllMembersFallback(t *testing.T, f *fixture) {
+	a := f.agent(switchboard.RoleAgent, switchboard.Offline)
+	b := f.agent(switchboard.RoleAgent, switchboard.Busy)
+	inbox := f.inbox(true, true, a, b)
+	counts := map[int64]int{}
+	for range 6 {
+		counts[assigneeOf(f.create(inbox, switchboard.NewConversation{}))]++
+	}
+	if counts[a.UserID] != 3 || counts[b.UserID] != 3 {
+		t.Errorf("counts %v, want 3 each", counts)
+	}
+}
+
+func testAutoAssignmentOff(t *testing.T, f *fixture) {
+	a := f.online()
+	inbox := f.inbox(false, true, a)
+	if got := assigneeOf(f.create(inbox, switchboard.NewConversation{})); got != 0 {
+		t.Errorf("assigned to %d with auto-assignment off", got)
+	}
+	empty := f.inbox(true, true)
+	if got := assigneeOf(f.create(empty, switchboard.NewConversation{})); got != 0 {
+		t.Errorf("assigned to %d in an inbox without members", got)
+	}
+	pending := f.create(f.inbox(true, true, a), switchboard.NewConversation{Status: switchboard.StatusPending})
+	if assigneeOf(pending) != 0 {
+		t.Errorf("pending conversation was auto-assigned")
+	}
+	open := switchboard.StatusOpen
+	reopened, err := f.db.ChangeStatus(f.ctx, f.admin, pending.ID, switchboard.StatusChange{Status: &open})
+	f.must(err)
+	if assigneeOf(reopened) != a.UserID {
+		t.Errorf("opened conversation went to %d, want %d", assigneeOf(reopened), a.UserID)
+	}
+}
+
+func testExplicitAssignee(t *testing.T, f *fixture) {
+	a, b := f.online(), f.online()
+	inbox := f.inbox(true, true, a, b)
+	conv := f.create(inbox, switchboard.NewConversation{AssigneeID: &b.UserID})
+	if assigneeOf(conv) != b.UserID {
+		t.Fatalf("explicit assignee not kept: %d", assigneeOf(conv))
+	}
+	events, err := f.db.AssignmentEvents(f.ctx, f.admin, conv.ID)
+	f.must(err)
+	if len(events) != 1 || events[0].Reason != switchboard.ReasonManual || deref(events[0].ActorID) != f.admin.UserID {
+		t.Errorf("events %+v, want one manual event by the creator", events)
+	}
+	if got := assigneeOf(f.create(inbox, switchboard.NewConversation{})); got != a.UserID {
+		t.Errorf("first auto pick %d, want %d: the explicit assignee moved the rotation", got, a.UserID)
+	}
+}
+
+func testOfflineReassigns(t *testing.T, f *fixture) {
+	a, b, c := f.online(), f.online(), f.online()
+	inbox := f.inbox(true, true, a, b, c)
+	first := f.create(inbox, switchboard.NewConversation{}) // a
+	f.create(inbox, switchboard.NewConversation{})          // b
+	f.setAvailability(a, switchboard.Offline)
+	if got := f.assignee(first.ID); got != c.UserID {
+		t.Errorf("reassigned to %d, want %d (next online after the last pick)", got, c.UserID)
+	}
+	f.setAvailability(b, switchboard.Busy)
+	f.setAvailability(c, switchboard.Offline)
+	if got := f.assignee(first.ID); got != 0 {
+		t.Errorf("with nobody online the conversation went to %d, want unassigned", got)
+	}
+	f.checkInvariants()
+}
+
+func testSignOutReassigns(t *testing.T, f *fixture) {
+	a, b := f.online(), f.online()
+	inbox := f.inbox(true, true, a, b)
+	conv := f.create(inbox, switchboard.NewConversation{})
+	f.must(f.db.SignOut(f.ctx, a.UserID, ""))
+	if got := f.assignee(conv.ID); got != b.UserID {
+		t.Errorf("after sign-out the conversation is with %d, want %d", got, b.UserID)
+	}
+	f.checkInvariants()
+}
+
+func testLosingAccess(t *testing.T, f *fixture) {
+	a, b, c := f.online(), f.online(), f.online()
+	inbox := f.inbox(true, true, a, b, c)
+	ca := f.create(inbox, switchboard.NewConversation{})
+	cb := f.create(inbox, switchboard.NewConversation{})
+	_, err := f.db.ChangeMembers(f.ctx, f.admin, inbox, []int64{a.UserID}, store.RemoveMembers)
+	f.must(err)
+	if got := f.assignee(ca.ID); got != c.UserID {
+		t.Errorf("after leaving the inbox the conversation is with %d, want %d", got, c.UserID)
+	}
+	f.must(f.db.RemoveAgent(f.ctx, f.admin, b.UserID))
+	if got := f.assignee(cb.ID); got != c.UserID {
+		t.Errorf("after leaving the account the conversation is with %d, want %d", got, c.UserID)
+	}
+	f.checkInvariants()
+}
+
+func testManualAssignment(t *testing.T, f *fixture) {
+	member, outsider := f.online(), f.online()
+	boss := f.agent(switchboard.RoleAdministrator, switchboard.Offline)
+	inbox := f.inbox(false, true, member)
+	f.inbox(false, true, outsider)
+	conv := f.create(inbox, switchboard.NewConversation{})
+	tests := []struct {
+		name     string
+		by       switchboard.Caller
+		assignee *int64
+		code     switchboard.Code
+	}{
+		{"MemberAssignsAdministrator", member, &boss.UserID, ""},
+		{"NonMemberRefused", member, &outsider.UserID, switchboard.EINVALID},
+		{"OtherInboxAgentCannotSee", outsider, &member.UserID, switchboard.ENOTFOUND},
+		{"UnknownUserRefused", member, new(int64(999999)), switchboard.EINVALID},
+		{"Unassign", member, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.assignee(conv.ID)
+			_, err := f.db.Assign(f.ctx, tt.by, conv.ID, tt.assignee)
+			if tt.code == "" {
+				f.must(err)
+				if got := f.assignee(conv.ID); got != deref(tt.assignee) {
+					t.Errorf("assignee %d, want %d", got, deref(tt.assignee))
+				}
+				return
+			}
+			if got := switchboard.ErrorCode(err); got != tt.code {
+				t.Errorf("error %v, want code %s", err, tt.code)
+			}
+			if got := f.assignee(conv.ID); got != before {
+				t.Errorf("a refused assignment changed the assignee from %d to %d", before, got)
+			}
+		})
+	}
+	f.checkInvariants()
+}
+
+func testVisibility(t *testing.T, f *fixture) {
+	a, b := f.online(), f.online()
+	f.inbox(true, true, a)
+	other := f.inbox(true, true, b)
+	conv := f.create(other, switchboard.NewConversation{})
+	if _, err := f.db.Conversation(f.ctx, a, conv.ID); switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
+		t.Errorf("agent read another inbox's conversation: %v", err)
+	}
+	if _, err := f.db.Inbox(f.ctx, a, other); switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
+		t.Errorf("agent read another inbox: %v", err)
+	}
+	inboxes, err := f.db.Inboxes(f.ctx, a)
+	f.must(err)
+	if len(inboxes) != 1 {
+		t.Errorf("agent sees %d inboxes, want 1", len(inboxes))
+	}
+	if _, err := f.db.CreateInbox(f.ctx, a, switchboard.NewInbox{Name: "x"}); switchboard.ErrorCode(err) != switchboard.EFORBIDDEN {
+		t.Errorf("agent created an inbox: %v", err)
+	}
+}
+
+func testDisplayIDs(t *testing.T, f *fixture) {
+	inbox := f.inbox(true, true)
+	first, second := f.create(inbox, switchboard.NewConversation{}), f.create(inbox, switchboard.NewConversation{})
+	if first.ID != 1 || second.ID != 2 {
+		t.Errorf("ids %d, %d; want 1, 2", first.ID, second.ID)
+	}
+	acc, u, err := f.db.CreateAccountWithAdministrator(f.ctx, "Other", "Otto", "otto@example.com", "password123")
+	f.must(err)
+	otto := switchboard.Caller{UserID: u.ID, AccountID: acc.ID, Role: switchboard.RoleAdministrator}
+	in, err := f.db.CreateInbox(f.ctx, otto, switchboard.NewInbox{Name: "Other"})
+	f.must(err)
+	conv, err := f.db.CreateConversation(f.ctx, otto, switchboard.NewConversation{InboxID: in.ID})
+	f.must(err)
+	if conv.ID != 1 {
+		t.Errorf("first conversation of a second account has id %d, want 1", conv.ID)
+	}
+	if _, err := f.db.Inbox(f.ctx, otto, inbox); switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
+		t.Errorf("an administrator reads another account's inbox: %v", err)
+	}
+}
+
+func testRotationSurvivesReopen(t *testing.T, f *fixture) {
+	a, b, c := f.online(), f.online(), f.online()
+	inbox := f.inbox(true, true, a, b, c)
+	f.create(inbox, switchboard.NewConversation{})
+	f.create(inbox, switchboard.NewConversation{})
+	f.reopen()
+	if got := assigneeOf(f.create(inbox, switchboard.NewConversation{})); got != c.UserID {
+		t.Errorf("pick after reopening went to %d, want %d", got, c.UserID)
+	}
+}
+
+func testDuplicateEmail(t *testing.T, f *fixture) {
+	_, err := f.db.CreateUser(f.ctx, "Ada again", "ada@example.com", "password123")
+	if switchboard.ErrorCode(err) != switchboard.EINVALID {
+		t.Errorf("duplicate e-mail: %v, want invalid", err)
+	}
+}
+
+func testConcurrentFairness(t *testing.T, f *fixture) {
+	agents := []switchboard.Caller{f.online(), f.online(), f.online(), f.online()}
+	inbox := f.inbox(true, true, agents...)
+	const n = 60
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[int64]int{}
+	for range 12 {
+		wg.Go(func() {
+			for range n / 12 {
+				c, err := f.db.CreateConversation(f.ctx, f.admin, switchboard.NewConversation{InboxID: inbox})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				counts[assigneeOf(c)]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	lo, hi := n, 0
+	for _, a := range agents {
+		lo, hi = min(lo, counts[a.UserID]), max(hi, counts[a.UserID])
+	}
+	if hi-lo > 1 || counts[0] != 0 {
+		t.Errorf("counts %v differ by more than one", counts)
+	}
+	f.checkInvariants()
+}
+
+func testConcurrentInvariants(t *testing.T, f *fixture) {
+	var agents []switchboard.Caller
+	for range 6 {
+		agents = append(agents, f.online())
+	}
+	agents = append(agents, f.agent(switchboard.RoleAdministrator, switchboard.Online))
+	inboxes := []int64{f.inbox(true, true, agents[:4]...), f.inbox(true, true, agents[2:6]...), f.inbox(true, false, agents[0], agents[5])}
+	availabilities := []switchboard.Availability{switchboard.Online, switchboard.Busy, switchboard.Offline}
+	var created atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for range 40 {
+				inbox := inboxes[rng.IntN(len(inboxes))]
+				agent := agents[rng.IntN(len(agents))]
+				var err error
+				switch op := rng.IntN(10); {
+				case op < 4:
+					_, err = f.db.CreateConversation(f.ctx, f.admin, switchboard.NewConversation{InboxID: inbox})
+					if err == nil {
+						created.Add(1)
+					}
+				case op < 6:
+					err = f.db.SetAvailability(f.ctx, agent, agent.UserID, availabilities[rng.IntN(3)])
+				case op < 7:
+					how := []store.MemberChange{store.AddMembers, store.RemoveMembers}[rng.IntN(2)]
+					_, err = f.db.ChangeMembers(f.ctx, f.admin, inbox, []int64{agent.UserID}, how)
+				case op < 9:
+					id := int64(1 + rng.IntN(int(created.Load())+1))
+					_, err = f.db.Assign(f.ctx, f.admin, id, &agent.UserID)
+					if c := switchboard.ErrorCode(err); c == switchboard.EINVALID || c == switchboard.ENOTFOUND {
+						err = nil // not a member of that inbox right now, or not created yet
+					}
+				default:
+					id := int64(1 + rng.IntN(int(created.Load())+1))
+					_, err = f.db.ChangeStatus(f.ctx, f.admin, id, switchboard.StatusChange{})
+					if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+						err = nil
+					}
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(f.conversations()); int64(got) != created.Load() {
+		t.Errorf("%d conversations stored, %d acknowledged", got, created.Load())
+	}
+	f.checkInvariants()
+}
