@@ -11,17 +11,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"net/url"
+	"path"
 	"reflect"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/switchboard/switchboard"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL driver, registered as "pgx"
-	_ "modernc.org/sqlite"             // the SQLite driver, registered as "sqlite"
+	"github.com/switchboard/switchboard"
+	_ "modernc.org/sqlite" // the SQLite driver, registered as "sqlite"
 )
 
 //go:embed migrations

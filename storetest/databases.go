@@ -86,4 +86,3 @@ func Backends() []struct {
 		{"Postgres", Postgres},
 	}
 }
-
