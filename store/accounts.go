@@ -36,23 +36,48 @@ func (db *DB) CreateAccount(ctx context.Context, name string) (switchboard.Accou
 // CreateAccountWithAdministrator creates an account and its first
 // administrator, a new user, in one step.
 func (db *DB) CreateAccountWithAdministrator(ctx context.Context, accountName, name, email, password string) (switchboard.Account, switchboard.User, error) {
+	a, u, _, err := db.createAccountWithAdministrator(ctx, accountName, name, email, password, false)
+	return a, u, err
+}
+
+// Bootstrap creates the installation's first account and its administrator
+// when the database has no account yet, and reports whether it did. Processes
+// that start together on one database create one between them.
+func (db *DB) Bootstrap(ctx context.Context, accountName, name, email, password string) (switchboard.Account, switchboard.User, bool, error) {
+	return db.createAccountWithAdministrator(ctx, accountName, name, email, password, true)
+}
+
+func (db *DB) createAccountWithAdministrator(ctx context.Context, accountName, name, email, password string, onlyFirst bool) (switchboard.Account, switchboard.User, bool, error) {
+	var none switchboard.User
 	if accountName == "" {
-		return switchboard.Account{}, switchboard.User{}, switchboard.Invalid("name", "account name must not be empty")
+		return switchboard.Account{}, none, false, switchboard.Invalid("name", "account name must not be empty")
 	}
 	n := switchboard.NewAgent{Name: name, Email: email, Password: password, Role: switchboard.RoleAdministrator}
 	if err := n.Validate(); err != nil {
-		return switchboard.Account{}, switchboard.User{}, err
+		return switchboard.Account{}, none, false, err
 	}
 	if password == "" {
-		return switchboard.Account{}, switchboard.User{}, switchboard.Invalid("password", "password must not be empty")
+		return switchboard.Account{}, none, false, switchboard.Invalid("password", "password must not be empty")
 	}
 	hash, err := hashPassword(password)
 	if err != nil {
-		return switchboard.Account{}, switchboard.User{}, err
+		return switchboard.Account{}, none, false, err
 	}
 	a := switchboard.Account{Name: accountName}
 	var userID int64
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		if onlyFirst {
+			if db.postgres {
+				// SQLite's write transaction already excludes the others.
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7010002)`); err != nil {
+					return err
+				}
+			}
+			var count int
+			if err := tx.QueryRowContext(ctx, db.q.CountAccounts).Scan(&count); err != nil || count > 0 {
+				return err
+			}
+		}
 		now := millis(db.Now())
 		if err := tx.QueryRowContext(ctx, db.q.InsertAccount, accountName, now).Scan(&a.ID); err != nil {
 			return err
@@ -64,10 +89,13 @@ func (db *DB) CreateAccountWithAdministrator(ctx context.Context, accountName, n
 		return err
 	})
 	if err != nil {
-		return a, switchboard.User{}, fmt.Errorf("create account: %w", err)
+		return a, none, false, fmt.Errorf("create account: %w", err)
+	}
+	if userID == 0 {
+		return a, none, false, nil
 	}
 	u, err := db.User(ctx, userID)
-	return a, u, err
+	return a, u, true, err
 }
 
 // insertUserUnique inserts a user whose e-mail must be new.

@@ -28,7 +28,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"ManualAssignmentRules", testManualAssignment},
 		{"AgentSeesOnlyTheirInboxes", testVisibility},
 		{"ConversationIDsNumberedPerAccount", testDisplayIDs},
-		{"RotationSurvivesReopen", testRotationSurvivesReopen},
+		{"RotationAndAvailabilitySurviveReopen", testRotationSurvivesReopen},
 		{"DuplicateEmailRefused", testDuplicateEmail},
 		{"ConcurrentCreatesStayFair", testConcurrentFairness},
 		{"ConcurrentChangesKeepInvariants", testConcurrentInvariants},
@@ -146,59 +146,83 @@ func (f *fixture) setAvailability(c switchboard.Caller, a switchboard.Availabili
 
 // conversations returns every conversation of the account.
 func (f *fixture) conversations() []switchboard.Conversation {
-	f.t.Helper()
-	var all []switchboard.Conversation
-	for page := 1; ; page++ {
-		list, _, err := f.db.Conversations(f.ctx, f.admin, switchboard.ConversationFilter{AssigneeType: "all", Status: "all", Page: page})
-		f.must(err)
-		if len(list) == 0 {
-			return all
-		}
-		all = append(all, list...)
-	}
+	return AllConversations(f.t, f.db, f.admin)
 }
 
-// checkInvariants checks, through the store, the promises of ROUTING.md that
-// hold at rest: every assignee may be the assignee, and each conversation's
-// events chain from nobody to its current assignee, one per change.
+// checkInvariants checks the account's promises at rest; see CheckInvariants.
 func (f *fixture) checkInvariants() {
 	f.t.Helper()
-	agents, err := f.db.Agents(f.ctx, f.admin)
-	f.must(err)
+	CheckInvariants(f.t, f.db, f.admin)
+}
+
+// CheckInvariants checks, through the store, the promises of ROUTING.md that
+// hold at rest in the account of admin (one of its administrators): every
+// assignee may be the assignee, and each conversation's events chain from
+// nobody to its current assignee, one per change. It returns the account's
+// conversations.
+func CheckInvariants(t testing.TB, db *store.DB, admin switchboard.Caller) []switchboard.Conversation {
+	t.Helper()
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	agents, err := db.Agents(ctx, admin)
+	must(err)
 	roles := map[int64]switchboard.Role{}
 	for _, a := range agents {
 		roles[a.ID] = a.Role
 	}
-	inboxes, err := f.db.Inboxes(f.ctx, f.admin)
-	f.must(err)
+	inboxes, err := db.Inboxes(ctx, admin)
+	must(err)
 	members := map[[2]int64]bool{}
 	for _, in := range inboxes {
-		ms, err := f.db.InboxMembers(f.ctx, f.admin, in.ID)
-		f.must(err)
+		ms, err := db.InboxMembers(ctx, admin, in.ID)
+		must(err)
 		for _, m := range ms {
 			members[[2]int64{in.ID, m.ID}] = true
 		}
 	}
-	for _, c := range f.conversations() {
+	conversations := AllConversations(t, db, admin)
+	for _, c := range conversations {
 		if a := assigneeOf(c); a != 0 {
 			role := roles[a]
 			if role != switchboard.RoleAdministrator && !(role == switchboard.RoleAgent && members[[2]int64{c.InboxID, a}]) {
-				f.t.Errorf("conversation %d in inbox %d is assigned to %d (role %q), who may not hold it", c.ID, c.InboxID, a, role)
+				t.Errorf("conversation %d in inbox %d is assigned to %d (role %q), who may not hold it", c.ID, c.InboxID, a, role)
 			}
 		}
-		events, err := f.db.AssignmentEvents(f.ctx, f.admin, c.ID)
-		f.must(err)
+		events, err := db.AssignmentEvents(ctx, admin, c.ID)
+		must(err)
 		var holder int64
 		for _, e := range events {
 			from, to := deref(e.From), deref(e.To)
 			if from != holder || from == to {
-				f.t.Errorf("conversation %d: event %d from %d to %d, but the assignee then was %d", c.ID, e.ID, from, to, holder)
+				t.Errorf("conversation %d: event %d from %d to %d, but the assignee then was %d", c.ID, e.ID, from, to, holder)
 			}
 			holder = to
 		}
 		if holder != assigneeOf(c) {
-			f.t.Errorf("conversation %d: events end at %d, assignee is %d", c.ID, holder, assigneeOf(c))
+			t.Errorf("conversation %d: events end at %d, assignee is %d", c.ID, holder, assigneeOf(c))
 		}
+	}
+	return conversations
+}
+
+// AllConversations returns every conversation of admin's account.
+func AllConversations(t testing.TB, db *store.DB, admin switchboard.Caller) []switchboard.Conversation {
+	t.Helper()
+	var all []switchboard.Conversation
+	for page := 1; ; page++ {
+		list, _, err := db.Conversations(context.Background(), admin, switchboard.ConversationFilter{AssigneeType: "all", Status: "all", Page: page})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 0 {
+			return all
+		}
+		all = append(all, list...)
 	}
 }
 
@@ -406,9 +430,15 @@ func testRotationSurvivesReopen(t *testing.T, f *fixture) {
 	inbox := f.inbox(true, true, a, b, c)
 	f.create(inbox, switchboard.NewConversation{})
 	f.create(inbox, switchboard.NewConversation{})
+	f.setAvailability(b, switchboard.Busy)
 	f.reopen()
 	if got := assigneeOf(f.create(inbox, switchboard.NewConversation{})); got != c.UserID {
 		t.Errorf("pick after reopening went to %d, want %d", got, c.UserID)
+	}
+	agent, err := f.db.Agent(f.ctx, f.admin, b.UserID)
+	f.must(err)
+	if agent.Availability != switchboard.Busy {
+		t.Errorf("availability after reopening %q, want busy", agent.Availability)
 	}
 }
 

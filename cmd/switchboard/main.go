@@ -89,7 +89,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", envDefault(getenv, "SWITCHBOARD_ADDR", "127.0.0.1:3000"), "address to listen on (SWITCHBOARD_ADDR)")
-	fs.StringVar(&c.DB, "db", envDefault(getenv, "SWITCHBOARD_DB", "sqlite:switchboard.db"), "database: sqlite:PATH (SWITCHBOARD_DB)")
+	fs.StringVar(&c.DB, "db", envDefault(getenv, "SWITCHBOARD_DB", "sqlite:switchboard.db"), "database: sqlite:PATH or postgres://USER@HOST:PORT/DB (SWITCHBOARD_DB)")
 	fs.StringVar(&c.PlatformToken, "platform-token", getenv("SWITCHBOARD_PLATFORM_TOKEN"), "token of the Platform API; empty turns it off (SWITCHBOARD_PLATFORM_TOKEN)")
 	fs.StringVar(&c.LogFormat, "log-format", envDefault(getenv, "SWITCHBOARD_LOG_FORMAT", "text"), "log format: text or json (SWITCHBOARD_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -153,17 +153,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // bootstrap gives an empty database account 1 and its first administrator.
 // A later start changes nothing.
 func bootstrap(ctx context.Context, db *store.DB, c config, log *slog.Logger) error {
-	n, err := db.CountAccounts(ctx)
-	if err != nil || n > 0 {
-		return err
-	}
 	password, generated := c.AdminPassword, false
 	if password == "" {
 		password, generated = rand.Text(), true
 	}
-	account, user, err := db.CreateAccountWithAdministrator(ctx, "Switchboard", "Administrator", c.AdminEmail, password)
+	account, user, created, err := db.Bootstrap(ctx, "Switchboard", "Administrator", c.AdminEmail, password)
 	if err != nil {
 		return fmt.Errorf("create the first administrator: %w", err)
+	}
+	if !created {
+		return nil
 	}
 	if generated {
 		log.Info("created the first administrator; this password is shown once",
@@ -177,7 +176,7 @@ func bootstrap(ctx context.Context, db *store.DB, c config, log *slog.Logger) er
 func createAccount(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("accounts create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := fs.String("db", envDefault(getenv, "SWITCHBOARD_DB", "sqlite:switchboard.db"), "database: sqlite:PATH (SWITCHBOARD_DB)")
+	db := fs.String("db", envDefault(getenv, "SWITCHBOARD_DB", "sqlite:switchboard.db"), "database: sqlite:PATH or postgres://USER@HOST:PORT/DB (SWITCHBOARD_DB)")
 	name := fs.String("name", "", "account name")
 	email := fs.String("admin-email", "", "e-mail of the account's first administrator")
 	password := fs.String("admin-password", "", "password of the account's first administrator")

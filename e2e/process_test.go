@@ -1,0 +1,194 @@
+// Package e2e runs the real switchboard binary, several processes at once,
+// and drives it over HTTP on loopback.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	adminEmail    = "admin@example.com"
+	adminPassword = "correct horse"
+)
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// build compiles the switchboard binary once per test run.
+func build(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "switchboard-e2e")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "switchboard")
+		out, err := exec.Command("go", "build", "-o", binary, "github.com/switchboard/switchboard/cmd/switchboard").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// process is one running switchboard serve.
+type process struct {
+	cmd  *exec.Cmd
+	url  string
+	logs *bytes.Buffer
+	done chan struct{}
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startProcess starts switchboard serve on db and waits until it is ready.
+func startProcess(t testing.TB, db string) *process {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(build(t), "serve", "--addr", addr, "--db", db)
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_EMAIL="+adminEmail, "SWITCHBOARD_ADMIN_PASSWORD="+adminPassword)
+	p := &process{cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &lockedWriter{w: p.logs}, &lockedWriter{w: p.logs}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.kill() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(p.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("switchboard exited before it was ready:\n%s", p.logs)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("switchboard not ready after 30s:\n%s", p.logs)
+	return nil
+}
+
+// kill ends the process with SIGKILL, as a crash would.
+func (p *process) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// api is a client of one process, as one user.
+type api struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// call sends a JSON request. err is set when no reply arrived (the process
+// is gone); a reply of any status is not an error.
+func (a api) call(ctx context.Context, method, path string, body any, out any) (int, error) {
+	var r io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, r)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if a.token != "" {
+		req.Header.Set("Api-Access-Token", a.token)
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if out != nil && resp.StatusCode == 200 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %v in %s", method, path, err, data)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// must calls and fails the test unless the reply is 200.
+func (a api) must(t testing.TB, method, path string, body any, out any) {
+	t.Helper()
+	status, err := a.call(context.Background(), method, path, body, out)
+	if err != nil || status != 200 {
+		t.Fatalf("%s %s: status %d, err %v", method, path, status, err)
+	}
+}
+
+// signIn returns a client of base for the user with email and password.
+func signIn(t testing.TB, base, email, password string) api {
+	t.Helper()
+	var reply struct {
+		Data struct {
+			ID          int64  `json:"id"`
+			AccessToken string `json:"access_token"`
+		} `json:"data"`
+	}
+	a := api{base: base, http: &http.Client{Timeout: 30 * time.Second}}
+	a.must(t, "POST", "/auth/sign_in", map[string]string{"email": email, "password": password}, &reply)
+	a.token = reply.Data.AccessToken
+	return a
+}
+
+// on returns the same user's client for another process.
+func (a api) on(p *process) api {
+	a.base = p.url
+	return a
+}
