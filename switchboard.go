@@ -169,3 +169,23 @@ type Caller struct {
 
 // IsAdministrator reports whether the caller administers the account.
 func (c Caller) IsAdministrator() bool { return c.Role == RoleAdministrator }
+
+// ChangeKind says what kind of record a Change is about.
+type ChangeKind string
+
+// The kinds of change that live consoles hear of.
+const (
+	ConversationChanged ChangeKind = "conversation" // created, assigned, status changed
+	AgentChanged        ChangeKind = "agent"        // availability, role, added or removed
+	InboxChanged        ChangeKind = "inbox"        // settings or members
+)
+
+// Change tells live consoles that a record they may show has changed. It
+// carries ids only: a console reads what it may see through the usual rules.
+type Change struct {
+	Kind           ChangeKind
+	AccountID      int64
+	ConversationID int64 // the per-account id, for ConversationChanged
+	InboxID        int64 // for ConversationChanged and InboxChanged
+	UserID         int64 // for AgentChanged
+}

@@ -24,7 +24,7 @@ func (db *DB) CreateAccount(ctx context.Context, name string) (switchboard.Accou
 		return switchboard.Account{}, switchboard.Invalid("name", "name must not be empty")
 	}
 	a := switchboard.Account{Name: name}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		return tx.QueryRowContext(ctx, db.q.InsertAccount, name, millis(db.Now())).Scan(&a.ID)
 	})
 	if err != nil {
@@ -65,7 +65,7 @@ func (db *DB) createAccountWithAdministrator(ctx context.Context, accountName, n
 	}
 	a := switchboard.Account{Name: accountName}
 	var userID int64
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx *txn) error {
 		if onlyFirst {
 			if db.postgres {
 				// SQLite's write transaction already excludes the others.
@@ -99,7 +99,7 @@ func (db *DB) createAccountWithAdministrator(ctx context.Context, accountName, n
 }
 
 // insertUserUnique inserts a user whose e-mail must be new.
-func (db *DB) insertUserUnique(ctx context.Context, tx *sql.Tx, name, email, hash string) (int64, error) {
+func (db *DB) insertUserUnique(ctx context.Context, tx *txn, name, email, hash string) (int64, error) {
 	var id int64
 	var ignored string
 	err := tx.QueryRowContext(ctx, db.q.UserByEmail, email).Scan(&id, &ignored)
@@ -122,7 +122,7 @@ func (db *DB) CreateUser(ctx context.Context, name, email, password string) (swi
 		return switchboard.User{}, err
 	}
 	var id int64
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx *txn) error {
 		id, err = db.insertUserUnique(ctx, tx, n.Name, n.Email, hash)
 		return err
 	})
@@ -136,7 +136,7 @@ func (db *DB) CreateUser(ctx context.Context, name, email, password string) (swi
 // have there (Platform API). A demotion moves away the conversations they may
 // no longer hold.
 func (db *DB) AddAccountUser(ctx context.Context, accountID, userID int64, role switchboard.Role) error {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		var name string
 		var last int64
 		if err := tx.QueryRowContext(ctx, db.q.AccountByID, accountID).Scan(&name, &last); err != nil {
@@ -166,6 +166,7 @@ func (db *DB) AddAccountUser(ctx context.Context, accountID, userID int64, role 
 		if _, err := tx.ExecContext(ctx, db.q.UpdateMembership, role, a.Availability, a.AutoOffline, accountID, userID); err != nil {
 			return err
 		}
+		tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: accountID, UserID: userID})
 		return db.reassign(ctx, tx, accountID, userID, nil, lostAccess)
 	})
 	if err != nil {
@@ -177,7 +178,7 @@ func (db *DB) AddAccountUser(ctx context.Context, accountID, userID int64, role 
 // RemoveAccountUser removes a user from an account (Platform API), after
 // moving their conversations away.
 func (db *DB) RemoveAccountUser(ctx context.Context, accountID, userID int64) error {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		var name string
 		var last int64
 		if err := tx.QueryRowContext(ctx, db.q.AccountByID, accountID).Scan(&name, &last); err != nil {

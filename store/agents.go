@@ -62,7 +62,7 @@ func (db *DB) CreateAgent(ctx context.Context, c switchboard.Caller, n switchboa
 		return switchboard.Agent{}, err
 	}
 	var id int64
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx *txn) error {
 		var ignored string
 		err := tx.QueryRowContext(ctx, db.q.UserByEmail, n.Email).Scan(&id, &ignored)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -74,6 +74,7 @@ func (db *DB) CreateAgent(ctx context.Context, c switchboard.Caller, n switchboa
 		if _, err := db.agent(ctx, tx, c.AccountID, id); err == nil {
 			return switchboard.Invalid("email", "email has already been taken in this account")
 		}
+		tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: c.AccountID, UserID: id})
 		_, err = tx.ExecContext(ctx, db.q.InsertMembership, c.AccountID, id, n.Role, n.Availability, n.AutoOffline, millis(db.Now()))
 		return err
 	})
@@ -83,7 +84,7 @@ func (db *DB) CreateAgent(ctx context.Context, c switchboard.Caller, n switchboa
 	return db.Agent(ctx, c, id)
 }
 
-func (db *DB) insertUser(ctx context.Context, tx *sql.Tx, name, email, hash string) (int64, error) {
+func (db *DB) insertUser(ctx context.Context, tx *txn, name, email, hash string) (int64, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx, db.q.InsertUser, name, email, hash, newToken(), millis(db.Now())).Scan(&id)
 	return id, err
@@ -100,7 +101,7 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 	if err := u.Validate(); err != nil {
 		return switchboard.Agent{}, err
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		if err := db.lockAccountInboxes(ctx, tx, c.AccountID); err != nil {
 			return err
 		}
@@ -129,6 +130,7 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 		if _, err := tx.ExecContext(ctx, db.q.UpdateMembership, role, a.Availability, autoOffline, c.AccountID, id); err != nil {
 			return err
 		}
+		tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: c.AccountID, UserID: id})
 		if demoted {
 			if err := db.reassign(ctx, tx, c.AccountID, id, &c.UserID, lostAccess); err != nil {
 				return err
@@ -147,7 +149,7 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 
 // keepAnAdministrator refuses a change that would leave the account without
 // an administrator, blaming field.
-func (db *DB) keepAnAdministrator(ctx context.Context, tx *sql.Tx, accountID int64, field string) error {
+func (db *DB) keepAnAdministrator(ctx context.Context, tx *txn, accountID int64, field string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, db.q.CountAdministrators, accountID).Scan(&n); err != nil {
 		return err
@@ -164,7 +166,7 @@ func (db *DB) RemoveAgent(ctx context.Context, c switchboard.Caller, id int64) e
 	if err := requireAdministrator(c); err != nil {
 		return err
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		return db.removeAccountUser(ctx, tx, c.AccountID, id, &c.UserID)
 	})
 	if err != nil {
@@ -173,7 +175,7 @@ func (db *DB) RemoveAgent(ctx context.Context, c switchboard.Caller, id int64) e
 	return nil
 }
 
-func (db *DB) removeAccountUser(ctx context.Context, tx *sql.Tx, accountID, userID int64, actor *int64) error {
+func (db *DB) removeAccountUser(ctx context.Context, tx *txn, accountID, userID int64, actor *int64) error {
 	if err := db.lockAccountInboxes(ctx, tx, accountID); err != nil {
 		return err
 	}
@@ -192,5 +194,6 @@ func (db *DB) removeAccountUser(ctx context.Context, tx *sql.Tx, accountID, user
 	if _, err := tx.ExecContext(ctx, db.q.DeleteMembership, accountID, userID); err != nil {
 		return err
 	}
+	tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: accountID, UserID: userID})
 	return db.reassign(ctx, tx, accountID, userID, actor, lostAccess)
 }

@@ -18,7 +18,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		n.Status = switchboard.StatusOpen
 	}
 	var displayID int64
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		if err := db.lockInbox(ctx, tx, c.AccountID, n.InboxID); err != nil {
 			return err
 		}
@@ -40,6 +40,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		if err != nil {
 			return err
 		}
+		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: displayID, InboxID: n.InboxID})
 		if n.Message != "" {
 			if _, err := tx.ExecContext(ctx, db.q.InsertMessage, id, n.Message, now); err != nil {
 				return err
@@ -59,7 +60,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 	return db.Conversation(ctx, c, displayID)
 }
 
-func (db *DB) autoAssignIfOn(ctx context.Context, tx *sql.Tx, accountID, inboxID, convID int64) error {
+func (db *DB) autoAssignIfOn(ctx context.Context, tx *txn, accountID, inboxID, convID int64) error {
 	st, err := db.loadInboxState(ctx, tx, accountID, inboxID)
 	if err != nil || !st.EnableAutoAssignment {
 		return err
@@ -70,7 +71,7 @@ func (db *DB) autoAssignIfOn(ctx context.Context, tx *sql.Tx, accountID, inboxID
 
 // checkAssignee refuses a user who may not be the assignee of a conversation
 // in inboxID (ROUTING.md rule 2).
-func (db *DB) checkAssignee(ctx context.Context, tx *sql.Tx, accountID, inboxID, userID int64) error {
+func (db *DB) checkAssignee(ctx context.Context, tx *txn, accountID, inboxID, userID int64) error {
 	a, err := db.agent(ctx, tx, accountID, userID)
 	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
 		return switchboard.Invalid("assignee_id", "assignee_id is not a user of this account")
@@ -172,7 +173,7 @@ func (db *DB) Conversation(ctx context.Context, c switchboard.Caller, displayID 
 // the rotation; assigning the current assignee changes nothing. It returns
 // the assignee afterwards.
 func (db *DB) Assign(ctx context.Context, c switchboard.Caller, displayID int64, assigneeID *int64) (*switchboard.Agent, error) {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		if err := db.lockConversationInbox(ctx, tx, c.AccountID, displayID); err != nil {
 			return err
 		}
@@ -214,7 +215,7 @@ func sameID(a, b *int64) bool {
 // ChangeStatus sets a conversation's status. A conversation that becomes open
 // from another status without an assignee is auto-assigned as on creation.
 func (db *DB) ChangeStatus(ctx context.Context, c switchboard.Caller, displayID int64, ch switchboard.StatusChange) (switchboard.Conversation, error) {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		if err := db.lockConversationInbox(ctx, tx, c.AccountID, displayID); err != nil {
 			return err
 		}
@@ -237,6 +238,7 @@ func (db *DB) ChangeStatus(ctx context.Context, c switchboard.Caller, displayID 
 		if _, err := tx.ExecContext(ctx, db.q.SetStatus, status, snoozed, millis(db.Now()), r.globalID); err != nil {
 			return err
 		}
+		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: r.ID, InboxID: r.InboxID})
 		if status == switchboard.StatusOpen && r.Status != switchboard.StatusOpen && r.Assignee == nil {
 			return db.autoAssignIfOn(ctx, tx, c.AccountID, r.InboxID, r.globalID)
 		}

@@ -86,9 +86,11 @@ func (db *DB) CreateInbox(ctx context.Context, c switchboard.Caller, n switchboa
 		return switchboard.Inbox{}, err
 	}
 	var id int64
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, db.q.InsertInbox, c.AccountID, n.Name, n.WebhookURL,
+	err := db.inTx(ctx, func(tx *txn) error {
+		err := tx.QueryRowContext(ctx, db.q.InsertInbox, c.AccountID, n.Name, n.WebhookURL,
 			n.EnableAutoAssignment, n.EnableAutoReassignment, millis(db.Now())).Scan(&id)
+		tx.changed(switchboard.Change{Kind: switchboard.InboxChanged, AccountID: c.AccountID, InboxID: id})
+		return err
 	})
 	if err != nil {
 		return switchboard.Inbox{}, fmt.Errorf("create inbox: %w", err)
@@ -104,7 +106,7 @@ func (db *DB) UpdateInbox(ctx context.Context, c switchboard.Caller, id int64, u
 	if err := u.Validate(); err != nil {
 		return switchboard.Inbox{}, err
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		in, _, err := db.inbox(ctx, tx, c.AccountID, id)
 		if err != nil {
 			return err
@@ -118,6 +120,7 @@ func (db *DB) UpdateInbox(ctx context.Context, c switchboard.Caller, id int64, u
 		if u.EnableAutoReassignment != nil {
 			in.EnableAutoReassignment = *u.EnableAutoReassignment
 		}
+		tx.changed(switchboard.Change{Kind: switchboard.InboxChanged, AccountID: c.AccountID, InboxID: id})
 		_, err = tx.ExecContext(ctx, db.q.UpdateInbox, in.Name, in.EnableAutoAssignment, in.EnableAutoReassignment, id)
 		return err
 	})
@@ -164,7 +167,7 @@ func (db *DB) ChangeMembers(ctx context.Context, c switchboard.Caller, inboxID i
 		return nil, err
 	}
 	var members []switchboard.Agent
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		if err := db.lockInbox(ctx, tx, c.AccountID, inboxID); err != nil {
 			return err
 		}
@@ -212,6 +215,7 @@ func (db *DB) ChangeMembers(ctx context.Context, c switchboard.Caller, inboxID i
 				}
 			}
 		}
+		tx.changed(switchboard.Change{Kind: switchboard.InboxChanged, AccountID: c.AccountID, InboxID: inboxID})
 		members, err = db.memberAgents(ctx, tx, c.AccountID, inboxID)
 		return err
 	})

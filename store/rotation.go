@@ -17,7 +17,7 @@ type inboxState struct {
 	members []routing.Member
 }
 
-func (db *DB) loadInboxState(ctx context.Context, tx *sql.Tx, accountID, inboxID int64) (*inboxState, error) {
+func (db *DB) loadInboxState(ctx context.Context, tx *txn, accountID, inboxID int64) (*inboxState, error) {
 	st := &inboxState{}
 	inbox, last, err := db.inbox(ctx, tx, accountID, inboxID)
 	if err != nil {
@@ -42,7 +42,7 @@ func (db *DB) loadInboxState(ctx context.Context, tx *sql.Tx, accountID, inboxID
 // lockInbox takes the inbox's routing lock for the rest of the transaction:
 // the writes that route in one inbox (rotation, assignees, members) take turns,
 // in this process and in every other one on the same database.
-func (db *DB) lockInbox(ctx context.Context, tx *sql.Tx, accountID, inboxID int64) error {
+func (db *DB) lockInbox(ctx context.Context, tx *txn, accountID, inboxID int64) error {
 	var id int64
 	return notFoundOr(tx.QueryRowContext(ctx, db.q.LockInbox, inboxID, accountID).Scan(&id), "inbox")
 }
@@ -50,7 +50,7 @@ func (db *DB) lockInbox(ctx context.Context, tx *sql.Tx, accountID, inboxID int6
 // lockAccountInboxes takes the routing lock of every inbox of the account,
 // for a change of a user (going offline, leaving, demotion) that may move
 // conversations in any of them.
-func (db *DB) lockAccountInboxes(ctx context.Context, tx *sql.Tx, accountID int64) error {
+func (db *DB) lockAccountInboxes(ctx context.Context, tx *txn, accountID int64) error {
 	rows, err := tx.QueryContext(ctx, db.q.LockInboxesOfAccount, accountID)
 	if err != nil {
 		return err
@@ -62,7 +62,7 @@ func (db *DB) lockAccountInboxes(ctx context.Context, tx *sql.Tx, accountID int6
 }
 
 // lockConversationInbox takes the routing lock of a conversation's inbox.
-func (db *DB) lockConversationInbox(ctx context.Context, tx *sql.Tx, accountID, displayID int64) error {
+func (db *DB) lockConversationInbox(ctx context.Context, tx *txn, accountID, displayID int64) error {
 	var inboxID int64
 	err := tx.QueryRowContext(ctx, db.q.ConversationInbox, accountID, displayID).Scan(&inboxID)
 	if err != nil {
@@ -74,7 +74,7 @@ func (db *DB) lockConversationInbox(ctx context.Context, tx *sql.Tx, accountID, 
 // autoAssign gives the unassigned conversation convID the next candidate of
 // the inbox's rotation, moves the rotation and records the event. It returns
 // the assignee, or nil when the inbox has no members.
-func (db *DB) autoAssign(ctx context.Context, tx *sql.Tx, st *inboxState, convID int64) (*int64, error) {
+func (db *DB) autoAssign(ctx context.Context, tx *txn, st *inboxState, convID int64) (*int64, error) {
 	pick, ok := routing.Next(routing.AutoCandidates(st.members), st.last)
 	if !ok {
 		return nil, nil
@@ -88,10 +88,12 @@ func (db *DB) autoAssign(ctx context.Context, tx *sql.Tx, st *inboxState, convID
 }
 
 // changeAssignee sets a conversation's assignee and writes its event.
-func (db *DB) changeAssignee(ctx context.Context, tx *sql.Tx, accountID, convID int64, from, to *int64, reason switchboard.Reason, actor *int64) error {
-	if _, err := tx.ExecContext(ctx, db.q.SetAssignee, to, millis(db.Now()), convID); err != nil {
+func (db *DB) changeAssignee(ctx context.Context, tx *txn, accountID, convID int64, from, to *int64, reason switchboard.Reason, actor *int64) error {
+	var displayID, inboxID int64
+	if err := tx.QueryRowContext(ctx, db.q.SetAssignee, to, millis(db.Now()), convID).Scan(&displayID, &inboxID); err != nil {
 		return err
 	}
+	tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: accountID, ConversationID: displayID, InboxID: inboxID})
 	_, err := tx.ExecContext(ctx, db.q.InsertEvent, accountID, convID, from, to, reason, actor, millis(db.Now()))
 	return err
 }
@@ -119,7 +121,7 @@ type heldConversation struct {
 // reassign moves conversations away from userID as mode says, in the same
 // transaction as the change that made it necessary, which has already been
 // written.
-func (db *DB) reassign(ctx context.Context, tx *sql.Tx, accountID, userID int64, actor *int64, mode reassignMode) error {
+func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, actor *int64, mode reassignMode) error {
 	held, err := db.heldBy(ctx, tx, accountID, userID)
 	if err != nil || len(held) == 0 {
 		return err
@@ -164,7 +166,7 @@ func (db *DB) reassign(ctx context.Context, tx *sql.Tx, accountID, userID int64,
 }
 
 // heldBy returns the conversations assigned to userID in the account, by inbox.
-func (db *DB) heldBy(ctx context.Context, tx *sql.Tx, accountID, userID int64) ([]heldConversation, error) {
+func (db *DB) heldBy(ctx context.Context, tx *txn, accountID, userID int64) ([]heldConversation, error) {
 	rows, err := tx.QueryContext(ctx, db.q.AssignedTo, accountID, userID)
 	if err != nil {
 		return nil, err

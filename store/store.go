@@ -46,6 +46,10 @@ type DB struct {
 	// interleave and rows are locked explicitly (see lockInbox).
 	postgres bool
 	q        queries
+	broker   broker
+	// stopListening and listenDone end the PostgreSQL change listener.
+	stopListening context.CancelFunc
+	listenDone    chan struct{}
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
 }
@@ -97,7 +101,15 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	pool.SetMaxOpenConns(16)
 	pool.SetMaxIdleConns(16)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
-	return finishOpen(ctx, &DB{write: pool, read: pool, postgres: true, q: q, Now: time.Now}, "migrations/postgres")
+	db, err := finishOpen(ctx, &DB{write: pool, read: pool, postgres: true, q: q, Now: time.Now}, "migrations/postgres")
+	if err != nil {
+		return nil, err
+	}
+	if err := db.startListening(ctx, dsn); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 func finishOpen(ctx context.Context, db *DB, migrations string) (*DB, error) {
@@ -114,6 +126,10 @@ func finishOpen(ctx context.Context, db *DB, migrations string) (*DB, error) {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	if db.stopListening != nil {
+		db.stopListening()
+		<-db.listenDone
+	}
 	if db.read == db.write {
 		return db.write.Close()
 	}
@@ -140,7 +156,7 @@ func (db *DB) migrate(ctx context.Context, dir string) error {
 		if err != nil {
 			return fmt.Errorf("migrate %s: %w", version, err)
 		}
-		err = db.inTx(ctx, func(tx *sql.Tx) error {
+		err = db.inTx(ctx, func(tx *txn) error {
 			if db.postgres {
 				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7010001)`); err != nil {
 					return err
@@ -169,7 +185,7 @@ func (db *DB) migrate(ctx context.Context, dir string) error {
 // inTx runs fn in a write transaction and commits it when fn returns nil. On
 // PostgreSQL a transaction that lost a deadlock or a serialization conflict to
 // another process is run again from the start, a few times.
-func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	for attempt := 1; ; attempt++ {
 		err := db.tryTx(ctx, fn)
 		if err == nil || attempt == 5 || !retryable(err) {
@@ -178,17 +194,26 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 }
 
-func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
+func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
+	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	tx := &txn{Tx: sqlTx}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err
 	}
+	if db.postgres {
+		if err := db.notify(ctx, tx); err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if !db.postgres {
+		db.publish(tx.changes)
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ func (db *DB) SignIn(ctx context.Context, email, password string) (switchboard.U
 	}
 	token := newToken()
 	var user switchboard.User
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx *txn) error {
 		now := millis(db.Now())
 		if _, err := tx.ExecContext(ctx, db.q.InsertSession, hashToken(token), id, now); err != nil {
 			return err
@@ -78,7 +78,7 @@ func (db *DB) SignIn(ctx context.Context, email, password string) (switchboard.U
 // offline in every account, which reassigns their conversations. Their access
 // token stays valid.
 func (db *DB) SignOut(ctx context.Context, userID int64, session string) error {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		if session != "" {
 			if _, err := tx.ExecContext(ctx, db.q.DeleteSession, hashToken(session)); err != nil {
 				return err
@@ -178,7 +178,7 @@ func (db *DB) SetAvailability(ctx context.Context, caller switchboard.Caller, us
 	if userID != caller.UserID && !caller.IsAdministrator() {
 		return switchboard.Errorf(switchboard.EFORBIDDEN, "only administrators change the availability of others")
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		return db.setAvailability(ctx, tx, caller.AccountID, userID, a, &caller.UserID, false)
 	})
 	if err != nil {
@@ -190,7 +190,7 @@ func (db *DB) SetAvailability(ctx context.Context, caller switchboard.Caller, us
 // setAvailability changes one user's availability in one account. When it
 // becomes offline, or always when force is set (sign-out), their conversations
 // are reassigned.
-func (db *DB) setAvailability(ctx context.Context, tx *sql.Tx, accountID, userID int64, a switchboard.Availability, actor *int64, force bool) error {
+func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID int64, a switchboard.Availability, actor *int64, force bool) error {
 	if a == switchboard.Offline {
 		if err := db.lockAccountInboxes(ctx, tx, accountID); err != nil {
 			return err
@@ -204,6 +204,9 @@ func (db *DB) setAvailability(ctx context.Context, tx *sql.Tx, accountID, userID
 	}
 	if _, err := tx.ExecContext(ctx, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
 		return err
+	}
+	if a != old {
+		tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: accountID, UserID: userID})
 	}
 	if a == switchboard.Offline && (old != switchboard.Offline || force) {
 		return db.reassign(ctx, tx, accountID, userID, actor, wentOffline)

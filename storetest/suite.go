@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/store"
@@ -30,6 +31,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"ConversationIDsNumberedPerAccount", testDisplayIDs},
 		{"RotationAndAvailabilitySurviveReopen", testRotationSurvivesReopen},
 		{"DuplicateEmailRefused", testDuplicateEmail},
+		{"CommittedChangesReachSubscribers", testChanges},
 		{"ConcurrentCreatesStayFair", testConcurrentFairness},
 		{"ConcurrentChangesKeepInvariants", testConcurrentInvariants},
 	}
@@ -534,4 +536,47 @@ func testConcurrentInvariants(t *testing.T, f *fixture) {
 		t.Errorf("%d conversations stored, %d acknowledged", got, created.Load())
 	}
 	f.checkInvariants()
+}
+
+// waitForChange reads changes until want arrives and returns those read
+// before it; nothing arriving within a few seconds fails the test. Changes
+// made before the subscription may still arrive first on PostgreSQL, where
+// they travel through the database.
+func waitForChange(t *testing.T, ch <-chan switchboard.Change, want switchboard.Change) []switchboard.Change {
+	t.Helper()
+	var before []switchboard.Change
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case c := <-ch:
+			if c == want {
+				return before
+			}
+			before = append(before, c)
+		case <-deadline:
+			t.Fatalf("change %+v never arrived; got %+v", want, before)
+			return nil
+		}
+	}
+}
+
+func testChanges(t *testing.T, f *fixture) {
+	a := f.online()
+	inbox := f.inbox(true, true, a)
+	changes, cancel := f.db.Subscribe()
+	defer cancel()
+	conv := f.create(inbox, switchboard.NewConversation{})
+	waitForChange(t, changes, switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: f.admin.AccountID, ConversationID: conv.ID, InboxID: inbox})
+	// A refused change rolls back and tells nobody: nothing about the
+	// conversation comes before the availability change that follows it.
+	if _, err := f.db.Assign(f.ctx, f.admin, conv.ID, new(int64(999999))); err == nil {
+		t.Fatal("assignment to an unknown user accepted")
+	}
+	f.setAvailability(a, switchboard.Busy)
+	before := waitForChange(t, changes, switchboard.Change{Kind: switchboard.AgentChanged, AccountID: f.admin.AccountID, UserID: a.UserID})
+	for _, c := range before {
+		if c.Kind == switchboard.ConversationChanged {
+			t.Errorf("a rolled-back change was published: %+v", c)
+		}
+	}
 }

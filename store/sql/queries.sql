@@ -175,7 +175,8 @@ ORDER BY c.last_activity_at DESC, c.id DESC
 LIMIT ? OFFSET ?;
 
 -- name: SetAssignee
-UPDATE conversations SET assignee_id = ?, last_activity_at = ? WHERE id = ?;
+UPDATE conversations SET assignee_id = ?, last_activity_at = ? WHERE id = ?
+RETURNING display_id, inbox_id;
 
 -- name: SetStatus
 UPDATE conversations SET status = ?, snoozed_until = ?, last_activity_at = ? WHERE id = ?;

@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/switchboard/switchboard"
+)
+
+// txn is a write transaction and the changes it makes; subscribers hear of
+// the changes once, and only if, it commits.
+type txn struct {
+	*sql.Tx
+	changes []switchboard.Change
+}
+
+func (tx *txn) changed(c switchboard.Change) { tx.changes = append(tx.changes, c) }
+
+// broker hands committed changes to this process's subscribers. A subscriber
+// that falls behind by more than its buffer misses changes; consoles reread
+// their whole view on the next one, so nothing stays stale for long.
+type broker struct {
+	mu   sync.Mutex
+	subs map[chan switchboard.Change]struct{}
+}
+
+// Subscribe returns a channel of the changes committed from now on: by this
+// process on SQLite, by every process on PostgreSQL. cancel ends it.
+func (db *DB) Subscribe() (changes <-chan switchboard.Change, cancel func()) {
+	ch := make(chan switchboard.Change, 1024)
+	db.broker.mu.Lock()
+	if db.broker.subs == nil {
+		db.broker.subs = map[chan switchboard.Change]struct{}{}
+	}
+	db.broker.subs[ch] = struct{}{}
+	db.broker.mu.Unlock()
+	return ch, func() {
+		db.broker.mu.Lock()
+		delete(db.broker.subs, ch)
+		db.broker.mu.Unlock()
+	}
+}
+
+func (db *DB) publish(changes []switchboard.Change) {
+	if len(changes) == 0 {
+		return
+	}
+	db.broker.mu.Lock()
+	defer db.broker.mu.Unlock()
+	for _, c := range dedupe(changes) {
+		for ch := range db.broker.subs {
+			select {
+			case ch <- c:
+			default:
+			}
+		}
+	}
+}
+
+func dedupe(changes []switchboard.Change) []switchboard.Change {
+	seen := make(map[switchboard.Change]bool, len(changes))
+	out := changes[:0:0]
+	for _, c := range changes {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// changesChannel is the PostgreSQL channel that carries committed changes
+// between processes.
+const changesChannel = "switchboard_changes"
+
+// wireChange is a Change as NOTIFY carries it.
+type wireChange struct {
+	Kind           switchboard.ChangeKind `json:"k"`
+	AccountID      int64                  `json:"a"`
+	ConversationID int64                  `json:"c,omitempty"`
+	InboxID        int64                  `json:"i,omitempty"`
+	UserID         int64                  `json:"u,omitempty"`
+}
+
+// notify queues a transaction's changes with pg_notify, which PostgreSQL
+// delivers to every listening process when, and only if, the transaction
+// commits. Payloads stay under PostgreSQL's 8000-byte limit.
+func (db *DB) notify(ctx context.Context, tx *txn) error {
+	changes := dedupe(tx.changes)
+	for len(changes) > 0 {
+		n := min(len(changes), 100)
+		batch := make([]wireChange, n)
+		for i, c := range changes[:n] {
+			batch[i] = wireChange(c)
+		}
+		payload, err := json.Marshal(batch)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changesChannel, string(payload)); err != nil {
+			return err
+		}
+		changes = changes[n:]
+	}
+	return nil
+}
+
+// startListening connects the listener that receives the changes every
+// process commits on PostgreSQL; Open fails if it cannot, so a process that
+// is ready also hears every change made after.
+func (db *DB) startListening(ctx context.Context, dsn string) error {
+	conn, err := listenConn(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("listen for changes: %w", err)
+	}
+	ctx, db.stopListening = context.WithCancel(context.Background())
+	db.listenDone = make(chan struct{})
+	go db.listen(ctx, dsn, conn)
+	return nil
+}
+
+func listenConn(ctx context.Context, dsn string) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	return conn, nil
+}
+
+// listen publishes here what arrives on conn until ctx ends, and reconnects
+// after a failure.
+func (db *DB) listen(ctx context.Context, dsn string, conn *pgx.Conn) {
+	defer close(db.listenDone)
+	for {
+		err := db.receive(ctx, conn)
+		conn.Close(context.Background())
+		for ctx.Err() == nil {
+			slog.Warn("listening for changes failed; reconnecting", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			if conn, err = listenConn(ctx, dsn); err == nil {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (db *DB) receive(ctx context.Context, conn *pgx.Conn) error {
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		var batch []wireChange
+		if err := json.Unmarshal([]byte(n.Payload), &batch); err != nil {
+			return errors.Join(errors.New("bad change payload"), err)
+		}
+		changes := make([]switchboard.Change, len(batch))
+		for i, c := range batch {
+			changes[i] = switchboard.Change(c)
+		}
+		db.publish(changes)
+	}
+}
