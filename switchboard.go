@@ -189,3 +189,7 @@ type Change struct {
 	InboxID        int64 // for ConversationChanged and InboxChanged
 	UserID         int64 // for AgentChanged
 }
+
+// SessionCookie names the cookie that carries a console session; the API and
+// the console both accept it.
+const SessionCookie = "switchboard_session"

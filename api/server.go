@@ -74,7 +74,7 @@ func New(st Store, log *slog.Logger, config Config) http.Handler {
 }
 
 // SessionCookie is the name of the cookie that carries a console session.
-const SessionCookie = "switchboard_session"
+const SessionCookie = switchboard.SessionCookie
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -84,6 +84,17 @@ func (s *Server) routes() http.Handler {
 	account := func(pattern string, h accountHandler) {
 		method, path, _ := strings.Cut(pattern, " ")
 		mux.Handle(method+" /api/v1/accounts/{account_id}"+path, s.adapt(s.inAccount(h)))
+	}
+	// Administrators' endpoints refuse others before reading the body, so an
+	// agent learns 403, not what is wrong with their input. The store checks
+	// again; this only orders the answers.
+	admin := func(pattern string, h accountHandler) {
+		account(pattern, func(w http.ResponseWriter, r *http.Request, c switchboard.Caller) error {
+			if !c.IsAdministrator() {
+				return switchboard.Errorf(switchboard.EFORBIDDEN, "only administrators may do this")
+			}
+			return h(w, r, c)
+		})
 	}
 
 	handle("GET /healthz", func(w http.ResponseWriter, r *http.Request) error {
@@ -97,22 +108,22 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/v1/profile/availability", s.setProfileAvailability)
 
 	account("GET /agents", s.listAgents)
-	account("POST /agents", s.createAgent)
-	account("PATCH /agents/{id}", s.updateAgent)
-	account("PUT /agents/{id}", s.updateAgent)
-	account("DELETE /agents/{id}", s.removeAgent)
+	admin("POST /agents", s.createAgent)
+	admin("PATCH /agents/{id}", s.updateAgent)
+	admin("PUT /agents/{id}", s.updateAgent)
+	admin("DELETE /agents/{id}", s.removeAgent)
 
 	account("GET /inboxes", s.listInboxes)
-	account("POST /inboxes", s.createInbox)
+	admin("POST /inboxes", s.createInbox)
 	account("GET /inboxes/{id}", s.showInbox)
-	account("PATCH /inboxes/{id}", s.updateInbox)
-	account("PUT /inboxes/{id}", s.updateInbox)
+	admin("PATCH /inboxes/{id}", s.updateInbox)
+	admin("PUT /inboxes/{id}", s.updateInbox)
 
 	account("GET /inbox_members/{inbox_id}", s.listMembers)
-	account("POST /inbox_members", s.changeMembers(store.AddMembers))
-	account("PATCH /inbox_members", s.changeMembers(store.ReplaceMembers))
-	account("DELETE /inbox_members", s.changeMembers(store.RemoveMembers))
-	account("DELETE /inbox_members/{inbox_id}", s.changeMembers(store.RemoveMembers))
+	admin("POST /inbox_members", s.changeMembers(store.AddMembers))
+	admin("PATCH /inbox_members", s.changeMembers(store.ReplaceMembers))
+	admin("DELETE /inbox_members", s.changeMembers(store.RemoveMembers))
+	admin("DELETE /inbox_members/{inbox_id}", s.changeMembers(store.RemoveMembers))
 
 	account("GET /conversations", s.listConversations)
 	account("GET /conversations/meta", s.conversationMeta)

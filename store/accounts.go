@@ -44,6 +44,11 @@ func (db *DB) CreateAccountWithAdministrator(ctx context.Context, accountName, n
 // when the database has no account yet, and reports whether it did. Processes
 // that start together on one database create one between them.
 func (db *DB) Bootstrap(ctx context.Context, accountName, name, email, password string) (switchboard.Account, switchboard.User, bool, error) {
+	// A database in use ignores the first administrator's settings, even
+	// ones that would not be valid.
+	if n, err := db.CountAccounts(ctx); err != nil || n > 0 {
+		return switchboard.Account{}, switchboard.User{}, false, err
+	}
 	return db.createAccountWithAdministrator(ctx, accountName, name, email, password, true)
 }
 

@@ -61,8 +61,9 @@ func (db *DB) CreateAgent(ctx context.Context, c switchboard.Caller, n switchboa
 	if err != nil {
 		return switchboard.Agent{}, err
 	}
-	var id int64
+	var agent switchboard.Agent
 	err = db.inTx(ctx, func(tx *txn) error {
+		var id int64
 		var ignored string
 		err := tx.QueryRowContext(ctx, db.q.UserByEmail, n.Email).Scan(&id, &ignored)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -76,12 +77,16 @@ func (db *DB) CreateAgent(ctx context.Context, c switchboard.Caller, n switchboa
 		}
 		tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: c.AccountID, UserID: id})
 		_, err = tx.ExecContext(ctx, db.q.InsertMembership, c.AccountID, id, n.Role, n.Availability, n.AutoOffline, millis(db.Now()))
+		if err != nil {
+			return err
+		}
+		agent, err = db.agent(ctx, tx, c.AccountID, id)
 		return err
 	})
 	if err != nil {
 		return switchboard.Agent{}, fmt.Errorf("create agent: %w", err)
 	}
-	return db.Agent(ctx, c, id)
+	return agent, nil
 }
 
 func (db *DB) insertUser(ctx context.Context, tx *txn, name, email, hash string) (int64, error) {
@@ -101,6 +106,7 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 	if err := u.Validate(); err != nil {
 		return switchboard.Agent{}, err
 	}
+	var agent switchboard.Agent
 	err := db.inTx(ctx, func(tx *txn) error {
 		if err := db.lockAccountInboxes(ctx, tx, c.AccountID); err != nil {
 			return err
@@ -137,14 +143,17 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 			}
 		}
 		if u.Availability != nil {
-			return db.setAvailability(ctx, tx, c.AccountID, id, *u.Availability, &c.UserID, false)
+			if err := db.setAvailability(ctx, tx, c.AccountID, id, *u.Availability, &c.UserID, false); err != nil {
+				return err
+			}
 		}
-		return nil
+		agent, err = db.agent(ctx, tx, c.AccountID, id)
+		return err
 	})
 	if err != nil {
 		return switchboard.Agent{}, fmt.Errorf("update agent: %w", err)
 	}
-	return db.Agent(ctx, c, id)
+	return agent, nil
 }
 
 // keepAnAdministrator refuses a change that would leave the account without

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/routing"
@@ -17,7 +18,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 	if n.Status == "" {
 		n.Status = switchboard.StatusOpen
 	}
-	var displayID int64
+	var conv switchboard.Conversation
 	err := db.inTx(ctx, func(tx *txn) error {
 		if err := db.lockInbox(ctx, tx, c.AccountID, n.InboxID); err != nil {
 			return err
@@ -30,6 +31,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 				return err
 			}
 		}
+		var displayID int64
 		if err := tx.QueryRowContext(ctx, db.q.NextDisplayID, c.AccountID).Scan(&displayID); err != nil {
 			return err
 		}
@@ -48,16 +50,20 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		}
 		switch {
 		case n.AssigneeID != nil:
-			return db.changeAssignee(ctx, tx, c.AccountID, id, nil, n.AssigneeID, switchboard.ReasonManual, &c.UserID)
+			err = db.changeAssignee(ctx, tx, c.AccountID, id, nil, n.AssigneeID, switchboard.ReasonManual, &c.UserID)
 		case n.Status == switchboard.StatusOpen:
-			return db.autoAssignIfOn(ctx, tx, c.AccountID, n.InboxID, id)
+			err = db.autoAssignIfOn(ctx, tx, c.AccountID, n.InboxID, id)
 		}
-		return nil
+		if err != nil {
+			return err
+		}
+		conv, err = db.conversation(ctx, tx, c, displayID)
+		return err
 	})
 	if err != nil {
 		return switchboard.Conversation{}, fmt.Errorf("create conversation: %w", err)
 	}
-	return db.Conversation(ctx, c, displayID)
+	return conv, nil
 }
 
 func (db *DB) autoAssignIfOn(ctx context.Context, tx *txn, accountID, inboxID, convID int64) error {
@@ -147,11 +153,19 @@ func (db *DB) Conversation(ctx context.Context, c switchboard.Caller, displayID 
 		return switchboard.Conversation{}, fmt.Errorf("conversation: %w", err)
 	}
 	defer tx.Rollback()
-	r, err := db.visibleConversation(ctx, tx, c, displayID)
+	return db.conversation(ctx, tx, c, displayID)
+}
+
+// conversation reads a conversation in q, which is the write transaction
+// when a change answers with the conversation it made: a reply read after the
+// commit could show a later change, or none if the caller has just lost
+// access.
+func (db *DB) conversation(ctx context.Context, q querier, c switchboard.Caller, displayID int64) (switchboard.Conversation, error) {
+	r, err := db.visibleConversation(ctx, q, c, displayID)
 	if err != nil {
 		return r.Conversation, err
 	}
-	rows, err := tx.QueryContext(ctx, db.q.MessagesOf, r.globalID)
+	rows, err := q.QueryContext(ctx, db.q.MessagesOf, r.globalID)
 	if err != nil {
 		return r.Conversation, fmt.Errorf("conversation: %w", err)
 	}
@@ -173,6 +187,7 @@ func (db *DB) Conversation(ctx context.Context, c switchboard.Caller, displayID 
 // the rotation; assigning the current assignee changes nothing. It returns
 // the assignee afterwards.
 func (db *DB) Assign(ctx context.Context, c switchboard.Caller, displayID int64, assigneeID *int64) (*switchboard.Agent, error) {
+	var assignee *switchboard.Agent
 	err := db.inTx(ctx, func(tx *txn) error {
 		if err := db.lockConversationInbox(ctx, tx, c.AccountID, displayID); err != nil {
 			return err
@@ -185,24 +200,25 @@ func (db *DB) Assign(ctx context.Context, c switchboard.Caller, displayID int64,
 		if r.Assignee != nil {
 			from = &r.Assignee.ID
 		}
-		if sameID(from, assigneeID) {
-			return nil
-		}
 		if assigneeID != nil {
 			if err := db.checkAssignee(ctx, tx, c.AccountID, r.InboxID, *assigneeID); err != nil {
 				return err
 			}
+			a, err := db.agent(ctx, tx, c.AccountID, *assigneeID)
+			if err != nil {
+				return err
+			}
+			assignee = &a
+		}
+		if sameID(from, assigneeID) {
+			return nil
 		}
 		return db.changeAssignee(ctx, tx, c.AccountID, r.globalID, from, assigneeID, switchboard.ReasonManual, &c.UserID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("assign: %w", err)
 	}
-	if assigneeID == nil {
-		return nil, nil
-	}
-	a, err := db.agent(ctx, db.read, c.AccountID, *assigneeID)
-	return &a, err
+	return assignee, nil
 }
 
 func sameID(a, b *int64) bool {
@@ -215,6 +231,7 @@ func sameID(a, b *int64) bool {
 // ChangeStatus sets a conversation's status. A conversation that becomes open
 // from another status without an assignee is auto-assigned as on creation.
 func (db *DB) ChangeStatus(ctx context.Context, c switchboard.Caller, displayID int64, ch switchboard.StatusChange) (switchboard.Conversation, error) {
+	var conv switchboard.Conversation
 	err := db.inTx(ctx, func(tx *txn) error {
 		if err := db.lockConversationInbox(ctx, tx, c.AccountID, displayID); err != nil {
 			return err
@@ -240,14 +257,17 @@ func (db *DB) ChangeStatus(ctx context.Context, c switchboard.Caller, displayID 
 		}
 		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: r.ID, InboxID: r.InboxID})
 		if status == switchboard.StatusOpen && r.Status != switchboard.StatusOpen && r.Assignee == nil {
-			return db.autoAssignIfOn(ctx, tx, c.AccountID, r.InboxID, r.globalID)
+			if err := db.autoAssignIfOn(ctx, tx, c.AccountID, r.InboxID, r.globalID); err != nil {
+				return err
+			}
 		}
-		return nil
+		conv, err = db.conversation(ctx, tx, c, displayID)
+		return err
 	})
 	if err != nil {
 		return switchboard.Conversation{}, fmt.Errorf("change status: %w", err)
 	}
-	return db.Conversation(ctx, c, displayID)
+	return conv, nil
 }
 
 // Conversations returns one page of the conversations the caller may see that
@@ -273,10 +293,15 @@ func (db *DB) Conversations(ctx context.Context, c switchboard.Caller, f switchb
 	if f.Page < 1 {
 		f.Page = 1
 	}
+	// A page far past the end is empty, not a wrapped-round offset.
+	offset := int64(math.MaxInt64)
+	if f.Page <= math.MaxInt32 {
+		offset = int64(f.Page-1) * switchboard.PageSize
+	}
 	rows, err := tx.QueryContext(ctx, db.q.ListConversations,
 		c.AccountID, f.Status, f.Status, inbox, inbox, admin, c.UserID,
 		f.AssigneeType, f.AssigneeType, c.UserID, f.AssigneeType, f.AssigneeType,
-		switchboard.PageSize, (f.Page-1)*switchboard.PageSize)
+		switchboard.PageSize, offset)
 	if err != nil {
 		return nil, counts, fmt.Errorf("conversations: %w", err)
 	}

@@ -85,17 +85,22 @@ func (db *DB) CreateInbox(ctx context.Context, c switchboard.Caller, n switchboa
 	if err := n.Validate(); err != nil {
 		return switchboard.Inbox{}, err
 	}
-	var id int64
+	var in switchboard.Inbox
 	err := db.inTx(ctx, func(tx *txn) error {
+		var id int64
 		err := tx.QueryRowContext(ctx, db.q.InsertInbox, c.AccountID, n.Name, n.WebhookURL,
 			n.EnableAutoAssignment, n.EnableAutoReassignment, millis(db.Now())).Scan(&id)
+		if err != nil {
+			return err
+		}
 		tx.changed(switchboard.Change{Kind: switchboard.InboxChanged, AccountID: c.AccountID, InboxID: id})
+		in, _, err = db.inbox(ctx, tx, c.AccountID, id)
 		return err
 	})
 	if err != nil {
 		return switchboard.Inbox{}, fmt.Errorf("create inbox: %w", err)
 	}
-	return db.Inbox(ctx, c, id)
+	return in, nil
 }
 
 // UpdateInbox changes an inbox's name and settings (administrators only).
@@ -106,28 +111,63 @@ func (db *DB) UpdateInbox(ctx context.Context, c switchboard.Caller, id int64, u
 	if err := u.Validate(); err != nil {
 		return switchboard.Inbox{}, err
 	}
+	var in switchboard.Inbox
 	err := db.inTx(ctx, func(tx *txn) error {
-		in, _, err := db.inbox(ctx, tx, c.AccountID, id)
-		if err != nil {
+		if err := db.updateInbox(ctx, tx, c, id, u); err != nil {
 			return err
 		}
-		if u.Name != nil {
-			in.Name = *u.Name
-		}
-		if u.EnableAutoAssignment != nil {
-			in.EnableAutoAssignment = *u.EnableAutoAssignment
-		}
-		if u.EnableAutoReassignment != nil {
-			in.EnableAutoReassignment = *u.EnableAutoReassignment
-		}
-		tx.changed(switchboard.Change{Kind: switchboard.InboxChanged, AccountID: c.AccountID, InboxID: id})
-		_, err = tx.ExecContext(ctx, db.q.UpdateInbox, in.Name, in.EnableAutoAssignment, in.EnableAutoReassignment, id)
+		var err error
+		in, _, err = db.inbox(ctx, tx, c.AccountID, id)
 		return err
 	})
 	if err != nil {
 		return switchboard.Inbox{}, fmt.Errorf("update inbox: %w", err)
 	}
-	return db.Inbox(ctx, c, id)
+	return in, nil
+}
+
+func (db *DB) updateInbox(ctx context.Context, tx *txn, c switchboard.Caller, id int64, u switchboard.InboxUpdate) error {
+	if err := db.lockInbox(ctx, tx, c.AccountID, id); err != nil {
+		return err
+	}
+	in, _, err := db.inbox(ctx, tx, c.AccountID, id)
+	if err != nil {
+		return err
+	}
+	if u.Name != nil {
+		in.Name = *u.Name
+	}
+	if u.EnableAutoAssignment != nil {
+		in.EnableAutoAssignment = *u.EnableAutoAssignment
+	}
+	if u.EnableAutoReassignment != nil {
+		in.EnableAutoReassignment = *u.EnableAutoReassignment
+	}
+	tx.changed(switchboard.Change{Kind: switchboard.InboxChanged, AccountID: c.AccountID, InboxID: id})
+	_, err = tx.ExecContext(ctx, db.q.UpdateInbox, in.Name, in.EnableAutoAssignment, in.EnableAutoReassignment, id)
+	return err
+}
+
+// UpdateCollaborators replaces an inbox's members and changes its settings
+// in one step (administrators only), as the console's Collaborators tab does.
+func (db *DB) UpdateCollaborators(ctx context.Context, c switchboard.Caller, inboxID int64, userIDs []int64, u switchboard.InboxUpdate) error {
+	if err := requireAdministrator(c); err != nil {
+		return err
+	}
+	if err := u.Validate(); err != nil {
+		return err
+	}
+	err := db.inTx(ctx, func(tx *txn) error {
+		if err := db.updateInbox(ctx, tx, c, inboxID, u); err != nil {
+			return err
+		}
+		_, err := db.changeMembers(ctx, tx, c, inboxID, userIDs, ReplaceMembers)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update collaborators: %w", err)
+	}
+	return nil
 }
 
 // InboxMembers returns the members of an inbox the caller may see.
@@ -167,60 +207,61 @@ func (db *DB) ChangeMembers(ctx context.Context, c switchboard.Caller, inboxID i
 		return nil, err
 	}
 	var members []switchboard.Agent
-	err := db.inTx(ctx, func(tx *txn) error {
-		if err := db.lockInbox(ctx, tx, c.AccountID, inboxID); err != nil {
-			return err
-		}
-		for _, id := range userIDs {
-			var role, availability string
-			var autoOffline bool
-			if err := tx.QueryRowContext(ctx, db.q.Membership, c.AccountID, id).Scan(&role, &availability, &autoOffline); err != nil {
-				if err == sql.ErrNoRows {
-					return &switchboard.Error{Code: switchboard.EINVALID, Message: "Invalid User IDs", Fields: []string{"user_ids"}}
-				}
-				return err
-			}
-		}
-		current, err := db.memberAgents(ctx, tx, c.AccountID, inboxID)
-		if err != nil {
-			return err
-		}
-		var add, remove []int64
-		switch how {
-		case AddMembers:
-			add = userIDs
-		case RemoveMembers:
-			remove = userIDs
-		case ReplaceMembers:
-			add = userIDs
-			for _, m := range current {
-				if !slices.Contains(userIDs, m.ID) {
-					remove = append(remove, m.ID)
-				}
-			}
-		}
-		for _, id := range add {
-			if _, err := tx.ExecContext(ctx, db.q.InsertMember, inboxID, id); err != nil {
-				return err
-			}
-		}
-		for _, id := range remove {
-			res, err := tx.ExecContext(ctx, db.q.DeleteMember, inboxID, id)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				if err := db.reassign(ctx, tx, c.AccountID, id, &c.UserID, lostAccess); err != nil {
-					return err
-				}
-			}
-		}
-		tx.changed(switchboard.Change{Kind: switchboard.InboxChanged, AccountID: c.AccountID, InboxID: inboxID})
-		members, err = db.memberAgents(ctx, tx, c.AccountID, inboxID)
+	err := db.inTx(ctx, func(tx *txn) (err error) {
+		members, err = db.changeMembers(ctx, tx, c, inboxID, userIDs, how)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("change members: %w", err)
 	}
 	return members, nil
+}
+
+func (db *DB) changeMembers(ctx context.Context, tx *txn, c switchboard.Caller, inboxID int64, userIDs []int64, how MemberChange) ([]switchboard.Agent, error) {
+	if err := db.lockInbox(ctx, tx, c.AccountID, inboxID); err != nil {
+		return nil, err
+	}
+	for _, id := range userIDs {
+		if _, err := db.agent(ctx, tx, c.AccountID, id); switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+			return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "Invalid User IDs", Fields: []string{"user_ids"}}
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	current, err := db.memberAgents(ctx, tx, c.AccountID, inboxID)
+	if err != nil {
+		return nil, err
+	}
+	var add, remove []int64
+	switch how {
+	case AddMembers:
+		add = userIDs
+	case RemoveMembers:
+		remove = userIDs
+	case ReplaceMembers:
+		add = userIDs
+		for _, m := range current {
+			if !slices.Contains(userIDs, m.ID) {
+				remove = append(remove, m.ID)
+			}
+		}
+	}
+	for _, id := range add {
+		if _, err := tx.ExecContext(ctx, db.q.InsertMember, inboxID, id); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range remove {
+		res, err := tx.ExecContext(ctx, db.q.DeleteMember, inboxID, id)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			if err := db.reassign(ctx, tx, c.AccountID, id, &c.UserID, lostAccess); err != nil {
+				return nil, err
+			}
+		}
+	}
+	tx.changed(switchboard.Change{Kind: switchboard.InboxChanged, AccountID: c.AccountID, InboxID: inboxID})
+	return db.memberAgents(ctx, tx, c.AccountID, inboxID)
 }

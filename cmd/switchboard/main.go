@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard/switchboard/api"
 	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -128,8 +129,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	handler, err := newHandler(db, log, c)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api.New(db, log, api.Config{PlatformToken: c.PlatformToken}),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -148,6 +153,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// newHandler serves the console under /app/ and /static/ and the API
+// everywhere else.
+func newHandler(db *store.DB, log *slog.Logger, c config) (http.Handler, error) {
+	console, err := web.New(db, log)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/app/", console)
+	mux.Handle("/app", console)
+	mux.Handle("/static/", console)
+	mux.Handle("GET /{$}", console)
+	mux.Handle("/", api.New(db, log, api.Config{PlatformToken: c.PlatformToken}))
+	return mux, nil
 }
 
 // bootstrap gives an empty database account 1 and its first administrator.

@@ -1,0 +1,340 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/api"
+	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/web"
+	"golang.org/x/crypto/bcrypt"
+)
+
+func init() { store.BcryptCost = bcrypt.MinCost }
+
+// console is a server with the API and the console on a real SQLite file, and
+// a headless Chromium to drive it.
+type console struct {
+	t     *testing.T
+	db    *store.DB
+	srv   *httptest.Server
+	admin switchboard.Caller
+	token string          // the administrator's access token, for API calls
+	alloc context.Context // the browser's context, from which users' contexts derive
+}
+
+const password = "password123"
+
+func newConsole(t *testing.T) *console {
+	t.Helper()
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed; .ci/run installs it")
+		}
+		t.Skip("chromium is not installed (apt-get install chromium): skipping the browser tests")
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "switchboard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	a, u, err := db.CreateAccountWithAdministrator(ctx, "Acme", "Ada Admin", "ada@example.com", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ui, err := web.New(db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/app/", ui)
+	mux.Handle("/static/", ui)
+	mux.Handle("/", api.New(db, log, api.Config{}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	alloc, cancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancel)
+	// Start the browser; each user then gets a browser context of their own.
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return &console{t: t, db: db, srv: srv, alloc: browser, token: u.AccessToken,
+		admin: switchboard.Caller{UserID: u.ID, AccountID: a.ID, Role: switchboard.RoleAdministrator}}
+}
+
+// agent adds a user who can sign in with the test password.
+func (c *console) agent(name string, role switchboard.Role) switchboard.Agent {
+	c.t.Helper()
+	a, err := c.db.CreateAgent(context.Background(), c.admin, switchboard.NewAgent{
+		Name: name, Email: strings.ToLower(name) + "@example.com", Role: role, Password: password,
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return a
+}
+
+func (c *console) inbox(name string, members ...switchboard.Agent) switchboard.Inbox {
+	c.t.Helper()
+	in, err := c.db.CreateInbox(context.Background(), c.admin, switchboard.NewInbox{Name: name, EnableAutoAssignment: true, EnableAutoReassignment: true})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var ids []int64
+	for _, m := range members {
+		ids = append(ids, m.ID)
+	}
+	if _, err := c.db.ChangeMembers(context.Background(), c.admin, in.ID, ids, store.AddMembers); err != nil {
+		c.t.Fatal(err)
+	}
+	return in
+}
+
+// browser opens a fresh browser context (its own cookies) and signs in.
+func (c *console) browser(email string) context.Context {
+	c.t.Helper()
+	ctx, cancel := chromedp.NewContext(c.alloc, chromedp.WithNewBrowserContext())
+	c.t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	c.t.Cleanup(cancelTimeout)
+	c.do(ctx,
+		chromedp.Navigate(c.srv.URL+"/app/login"),
+		chromedp.SendKeys(chromedp.ID("email"), email),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.ID("sign-in")),
+		chromedp.WaitVisible(chromedp.ID("conversation-list")),
+	)
+	return ctx
+}
+
+type step = chromedp.Action[chromedp.Void]
+
+// do runs the steps in the browser of ctx and fails the test at an error.
+func (c *console) do(ctx context.Context, steps ...step) {
+	c.t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// get runs an action that reads something from the page.
+func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func js[T any](t *testing.T, ctx context.Context, expression string) T {
+	t.Helper()
+	return get(t, ctx, chromedp.Evaluate[T](expression))
+}
+
+func (c *console) url(format string, args ...any) string {
+	return c.srv.URL + fmt.Sprintf("/app/accounts/%d", c.admin.AccountID) + fmt.Sprintf(format, args...)
+}
+
+// waitLive waits until the page's live-update stream is connected, so that a
+// change made next is heard.
+func waitLive() step {
+	return chromedp.WaitVisible(chromedp.CSS(`body[data-live="open"]`))
+}
+
+// within waits for selector, allowing the live update a deadline of a few
+// seconds (the console promises under one; the slack is for a loaded CI).
+func within(selector string) step {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return chromedp.WaitVisible(chromedp.CSS(selector))(ctx, t)
+	}
+}
+
+func TestSignIn(t *testing.T) {
+	c := newConsole(t)
+	ctx := c.browser("ada@example.com")
+	heading := get(t, ctx, chromedp.Text(chromedp.CSS("h1")))
+	availability := js[string](t, ctx, `document.getElementById("my-availability").dataset.availability`)
+	if heading != "Conversations" || availability != "online" {
+		t.Errorf("after sign-in: heading %q, availability %q; want Conversations, online", heading, availability)
+	}
+	t.Run("WrongPasswordRefused", func(t *testing.T) {
+		ctx, cancel := chromedp.NewContext(c.alloc, chromedp.WithNewBrowserContext())
+		defer cancel()
+		c.do(ctx, chromedp.Navigate(c.srv.URL+"/app/login"),
+			chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
+			chromedp.SendKeys(chromedp.ID("password"), "wrong password"),
+			chromedp.Click(chromedp.ID("sign-in")),
+			chromedp.WaitVisible(chromedp.CSS(".error")))
+		if alert := get(t, ctx, chromedp.Text(chromedp.CSS(".error"))); !strings.Contains(alert, "Wrong") {
+			t.Errorf("alert %q", alert)
+		}
+	})
+}
+
+func TestAssignFromDropdownShowsInAssigneesMineTab(t *testing.T) {
+	c := newConsole(t)
+	ann, bob := c.agent("Ann", switchboard.RoleAgent), c.agent("Bob", switchboard.RoleAgent)
+	outsider := c.agent("Olga", switchboard.RoleAgent)
+	in := c.inbox("Website", ann, bob)
+	c.inbox("Billing", outsider)
+	conv, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID, Message: "Hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := c.browser("ada@example.com")
+	bobs := c.browser("bob@example.com")
+	c.do(bobs, chromedp.Navigate(c.url("/conversations?tab=mine")), waitLive())
+
+	c.do(admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
+	options := js[[]string](t, admin, `[...document.querySelectorAll('#assignee option')].map(o => o.textContent.trim())`)
+	// None, then exactly the members and administrators: Ada, Ann, Bob; not Olga.
+	if len(options) != 4 || !strings.Contains(options[0], "None") || strings.Contains(strings.Join(options, ","), "Olga") {
+		t.Errorf("Assigned Agent options %q, want None and exactly Ada, Ann, Bob", options)
+	}
+	c.do(admin, chromedp.SetValue(chromedp.ID("assignee"), fmt.Sprint(bob.ID)),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[any](`document.querySelector('#assignee').dispatchEvent(new Event('change'))`)(ctx, tg)
+			return err
+		}))
+	c.do(bobs, within(fmt.Sprintf(`#conversation-list tr[data-conversation="%d"][data-assignee="%d"]`, conv.ID, bob.ID)))
+	c.do(admin, within("#assignment-history .reason.manual"))
+	if history := get(t, admin, chromedp.Text(chromedp.ID("assignment-history"))); !strings.Contains(history, "Bob") {
+		t.Errorf("history %q does not show the assignment to Bob", history)
+	}
+	t.Run("RefusedAssignmentShownInline", func(t *testing.T) {
+		// Olga is no member: add her option by hand, as a stale page might have.
+		js[any](t, admin, fmt.Sprintf(`(() => { const s = document.querySelector('#assignee');
+			s.add(new Option('Olga', '%d')); s.value = '%d'; s.dispatchEvent(new Event('change')); })()`, outsider.ID, outsider.ID))
+		c.do(admin, within("#assign-error:not([hidden])"))
+		if shown := get(t, admin, chromedp.Text(chromedp.ID("assign-error"))); !strings.Contains(shown, "member") {
+			t.Errorf("inline error %q", shown)
+		}
+		got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID)
+		if got.Assignee == nil || got.Assignee.ID != bob.ID {
+			t.Errorf("a refused assignment changed the assignee")
+		}
+	})
+}
+
+func TestAutoAssignmentOffThenAPICreateArrivesUnassignedLive(t *testing.T) {
+	c := newConsole(t)
+	ann := c.agent("Ann", switchboard.RoleAgent)
+	in := c.inbox("Website", ann)
+	admin := c.browser("ada@example.com")
+	c.do(admin, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", in.ID)),
+		chromedp.Click(chromedp.ID("enable-auto-assignment")),
+		chromedp.Click(chromedp.ID("update-collaborators")),
+		chromedp.WaitVisible(chromedp.CSS(".notice")))
+	got, err := c.db.Inbox(context.Background(), c.admin, in.ID)
+	if err != nil || got.EnableAutoAssignment {
+		t.Fatalf("auto-assignment still on after Update: %+v %v", got, err)
+	}
+	if members, _ := c.db.InboxMembers(context.Background(), c.admin, in.ID); len(members) != 1 {
+		t.Fatalf("Update changed the members to %v", members)
+	}
+	c.do(admin, chromedp.Navigate(c.url("/conversations?tab=unassigned")), waitLive())
+
+	req, _ := http.NewRequest("POST", c.srv.URL+"/api/v1/accounts/1/conversations", strings.NewReader(fmt.Sprintf(`{"inbox_id": %d}`, in.ID)))
+	req.Header.Set("api_access_token", c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("create through the API: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	c.do(admin, within(`#conversation-list tr[data-conversation="1"][data-assignee=""]`))
+}
+
+func TestOfflineFromProfileMenuMovesConversationLive(t *testing.T) {
+	c := newConsole(t)
+	ann, bob := c.agent("Ann", switchboard.RoleAgent), c.agent("Bob", switchboard.RoleAgent)
+	in := c.inbox("Website", ann, bob)
+	anns := c.browser("ann@example.com")
+	bobs := c.browser("bob@example.com") // both online now
+	conv, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID})
+	if err != nil || conv.Assignee == nil || conv.Assignee.ID != ann.ID {
+		t.Fatalf("setup: conversation should go to Ann: %+v %v", conv.Assignee, err)
+	}
+	c.do(bobs, chromedp.Navigate(c.url("/conversations?tab=mine")), waitLive())
+	c.do(anns, chromedp.Navigate(c.url("/conversations?tab=mine")),
+		chromedp.Click(chromedp.CSS("#profile-menu summary")),
+		chromedp.Click(chromedp.ID("set-offline")),
+		chromedp.WaitVisible(chromedp.CSS(`#my-availability[data-availability="offline"]`)))
+	c.do(bobs, within(fmt.Sprintf(`#conversation-list tr[data-conversation="%d"][data-assignee="%d"]`, conv.ID, bob.ID)))
+	if pressed := js[string](t, anns, `document.getElementById("set-offline").getAttribute("aria-pressed")`); pressed != "true" {
+		t.Errorf("the profile menu does not mark Offline as current")
+	}
+	t.Run("SignOutConfirms", func(t *testing.T) {
+		c.do(bobs, chromedp.Click(chromedp.CSS("#profile-menu summary")),
+			chromedp.Click(chromedp.ID("sign-out")),
+			chromedp.WaitVisible(chromedp.CSS(".notice")))
+		if notice := get(t, bobs, chromedp.Text(chromedp.CSS(".notice"))); !strings.Contains(notice, "signed out") {
+			t.Errorf("no confirmation after sign-out: %q", notice)
+		}
+		got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID)
+		if got.Assignee != nil {
+			t.Errorf("after both went offline the conversation is still with %d", got.Assignee.ID)
+		}
+	})
+}
+
+func TestAgentDoesNotSeeOtherInboxes(t *testing.T) {
+	c := newConsole(t)
+	ann, olga := c.agent("Ann", switchboard.RoleAgent), c.agent("Olga", switchboard.RoleAgent)
+	mine, other := c.inbox("Website", ann), c.inbox("Billing", olga)
+	for _, in := range []int64{mine.ID, other.ID} {
+		if _, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	anns := c.browser("ann@example.com")
+	c.do(anns, chromedp.Navigate(c.url("/conversations?tab=all")))
+	rows := js[[]string](t, anns, `[...document.querySelectorAll('#conversation-list tr[data-conversation]')].map(r => r.textContent)`)
+	inboxes := js[[]string](t, anns, `[...document.querySelectorAll('#filter-inbox option')].map(o => o.textContent)`)
+	if len(rows) != 1 || strings.Contains(rows[0], "Billing") || strings.Contains(strings.Join(inboxes, ","), "Billing") {
+		t.Errorf("agent sees rows %q and inboxes %q; want only Website", rows, inboxes)
+	}
+	c.do(anns, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", other.ID)))
+	if title := get(t, anns, chromedp.Title()); !strings.Contains(title, "Not Found") {
+		t.Errorf("another inbox's settings by URL: %q, want Not Found", title)
+	}
+	c.do(anns, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", mine.ID)))
+	if title := get(t, anns, chromedp.Title()); !strings.Contains(title, "Forbidden") {
+		t.Errorf("own inbox's settings by URL: %q, want Forbidden", title)
+	}
+	if links := js[int](t, anns, `document.querySelectorAll('a[href*="/settings/"]').length`); links != 0 {
+		t.Errorf("an agent's page links to the settings %d times", links)
+	}
+}

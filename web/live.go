@@ -1,0 +1,67 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/switchboard/switchboard"
+)
+
+// events streams the changes the caller may see as Server-Sent Events. The
+// console rereads its view when one arrives. SSE rather than WebSocket: the
+// stream goes one way, works through any HTTP proxy, and the browser
+// reconnects by itself.
+func (c *Console) events(w http.ResponseWriter, r *http.Request, s session, caller switchboard.Caller) error {
+	changes, cancel := c.store.Subscribe()
+	defer cancel()
+	rc := http.NewResponseController(w)
+	// The stream outlives the server's write timeout, which is for requests.
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": connected\n\n")
+	if err := rc.Flush(); err != nil {
+		return nil
+	}
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-heartbeat.C:
+			fmt.Fprint(w, ": ping\n\n")
+		case ch := <-changes:
+			if ch.AccountID != caller.AccountID || !c.visible(r, caller, ch) {
+				continue
+			}
+			data, _ := json.Marshal(map[string]any{
+				"kind": ch.Kind, "conversation_id": ch.ConversationID, "inbox_id": ch.InboxID, "user_id": ch.UserID,
+			})
+			fmt.Fprintf(w, "event: change\ndata: %s\n\n", data)
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+	}
+}
+
+// visible reports whether the caller may see what a change is about: a
+// conversation or an inbox only if they may see it, colleagues always.
+func (c *Console) visible(r *http.Request, caller switchboard.Caller, ch switchboard.Change) bool {
+	switch ch.Kind {
+	case switchboard.ConversationChanged:
+		_, err := c.store.Conversation(r.Context(), caller, ch.ConversationID)
+		return err == nil
+	case switchboard.InboxChanged:
+		_, err := c.store.Inbox(r.Context(), caller, ch.InboxID)
+		return err == nil
+	}
+	return true
+}

@@ -1,0 +1,78 @@
+// Switchboard console: live updates and the instant "Assigned Agent" choice.
+// Plain JavaScript, no build step.
+"use strict";
+
+(function () {
+  const body = document.body;
+
+  // Reread the page and swap in its main part, keeping the header (and an
+  // open profile menu) as they are.
+  let refreshTimer = null;
+  let refreshing = false;
+  async function refresh() {
+    if (refreshing) { scheduleRefresh(); return; }
+    refreshing = true;
+    try {
+      const resp = await fetch(location.href, { headers: { "X-Requested-With": "refresh" }, credentials: "same-origin" });
+      if (resp.redirected && new URL(resp.url).pathname === "/app/login") { location.assign(resp.url); return; }
+      if (!resp.ok) return;
+      const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+      const fresh = doc.getElementById("main");
+      const main = document.getElementById("main");
+      if (fresh && main) {
+        // Keep keyboard focus where it was.
+        const focused = document.activeElement && main.contains(document.activeElement) ? document.activeElement.id : "";
+        main.replaceWith(fresh);
+        wire(fresh);
+        if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+      }
+      const dot = doc.getElementById("my-availability");
+      const mine = document.getElementById("my-availability");
+      if (dot && mine) { mine.className = dot.className; mine.dataset.availability = dot.dataset.availability; }
+      body.dataset.refreshed = String(Number(body.dataset.refreshed || "0") + 1);
+    } finally {
+      refreshing = false;
+    }
+  }
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refresh, 100);
+  }
+
+  // Live updates by Server-Sent Events; the browser reconnects by itself,
+  // and a reconnect rereads the page in case something was missed.
+  if (body.dataset.events) {
+    const source = new EventSource(body.dataset.events);
+    let opened = false;
+    source.onopen = function () {
+      if (opened) scheduleRefresh();
+      opened = true;
+      body.dataset.live = "open";
+    };
+    source.onerror = function () { body.dataset.live = "reconnecting"; };
+    source.addEventListener("change", scheduleRefresh);
+  }
+
+  // Choosing an assignee assigns at once; an error shows beside the select.
+  function wire(root) {
+    const form = root.querySelector("#assign-form");
+    if (!form) return;
+    const select = form.querySelector("select");
+    const error = form.querySelector("#assign-error");
+    select.addEventListener("change", async function () {
+      error.hidden = true;
+      const resp = await fetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        headers: { "X-Requested-With": "fetch" },
+        credentials: "same-origin",
+      });
+      if (resp.ok) { scheduleRefresh(); return; }
+      let message = "The assignment failed.";
+      try { message = (await resp.json()).error || message; } catch (e) { /* not JSON */ }
+      error.textContent = message;
+      error.hidden = false;
+    });
+  }
+  wire(document);
+})();
