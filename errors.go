@@ -15,6 +15,7 @@ const (
 	EFORBIDDEN    Code = "forbidden"    // the caller's role may not do this
 	ENOTFOUND     Code = "not_found"    // no such record, or not visible to the caller
 	EINVALID      Code = "invalid"      // a field has a value that is not allowed
+	ELIMITED      Code = "limited"      // too many attempts; try again later
 	EINTERNAL     Code = "internal"     // anything else; its text is never shown
 )
 

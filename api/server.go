@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/throttle"
 )
 
 // Store is what the API needs of storage; *store.DB provides it.
@@ -57,6 +58,9 @@ type Store interface {
 type Config struct {
 	// PlatformToken authenticates the Platform API; empty turns it off.
 	PlatformToken string
+	// SignIns limits failed sign-ins; the console shares it. Nil gets the
+	// defaults of throttle.New.
+	SignIns *throttle.SignIns
 }
 
 // Server serves the API.
@@ -69,6 +73,9 @@ type Server struct {
 
 // New returns the API's handler.
 func New(st Store, log *slog.Logger, config Config) http.Handler {
+	if config.SignIns == nil {
+		config.SignIns = throttle.New()
+	}
 	s := &Server{store: st, log: log, config: config, csrf: http.NewCrossOriginProtection()}
 	return s.routes()
 }
@@ -192,6 +199,7 @@ var statusOf = map[switchboard.Code]int{
 	switchboard.EFORBIDDEN:    http.StatusForbidden,
 	switchboard.ENOTFOUND:     http.StatusNotFound,
 	switchboard.EINVALID:      http.StatusUnprocessableEntity,
+	switchboard.ELIMITED:      http.StatusTooManyRequests,
 	switchboard.EINTERNAL:     http.StatusInternalServerError,
 }
 

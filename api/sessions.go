@@ -1,7 +1,10 @@
 package api
 
 import (
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/switchboard/switchboard"
 )
@@ -22,7 +25,13 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	if password == "" {
 		return switchboard.Invalid("password", "password is required")
 	}
+	if err := throttled(w, s.config.SignIns.Check(r, email)); err != nil {
+		return err
+	}
 	u, session, err := s.store.SignIn(r.Context(), email, password)
+	if switchboard.ErrorCode(err) == switchboard.EUNAUTHORIZED {
+		s.config.SignIns.Fail(r, email)
+	}
 	if err != nil {
 		return err
 	}
@@ -31,6 +40,16 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
 	})
 	return writeJSON(w, http.StatusOK, map[string]any{"data": userPayload(u, 0)})
+}
+
+// throttled refuses a sign-in that must wait, saying for how long.
+func throttled(w http.ResponseWriter, wait time.Duration) error {
+	if wait <= 0 {
+		return nil
+	}
+	seconds := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	return switchboard.Errorf(switchboard.ELIMITED, "Too many failed sign-ins. Try again in %d seconds.", seconds)
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {

@@ -91,7 +91,8 @@ func (db *DB) CreateAgent(ctx context.Context, c switchboard.Caller, n switchboa
 
 func (db *DB) insertUser(ctx context.Context, tx *txn, name, email, hash string) (int64, error) {
 	var id int64
-	err := tx.QueryRowContext(ctx, db.q.InsertUser, name, email, hash, newToken(), millis(db.Now())).Scan(&id)
+	token := newToken()
+	err := tx.QueryRowContext(ctx, db.q.InsertUser, name, email, hash, token, hashToken(token), millis(db.Now())).Scan(&id)
 	return id, err
 }
 

@@ -103,7 +103,7 @@ func (db *DB) SignOut(ctx context.Context, userID int64, session string) error {
 
 // UserByAccessToken returns the user whose personal access token is token.
 func (db *DB) UserByAccessToken(ctx context.Context, token string) (switchboard.User, error) {
-	return db.userBy(ctx, db.q.UserByToken, token)
+	return db.userBy(ctx, db.q.UserByToken, hashToken(token))
 }
 
 // UserBySession returns the user whose cookie session is token.

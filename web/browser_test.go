@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/api"
 	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/throttle"
 	"github.com/switchboard/switchboard/web"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -57,7 +58,7 @@ func newConsole(t *testing.T) *console {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ui, err := web.New(db, log)
+	ui, err := web.New(db, log, throttle.New())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,8 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s session, call
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-c.closing:
+			return nil
 		case <-heartbeat.C:
 			fmt.Fprint(w, ": ping\n\n")
 		case ch := <-changes:

@@ -3,7 +3,9 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/switchboard/switchboard"
 )
@@ -24,8 +26,15 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) error {
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
+	if wait := c.signIns.Check(r, email); wait > 0 {
+		seconds := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(seconds))
+		return c.render(w, http.StatusTooManyRequests, "login.html", page{Title: "Sign in", Data: email,
+			Error: fmt.Sprintf("Too many failed sign-ins. Try again in %d seconds.", seconds)})
+	}
 	u, token, err := c.store.SignIn(r.Context(), email, password)
 	if switchboard.ErrorCode(err) == switchboard.EUNAUTHORIZED {
+		c.signIns.Fail(r, email)
 		return c.render(w, http.StatusUnauthorized, "login.html", page{Title: "Sign in", Error: "Wrong e-mail or password.", Data: email})
 	} else if err != nil {
 		return err

@@ -16,10 +16,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/throttle"
 )
 
 //go:embed templates/*.html
@@ -66,19 +68,32 @@ type Console struct {
 	pages     map[string]*template.Template
 	staticSum map[string]string
 	csrf      *http.CrossOriginProtection
+	signIns   *throttle.SignIns
 	now       func() time.Time
+	handler   http.Handler
+	// closing ends the live-update streams when the server shuts down.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
-// New returns the console's handler, which serves /app/..., /static/... and
-// redirects / to the console.
-func New(st Store, log *slog.Logger) (http.Handler, error) {
+// New returns the console, which serves /app/..., /static/... and redirects /
+// to the console. signIns limits failed sign-ins (shared with the API).
+func New(st Store, log *slog.Logger, signIns *throttle.SignIns) (*Console, error) {
 	c := &Console{store: st, log: log, pages: map[string]*template.Template{}, staticSum: map[string]string{},
-		csrf: http.NewCrossOriginProtection(), now: time.Now}
+		csrf: http.NewCrossOriginProtection(), signIns: signIns, now: time.Now, closing: make(chan struct{})}
 	if err := c.parse(); err != nil {
 		return nil, err
 	}
-	return c.routes(), nil
+	c.handler = c.routes()
+	return c, nil
 }
+
+// ServeHTTP serves the console.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.ServeHTTP(w, r) }
+
+// Close ends the live-update streams, which would otherwise hold a graceful
+// shutdown until its deadline.
+func (c *Console) Close() { c.closeOnce.Do(func() { close(c.closing) }) }
 
 func (c *Console) parse() error {
 	funcs := template.FuncMap{
@@ -236,6 +251,7 @@ var statusOf = map[switchboard.Code]int{
 	switchboard.EFORBIDDEN:    http.StatusForbidden,
 	switchboard.ENOTFOUND:     http.StatusNotFound,
 	switchboard.EINVALID:      http.StatusUnprocessableEntity,
+	switchboard.ELIMITED:      http.StatusTooManyRequests,
 }
 
 // adapt writes a handler's error: sign-in redirects, known errors as a page

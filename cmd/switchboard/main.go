@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard/switchboard/api"
 	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/throttle"
 	"github.com/switchboard/switchboard/web"
 )
 
@@ -129,7 +130,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	handler, err := newHandler(db, log, c)
+	handler, console, err := newHandler(db, log, c)
 	if err != nil {
 		return err
 	}
@@ -141,6 +142,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+	srv.RegisterOnShutdown(console.Close)
 	log.Info("switchboard listening", "addr", listener.Addr().String(), "db", c.DB, "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
@@ -157,18 +159,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // newHandler serves the console under /app/ and /static/ and the API
 // everywhere else.
-func newHandler(db *store.DB, log *slog.Logger, c config) (http.Handler, error) {
-	console, err := web.New(db, log)
+func newHandler(db *store.DB, log *slog.Logger, c config) (http.Handler, *web.Console, error) {
+	signIns := throttle.New()
+	console, err := web.New(db, log, signIns)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/app/", console)
 	mux.Handle("/app", console)
 	mux.Handle("/static/", console)
 	mux.Handle("GET /{$}", console)
-	mux.Handle("/", api.New(db, log, api.Config{PlatformToken: c.PlatformToken}))
-	return mux, nil
+	mux.Handle("/", api.New(db, log, api.Config{PlatformToken: c.PlatformToken, SignIns: signIns}))
+	return mux, console, nil
 }
 
 // bootstrap gives an empty database account 1 and its first administrator.

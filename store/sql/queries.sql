@@ -15,8 +15,8 @@ UPDATE accounts SET last_conversation_id = last_conversation_id + 1
 WHERE id = ? RETURNING last_conversation_id;
 
 -- name: InsertUser
-INSERT INTO users (name, email, password_hash, access_token, created_at)
-VALUES (?, ?, ?, ?, ?) RETURNING id;
+INSERT INTO users (name, email, password_hash, access_token, access_token_hash, created_at)
+VALUES (?, ?, ?, ?, ?, ?) RETURNING id;
 
 -- name: UserByID
 SELECT name, email, access_token FROM users WHERE id = ?;
@@ -25,7 +25,7 @@ SELECT name, email, access_token FROM users WHERE id = ?;
 SELECT id, password_hash FROM users WHERE email = ?;
 
 -- name: UserByToken
-SELECT id FROM users WHERE access_token = ?;
+SELECT id FROM users WHERE access_token_hash = ?;
 
 -- name: UserBySession
 SELECT user_id FROM sessions WHERE token_hash = ?;

@@ -15,6 +15,9 @@ CREATE TABLE users (
     email         TEXT   NOT NULL UNIQUE,
     password_hash TEXT   NOT NULL,
     access_token  TEXT   NOT NULL UNIQUE,
+    -- tokens are looked up by their SHA-256, so that the time a lookup takes
+    -- says nothing about how close a guessed token came
+    access_token_hash TEXT NOT NULL UNIQUE,
     created_at    BIGINT NOT NULL
 );
 
