@@ -85,6 +85,8 @@ type NewInbox struct {
 	WebhookURL             string
 	EnableAutoAssignment   bool
 	EnableAutoReassignment bool
+	MaxAssignmentLimit     int            // 0: no limit
+	AssignmentMode         AssignmentMode // RoundRobin when not given
 }
 
 // Validate reports the first field of i that is not allowed.
@@ -92,6 +94,16 @@ func (i *NewInbox) Validate() error {
 	i.Name = strings.TrimSpace(i.Name)
 	if i.Name == "" {
 		return Invalid("name", "name must not be empty")
+	}
+	if i.AssignmentMode == "" {
+		i.AssignmentMode = RoundRobin
+	}
+	return validateLimit(i.MaxAssignmentLimit)
+}
+
+func validateLimit(limit int) error {
+	if limit < 0 || limit > 100000 {
+		return Invalid("auto_assignment_config.max_assignment_limit", "max_assignment_limit must be a positive number, or null for no limit")
 	}
 	return nil
 }
@@ -101,6 +113,8 @@ type InboxUpdate struct {
 	Name                   *string
 	EnableAutoAssignment   *bool
 	EnableAutoReassignment *bool
+	MaxAssignmentLimit     *int // 0 removes the limit
+	AssignmentMode         *AssignmentMode
 }
 
 // Validate reports the first field of u that is not allowed.
@@ -111,6 +125,9 @@ func (u *InboxUpdate) Validate() error {
 			return Invalid("name", "name must not be empty")
 		}
 		u.Name = &name
+	}
+	if u.MaxAssignmentLimit != nil {
+		return validateLimit(*u.MaxAssignmentLimit)
 	}
 	return nil
 }

@@ -78,6 +78,24 @@ const (
 	ReasonReassign Reason = "reassign"
 )
 
+// AssignmentMode says how auto-assignment chooses among the candidates.
+type AssignmentMode string
+
+// The assignment modes.
+const (
+	RoundRobin AssignmentMode = "round_robin" // the rotation's next candidate
+	Balanced   AssignmentMode = "balanced"    // the candidate with the fewest open conversations
+)
+
+// ParseAssignmentMode returns the mode named s.
+func ParseAssignmentMode(s, field string) (AssignmentMode, error) {
+	switch m := AssignmentMode(s); m {
+	case RoundRobin, Balanced:
+		return m, nil
+	}
+	return "", Invalid(field, "%s must be round_robin or balanced", field)
+}
+
 // Account is one support organisation; every other record belongs to one.
 type Account struct {
 	ID   int64
@@ -123,19 +141,27 @@ type Inbox struct {
 	WebhookURL             string
 	EnableAutoAssignment   bool
 	EnableAutoReassignment bool
+	// MaxAssignmentLimit is how many open conversations of the inbox an agent
+	// may hold before auto-assignment passes them by; 0 is no limit.
+	MaxAssignmentLimit int
+	AssignmentMode     AssignmentMode
 }
 
 // Conversation belongs to one inbox and has at most one assignee. ID is the
 // number within the account (Chatwoot's display_id), which the API calls id.
 type Conversation struct {
-	ID             int64
-	AccountID      int64
-	InboxID        int64
-	Status         Status
-	Assignee       *Agent
-	ContactID      *int64
-	SourceID       string
-	SnoozedUntil   *time.Time
+	ID           int64
+	AccountID    int64
+	InboxID      int64
+	Status       Status
+	Assignee     *Agent
+	ContactID    *int64
+	SourceID     string
+	SnoozedUntil *time.Time
+	// WaitingSince is set while the conversation waits in its inbox's queue
+	// for an agent with room; QueuePosition is then its place (from 1).
+	WaitingSince   *time.Time
+	QueuePosition  int
 	CreatedAt      time.Time
 	LastActivityAt time.Time
 	Messages       []Message

@@ -35,7 +35,8 @@ const (
 // testServer is the real HTTP stack on a real SQLite file.
 type testServer struct {
 	t     testing.TB
-	path  string
+	path  string // the SQLite file, when on SQLite
+	dsn   string
 	db    *store.DB
 	srv   *httptest.Server
 	admin client
@@ -45,7 +46,15 @@ type testServer struct {
 // administrator.
 func newServer(t testing.TB) *testServer {
 	t.Helper()
-	s := &testServer{t: t, path: filepath.Join(t.TempDir(), "switchboard.db")}
+	path := filepath.Join(t.TempDir(), "switchboard.db")
+	return newServerOn(t, "sqlite:"+path, path)
+}
+
+// newServerOn is newServer on the database dsn (path is the SQLite file, or
+// empty on PostgreSQL).
+func newServerOn(t testing.TB, dsn, path string) *testServer {
+	t.Helper()
+	s := &testServer{t: t, path: path, dsn: dsn}
 	s.start()
 	_, u, err := s.db.CreateAccountWithAdministrator(context.Background(), "Acme", "Ada Admin", adminEmail, adminPassword)
 	if err != nil {
@@ -57,7 +66,10 @@ func newServer(t testing.TB) *testServer {
 }
 
 func (s *testServer) start() {
-	db, err := store.Open(context.Background(), "sqlite:"+s.path)
+	if s.dsn == "" {
+		s.dsn = "sqlite:" + s.path
+	}
+	db, err := store.Open(context.Background(), s.dsn)
 	if err != nil {
 		s.t.Fatal(err)
 	}

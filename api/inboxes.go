@@ -33,24 +33,37 @@ func (s *Server) showInbox(w http.ResponseWriter, r *http.Request, c switchboard
 
 // inboxSettings reads the settings an inbox create or update may carry.
 func inboxSettings(b body) (u switchboard.InboxUpdate, err error) {
-	var errs [3]error
+	var errs [4]error
+	var mode *string
 	u.Name, errs[0] = optStr(b, "name")
 	u.EnableAutoAssignment, errs[1] = optBool(b, "enable_auto_assignment")
 	u.EnableAutoReassignment, errs[2] = optBool(b, "enable_auto_reassignment")
+	mode, errs[3] = optStr(b, "assignment_mode")
 	if err := firstErr(errs[:]...); err != nil {
 		return u, err
 	}
+	if mode != nil {
+		m, err := switchboard.ParseAssignmentMode(*mode, "assignment_mode")
+		if err != nil {
+			return u, err
+		}
+		u.AssignmentMode = &m
+	}
 	config, _, err := b.object("auto_assignment_config")
-	if err != nil {
+	if err != nil || config == nil {
 		return u, err
 	}
-	// Capacity limits are not built yet; saying so beats storing a limit
-	// that nothing enforces.
-	if config != nil && !config.isNull("max_assignment_limit") {
-		if _, ok := config["max_assignment_limit"]; ok {
-			return u, switchboard.Invalid("auto_assignment_config.max_assignment_limit",
-				"max_assignment_limit is not supported yet")
+	const field = "auto_assignment_config.max_assignment_limit"
+	if _, ok := config["max_assignment_limit"]; ok {
+		limit := 0 // null: no limit
+		if !config.isNull("max_assignment_limit") {
+			n, err := parseID(config["max_assignment_limit"], field)
+			if err != nil || n > 100000 {
+				return u, switchboard.Invalid(field, "max_assignment_limit must be a positive number, or null for no limit")
+			}
+			limit = int(n)
 		}
+		u.MaxAssignmentLimit = &limit
 	}
 	return u, nil
 }
@@ -73,6 +86,12 @@ func (s *Server) createInbox(w http.ResponseWriter, r *http.Request, c switchboa
 	}
 	if settings.EnableAutoReassignment != nil {
 		n.EnableAutoReassignment = *settings.EnableAutoReassignment
+	}
+	if settings.MaxAssignmentLimit != nil {
+		n.MaxAssignmentLimit = *settings.MaxAssignmentLimit
+	}
+	if settings.AssignmentMode != nil {
+		n.AssignmentMode = *settings.AssignmentMode
 	}
 	channel, _, err := b.object("channel")
 	if err != nil {
@@ -115,6 +134,22 @@ func (s *Server) updateInbox(w http.ResponseWriter, r *http.Request, c switchboa
 		return err
 	}
 	return writeJSON(w, http.StatusOK, inboxPayload(in))
+}
+
+func (s *Server) listQueue(w http.ResponseWriter, r *http.Request, c switchboard.Caller) error {
+	id, err := pathID(r, "id", "inbox")
+	if err != nil {
+		return err
+	}
+	queue, err := s.store.Queue(r.Context(), c, id)
+	if err != nil {
+		return err
+	}
+	payload := make([]conversationJSON, 0, len(queue))
+	for _, conv := range queue {
+		payload = append(payload, conversationPayload(conv))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"payload": payload})
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, c switchboard.Caller) error {

@@ -93,14 +93,19 @@ type inboxJSON struct {
 	EnableAutoAssignment   bool           `json:"enable_auto_assignment"`
 	EnableAutoReassignment bool           `json:"enable_auto_reassignment"`
 	AutoAssignmentConfig   map[string]any `json:"auto_assignment_config"`
+	AssignmentMode         string         `json:"assignment_mode"`
 }
 
 func inboxPayload(in switchboard.Inbox) inboxJSON {
-	return inboxJSON{
+	out := inboxJSON{
 		ID: in.ID, AccountID: in.AccountID, Name: in.Name, ChannelType: "Channel::Api", WebhookURL: in.WebhookURL,
 		EnableAutoAssignment: in.EnableAutoAssignment, EnableAutoReassignment: in.EnableAutoReassignment,
-		AutoAssignmentConfig: map[string]any{},
+		AutoAssignmentConfig: map[string]any{}, AssignmentMode: string(in.AssignmentMode),
 	}
+	if in.MaxAssignmentLimit > 0 {
+		out.AutoAssignmentConfig["max_assignment_limit"] = in.MaxAssignmentLimit
+	}
+	return out
 }
 
 type messageJSON struct {
@@ -128,6 +133,8 @@ type conversationJSON struct {
 	Timestamp            int64                `json:"timestamp"`
 	LastActivityAt       int64                `json:"last_activity_at"`
 	SnoozedUntil         *int64               `json:"snoozed_until"`
+	WaitingSince         *int64               `json:"waiting_since"`
+	QueuePosition        *int                 `json:"queue_position"`
 	UnreadCount          int                  `json:"unread_count"`
 	AgentLastSeenAt      int64                `json:"agent_last_seen_at"`
 	ContactLastSeenAt    int64                `json:"contact_last_seen_at"`
@@ -156,6 +163,9 @@ func conversationPayload(c switchboard.Conversation) conversationJSON {
 		AdditionalAttributes: map[string]any{}, CustomAttributes: map[string]any{},
 		Messages: []messageJSON{},
 		Meta:     conversationMetaJSON{Sender: map[string]any{}, Channel: "Channel::Api"},
+	}
+	if c.WaitingSince != nil {
+		out.WaitingSince, out.QueuePosition = unix(c.WaitingSince), &c.QueuePosition
 	}
 	if c.SourceID != "" {
 		out.AdditionalAttributes["source_id"] = c.SourceID

@@ -47,6 +47,7 @@ type Store interface {
 	Assign(ctx context.Context, c switchboard.Caller, id int64, assigneeID *int64) (*switchboard.Agent, error)
 	ChangeStatus(ctx context.Context, c switchboard.Caller, id int64, ch switchboard.StatusChange) (switchboard.Conversation, error)
 	AssignmentEvents(ctx context.Context, c switchboard.Caller, id int64) ([]switchboard.AssignmentEvent, error)
+	Queue(ctx context.Context, c switchboard.Caller, inboxID int64) ([]switchboard.Conversation, error)
 
 	CreateAccount(ctx context.Context, name string) (switchboard.Account, error)
 	CreateUser(ctx context.Context, name, email, password string) (switchboard.User, error)
@@ -123,6 +124,7 @@ func (s *Server) routes() http.Handler {
 	account("GET /inboxes", s.listInboxes)
 	admin("POST /inboxes", s.createInbox)
 	account("GET /inboxes/{id}", s.showInbox)
+	account("GET /inboxes/{id}/queue", s.listQueue)
 	admin("PATCH /inboxes/{id}", s.updateInbox)
 	admin("PUT /inboxes/{id}", s.updateInbox)
 

@@ -5,15 +5,18 @@
 package routing
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/switchboard/switchboard"
 )
 
-// Member is an inbox member as routing needs to see them.
+// Member is an inbox member as routing needs to see them: who, whether they
+// are there, and how many open conversations of the inbox they hold.
 type Member struct {
 	UserID       int64
 	Availability switchboard.Availability
+	Open         int
 }
 
 // MaySee reports whether a user with role in the account (empty when they
@@ -30,36 +33,68 @@ func MayBeAssignee(role switchboard.Role, isMember bool) bool {
 	return role == switchboard.RoleAdministrator || (role == switchboard.RoleAgent && isMember)
 }
 
-// AutoCandidates returns the ids of the members that auto-assignment chooses
-// among: the online ones, or every member when none is online.
-func AutoCandidates(members []Member) []int64 {
-	if online := onlineIDs(members, 0); len(online) > 0 {
-		return online
+// AutoCandidates returns the members that auto-assignment chooses among, in
+// id order: the online members, or every member when none is online; then
+// those at capacity (holding limit open conversations; limit 0 is no limit)
+// are left out. None means the conversation waits.
+func AutoCandidates(members []Member, limit int) []Member {
+	pool := online(members, 0)
+	if len(pool) == 0 {
+		pool = members
 	}
-	ids := make([]int64, 0, len(members))
-	for _, m := range members {
-		ids = append(ids, m.UserID)
-	}
-	slices.Sort(ids)
-	return ids
+	return withRoom(pool, limit)
 }
 
-// ReassignCandidates returns the ids of the members that may take over the
-// conversations of leaving: the online members other than leaving. There is no
-// "all members" fallback; none means the conversation becomes unassigned.
-func ReassignCandidates(members []Member, leaving int64) []int64 {
-	return onlineIDs(members, leaving)
+// ReassignCandidates returns the members that may take over the
+// conversations of leaving: the online members other than leaving, less
+// those at capacity. There is no "all members" fallback; none means the
+// conversation becomes unassigned.
+func ReassignCandidates(members []Member, leaving int64, limit int) []Member {
+	return withRoom(online(members, leaving), limit)
 }
 
-func onlineIDs(members []Member, except int64) []int64 {
-	var ids []int64
+// PlacementCandidates returns the members that a waiting conversation may be
+// placed with: the online members with room. A backlog waits for people who
+// are there, rather than going to absent ones.
+func PlacementCandidates(members []Member, limit int) []Member {
+	return withRoom(online(members, 0), limit)
+}
+
+func online(members []Member, except int64) []Member {
+	var out []Member
 	for _, m := range members {
 		if m.Availability == switchboard.Online && m.UserID != except {
-			ids = append(ids, m.UserID)
+			out = append(out, m)
 		}
 	}
-	slices.Sort(ids)
-	return ids
+	return out
+}
+
+func withRoom(members []Member, limit int) []Member {
+	out := make([]Member, 0, len(members))
+	for _, m := range members {
+		if limit <= 0 || m.Open < limit {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b Member) int { return cmp.Compare(a.UserID, b.UserID) })
+	return out
+}
+
+// Pick returns the candidate that gets the next conversation. In round-robin
+// mode it is the rotation's next (see Next); in balanced mode it is the
+// candidate holding the fewest open conversations of the inbox, ties going
+// by the rotation. candidates must be in id order.
+func Pick(candidates []Member, last int64, mode switchboard.AssignmentMode) (int64, bool) {
+	if mode == switchboard.Balanced && len(candidates) > 0 {
+		fewest := slices.MinFunc(candidates, func(a, b Member) int { return cmp.Compare(a.Open, b.Open) }).Open
+		candidates = slices.DeleteFunc(slices.Clone(candidates), func(m Member) bool { return m.Open != fewest })
+	}
+	ids := make([]int64, len(candidates))
+	for i, m := range candidates {
+		ids[i] = m.UserID
+	}
+	return Next(ids, last)
 }
 
 // Next returns the candidate the rotation picks after last: the smallest id

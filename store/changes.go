@@ -76,9 +76,13 @@ func dedupe(changes []switchboard.Change) []switchboard.Change {
 	return out
 }
 
-// changesChannel is the PostgreSQL channel that carries committed changes
-// between processes.
-const changesChannel = "switchboard_changes"
+// channelFor names the PostgreSQL channel that carries committed changes
+// between the processes of one installation. Channels are global to a
+// database, so the name includes the schema: installations in different
+// schemas of one database do not hear each other.
+func channelFor(schema string) string {
+	return "switchboard_changes_" + schema
+}
 
 // wireChange is a Change as NOTIFY carries it.
 type wireChange struct {
@@ -104,7 +108,7 @@ func (db *DB) notify(ctx context.Context, tx *txn) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changesChannel, string(payload)); err != nil {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, db.channel, string(payload)); err != nil {
 			return err
 		}
 		changes = changes[n:]
@@ -116,7 +120,12 @@ func (db *DB) notify(ctx context.Context, tx *txn) error {
 // process commits on PostgreSQL; Open fails if it cannot, so a process that
 // is ready also hears every change made after.
 func (db *DB) startListening(ctx context.Context, dsn string) error {
-	conn, err := listenConn(ctx, dsn)
+	var schema string
+	if err := db.read.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("listen for changes: %w", err)
+	}
+	db.channel = channelFor(schema)
+	conn, err := listenConn(ctx, dsn, db.channel)
 	if err != nil {
 		return fmt.Errorf("listen for changes: %w", err)
 	}
@@ -126,12 +135,12 @@ func (db *DB) startListening(ctx context.Context, dsn string) error {
 	return nil
 }
 
-func listenConn(ctx context.Context, dsn string) (*pgx.Conn, error) {
+func listenConn(ctx context.Context, dsn, channel string) (*pgx.Conn, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		conn.Close(context.Background())
 		return nil, err
 	}
@@ -151,7 +160,7 @@ func (db *DB) listen(ctx context.Context, dsn string, conn *pgx.Conn) {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
 			}
-			if conn, err = listenConn(ctx, dsn); err == nil {
+			if conn, err = listenConn(ctx, dsn, db.channel); err == nil {
 				break
 			}
 		}

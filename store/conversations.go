@@ -52,7 +52,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		case n.AssigneeID != nil:
 			err = db.changeAssignee(ctx, tx, c.AccountID, id, nil, n.AssigneeID, switchboard.ReasonManual, &c.UserID)
 		case n.Status == switchboard.StatusOpen:
-			err = db.autoAssignIfOn(ctx, tx, c.AccountID, n.InboxID, id)
+			err = db.routeIfOn(ctx, tx, c.AccountID, n.InboxID, id, nil)
 		}
 		if err != nil {
 			return err
@@ -64,15 +64,6 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		return switchboard.Conversation{}, fmt.Errorf("create conversation: %w", err)
 	}
 	return conv, nil
-}
-
-func (db *DB) autoAssignIfOn(ctx context.Context, tx *txn, accountID, inboxID, convID int64) error {
-	st, err := db.loadInboxState(ctx, tx, accountID, inboxID)
-	if err != nil || !st.EnableAutoAssignment {
-		return err
-	}
-	_, err = db.autoAssign(ctx, tx, st, convID)
-	return err
 }
 
 // checkAssignee refuses a user who may not be the assignee of a conversation
@@ -102,14 +93,18 @@ type conversationRow struct {
 
 func scanConversation(scan func(...any) error, accountID int64) (conversationRow, error) {
 	var r conversationRow
-	var assigneeID, contactID, snoozed sql.NullInt64
+	var assigneeID, contactID, snoozed, waiting sql.NullInt64
 	var name, email, role, availability sql.NullString
 	var autoOffline sql.NullBool
 	var created, activity int64
 	err := scan(&r.globalID, &r.ID, &r.InboxID, &r.Status, &assigneeID, &contactID, &r.SourceID, &snoozed,
-		&created, &activity, &name, &email, &role, &availability, &autoOffline)
+		&created, &activity, &name, &email, &role, &availability, &autoOffline, &waiting, &r.QueuePosition)
 	if err != nil {
 		return r, err
+	}
+	if waiting.Valid {
+		t := fromMillis(waiting.Int64)
+		r.WaitingSince = &t
 	}
 	r.AccountID = accountID
 	r.CreatedAt, r.LastActivityAt = fromMillis(created), fromMillis(activity)
@@ -213,7 +208,14 @@ func (db *DB) Assign(ctx context.Context, c switchboard.Caller, displayID int64,
 		if sameID(from, assigneeID) {
 			return nil
 		}
-		return db.changeAssignee(ctx, tx, c.AccountID, r.globalID, from, assigneeID, switchboard.ReasonManual, &c.UserID)
+		if err := db.changeAssignee(ctx, tx, c.AccountID, r.globalID, from, assigneeID, switchboard.ReasonManual, &c.UserID); err != nil {
+			return err
+		}
+		if from != nil && r.Status == switchboard.StatusOpen {
+			// Taken from its holder by hand: room for them.
+			return db.placeIn(ctx, tx, c.AccountID, r.InboxID)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("assign: %w", err)
@@ -252,14 +254,24 @@ func (db *DB) ChangeStatus(ctx context.Context, c switchboard.Caller, displayID 
 			ms := millis(*ch.SnoozedUntil)
 			snoozed = &ms
 		}
-		if _, err := tx.ExecContext(ctx, db.q.SetStatus, status, snoozed, millis(db.Now()), r.globalID); err != nil {
+		if _, err := tx.ExecContext(ctx, db.q.SetStatus, status, snoozed, millis(db.Now()), status, r.globalID); err != nil {
 			return err
 		}
 		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: r.ID, InboxID: r.InboxID})
-		if status == switchboard.StatusOpen && r.Status != switchboard.StatusOpen && r.Assignee == nil {
-			if err := db.autoAssignIfOn(ctx, tx, c.AccountID, r.InboxID, r.globalID); err != nil {
-				return err
-			}
+		reopened := status == switchboard.StatusOpen && r.Status != switchboard.StatusOpen
+		switch {
+		case reopened && r.Assignee == nil:
+			err = db.routeIfOn(ctx, tx, c.AccountID, r.InboxID, r.globalID, nil)
+		case reopened && r.Assignee.Availability == switchboard.Offline:
+			// Reopened while its assignee is away: routed again rather than
+			// left with someone who went home.
+			err = db.routeIfOn(ctx, tx, c.AccountID, r.InboxID, r.globalID, &r.Assignee.ID)
+		case r.Status == switchboard.StatusOpen && status != switchboard.StatusOpen && r.Assignee != nil:
+			// Resolved, snoozed or pending: room for its assignee.
+			err = db.placeIn(ctx, tx, c.AccountID, r.InboxID)
+		}
+		if err != nil {
+			return err
 		}
 		conv, err = db.conversation(ctx, tx, c, displayID)
 		return err
@@ -354,4 +366,30 @@ func nullable(n sql.NullInt64) *int64 {
 		return nil
 	}
 	return &n.Int64
+}
+
+// Queue returns the waiting queue of an inbox the caller may see, in order.
+func (db *DB) Queue(ctx context.Context, c switchboard.Caller, inboxID int64) ([]switchboard.Conversation, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	defer tx.Rollback()
+	if _, _, err := db.visibleInbox(ctx, tx, c, inboxID); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, db.q.ListQueue, inboxID)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	defer rows.Close()
+	queue := []switchboard.Conversation{}
+	for rows.Next() {
+		r, err := scanConversation(rows.Scan, c.AccountID)
+		if err != nil {
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+		queue = append(queue, r.Conversation)
+	}
+	return queue, rows.Err()
 }

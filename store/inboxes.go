@@ -22,7 +22,8 @@ func (db *DB) inbox(ctx context.Context, q querier, accountID, id int64) (switch
 	in := switchboard.Inbox{ID: id, AccountID: accountID}
 	var last int64
 	err := q.QueryRowContext(ctx, db.q.Inbox, id, accountID).Scan(
-		&in.Name, &in.WebhookURL, &in.EnableAutoAssignment, &in.EnableAutoReassignment, &last)
+		&in.Name, &in.WebhookURL, &in.EnableAutoAssignment, &in.EnableAutoReassignment,
+		&in.MaxAssignmentLimit, &in.AssignmentMode, &last)
 	return in, last, notFoundOr(err, "inbox")
 }
 
@@ -63,7 +64,8 @@ func (db *DB) Inboxes(ctx context.Context, c switchboard.Caller) ([]switchboard.
 	inboxes := []switchboard.Inbox{}
 	for rows.Next() {
 		in := switchboard.Inbox{AccountID: c.AccountID}
-		if err := rows.Scan(&in.ID, &in.Name, &in.WebhookURL, &in.EnableAutoAssignment, &in.EnableAutoReassignment); err != nil {
+		if err := rows.Scan(&in.ID, &in.Name, &in.WebhookURL, &in.EnableAutoAssignment, &in.EnableAutoReassignment,
+			&in.MaxAssignmentLimit, &in.AssignmentMode); err != nil {
 			return nil, fmt.Errorf("inboxes: %w", err)
 		}
 		inboxes = append(inboxes, in)
@@ -89,7 +91,7 @@ func (db *DB) CreateInbox(ctx context.Context, c switchboard.Caller, n switchboa
 	err := db.inTx(ctx, func(tx *txn) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, db.q.InsertInbox, c.AccountID, n.Name, n.WebhookURL,
-			n.EnableAutoAssignment, n.EnableAutoReassignment, millis(db.Now())).Scan(&id)
+			n.EnableAutoAssignment, n.EnableAutoReassignment, n.MaxAssignmentLimit, n.AssignmentMode, millis(db.Now())).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -134,6 +136,7 @@ func (db *DB) updateInbox(ctx context.Context, tx *txn, c switchboard.Caller, id
 	if err != nil {
 		return err
 	}
+	wasOn := in.EnableAutoAssignment
 	if u.Name != nil {
 		in.Name = *u.Name
 	}
@@ -143,9 +146,26 @@ func (db *DB) updateInbox(ctx context.Context, tx *txn, c switchboard.Caller, id
 	if u.EnableAutoReassignment != nil {
 		in.EnableAutoReassignment = *u.EnableAutoReassignment
 	}
+	if u.MaxAssignmentLimit != nil {
+		in.MaxAssignmentLimit = *u.MaxAssignmentLimit
+	}
+	if u.AssignmentMode != nil {
+		in.AssignmentMode = *u.AssignmentMode
+	}
 	tx.changed(switchboard.Change{Kind: switchboard.InboxChanged, AccountID: c.AccountID, InboxID: id})
-	_, err = tx.ExecContext(ctx, db.q.UpdateInbox, in.Name, in.EnableAutoAssignment, in.EnableAutoReassignment, id)
-	return err
+	_, err = tx.ExecContext(ctx, db.q.UpdateInbox, in.Name, in.EnableAutoAssignment, in.EnableAutoReassignment,
+		in.MaxAssignmentLimit, in.AssignmentMode, id)
+	if err != nil {
+		return err
+	}
+	if in.EnableAutoAssignment && !wasOn {
+		if _, err := tx.ExecContext(ctx, db.q.JoinQueue, id); err != nil {
+			return err
+		}
+	}
+	// A raised limit, another mode or auto-assignment switched on may make
+	// room for the queue.
+	return db.placeIn(ctx, tx, c.AccountID, id)
 }
 
 // UpdateCollaborators replaces an inbox's members and changes its settings
@@ -263,5 +283,10 @@ func (db *DB) changeMembers(ctx context.Context, tx *txn, c switchboard.Caller, 
 		}
 	}
 	tx.changed(switchboard.Change{Kind: switchboard.InboxChanged, AccountID: c.AccountID, InboxID: inboxID})
+	if len(add) > 0 {
+		if err := db.placeIn(ctx, tx, c.AccountID, inboxID); err != nil {
+			return nil, err
+		}
+	}
 	return db.memberAgents(ctx, tx, c.AccountID, inboxID)
 }

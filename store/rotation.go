@@ -10,7 +10,8 @@ import (
 
 // inboxState is what a routing decision in one inbox needs, loaded in the
 // transaction that makes it: the settings, the rotation's last pick, and the
-// members with their availability in id order.
+// members with their availability and load, in id order. Decisions in one
+// transaction update it as they go.
 type inboxState struct {
 	switchboard.Inbox
 	last    int64
@@ -31,12 +32,149 @@ func (db *DB) loadInboxState(ctx context.Context, tx *txn, accountID, inboxID in
 	defer rows.Close()
 	for rows.Next() {
 		var m routing.Member
-		if err := rows.Scan(&m.UserID, &m.Availability); err != nil {
+		if err := rows.Scan(&m.UserID, &m.Availability, &m.Open); err != nil {
 			return nil, err
 		}
 		st.members = append(st.members, m)
 	}
 	return st, rows.Err()
+}
+
+// load adds delta to the open conversations that user holds in the inbox.
+func (st *inboxState) load(user int64, delta int) {
+	for i := range st.members {
+		if st.members[i].UserID == user {
+			st.members[i].Open += delta
+		}
+	}
+}
+
+// give assigns a conversation to the pick of the rotation, moves the
+// rotation and records the event.
+func (db *DB) give(ctx context.Context, tx *txn, st *inboxState, convID int64, from *int64, pick int64, reason switchboard.Reason, actor *int64) error {
+	if err := db.changeAssignee(ctx, tx, st.AccountID, convID, from, &pick, reason, actor); err != nil {
+		return err
+	}
+	if from != nil {
+		st.load(*from, -1)
+	}
+	st.load(pick, 1)
+	st.last = pick
+	_, err := tx.ExecContext(ctx, db.q.SetRotation, pick, st.ID)
+	return err
+}
+
+// route gives an open conversation that has just been created or reopened
+// (held by from, an absent agent, or by nobody) its assignee by the inbox's
+// rules, or puts it at the end of the queue. While others wait, it waits
+// behind them: the queue is served oldest first.
+func (db *DB) route(ctx context.Context, tx *txn, st *inboxState, convID int64, from *int64) error {
+	var waiting int
+	if err := tx.QueryRowContext(ctx, db.q.QueueLength, st.ID).Scan(&waiting); err != nil {
+		return err
+	}
+	if waiting == 0 {
+		pick, ok := routing.Pick(routing.AutoCandidates(st.members, st.MaxAssignmentLimit), st.last, st.AssignmentMode)
+		switch {
+		case ok && from != nil && pick == *from:
+			return nil // the rules chose the holder again
+		case ok:
+			return db.give(ctx, tx, st, convID, from, pick, switchboard.ReasonAuto, nil)
+		}
+	}
+	if from != nil {
+		if err := db.changeAssignee(ctx, tx, st.AccountID, convID, from, nil, switchboard.ReasonAuto, nil); err != nil {
+			return err
+		}
+		st.load(*from, -1)
+	}
+	if _, err := tx.ExecContext(ctx, db.q.SetWaiting, millis(db.Now()), convID); err != nil {
+		return err
+	}
+	return db.place(ctx, tx, st)
+}
+
+// routeIfOn routes a conversation when its inbox has auto-assignment on.
+func (db *DB) routeIfOn(ctx context.Context, tx *txn, accountID, inboxID, convID int64, from *int64) error {
+	st, err := db.loadInboxState(ctx, tx, accountID, inboxID)
+	if err != nil || !st.EnableAutoAssignment {
+		return err
+	}
+	return db.route(ctx, tx, st, convID, from)
+}
+
+// place gives the inbox's waiting conversations, oldest first and one at a
+// time through the rotation, to the online members with room, until the
+// queue or the room runs out. It runs in the transaction of every change that
+// may make room.
+func (db *DB) place(ctx context.Context, tx *txn, st *inboxState) error {
+	if !st.EnableAutoAssignment {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, db.q.Queue, st.ID)
+	if err != nil {
+		return err
+	}
+	var queue []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		queue = append(queue, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, convID := range queue {
+		pick, ok := routing.Pick(routing.PlacementCandidates(st.members, st.MaxAssignmentLimit), st.last, st.AssignmentMode)
+		if !ok {
+			return nil
+		}
+		if err := db.give(ctx, tx, st, convID, nil, pick, switchboard.ReasonAuto, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// placeIn places the queue of one inbox (whose routing lock is held).
+func (db *DB) placeIn(ctx context.Context, tx *txn, accountID, inboxID int64) error {
+	st, err := db.loadInboxState(ctx, tx, accountID, inboxID)
+	if err != nil {
+		return err
+	}
+	return db.place(ctx, tx, st)
+}
+
+// placeFor places the queues of the inboxes where user is a member, after
+// they came online (all of the account's inboxes are locked).
+func (db *DB) placeFor(ctx context.Context, tx *txn, accountID, userID int64) error {
+	rows, err := tx.QueryContext(ctx, db.q.AutoInboxesOfMember, accountID, userID)
+	if err != nil {
+		return err
+	}
+	var inboxes []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		inboxes = append(inboxes, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range inboxes {
+		if err := db.placeIn(ctx, tx, accountID, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // lockInbox takes the inbox's routing lock for the rest of the transaction:
@@ -69,22 +207,6 @@ func (db *DB) lockConversationInbox(ctx context.Context, tx *txn, accountID, dis
 		return notFoundOr(err, "conversation")
 	}
 	return db.lockInbox(ctx, tx, accountID, inboxID)
-}
-
-// autoAssign gives the unassigned conversation convID the next candidate of
-// the inbox's rotation, moves the rotation and records the event. It returns
-// the assignee, or nil when the inbox has no members.
-func (db *DB) autoAssign(ctx context.Context, tx *txn, st *inboxState, convID int64) (*int64, error) {
-	pick, ok := routing.Next(routing.AutoCandidates(st.members), st.last)
-	if !ok {
-		return nil, nil
-	}
-	if err := db.changeAssignee(ctx, tx, st.AccountID, convID, nil, &pick, switchboard.ReasonAuto, nil); err != nil {
-		return nil, err
-	}
-	st.last = pick
-	_, err := tx.ExecContext(ctx, db.q.SetRotation, pick, st.ID)
-	return &pick, err
 }
 
 // changeAssignee sets a conversation's assignee and writes its event.
@@ -149,17 +271,24 @@ func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, ac
 		if mode == wentOffline && !reassignable {
 			continue
 		}
-		var to *int64
 		if reassignable {
-			if pick, ok := routing.Next(routing.ReassignCandidates(st.members, userID), st.last); ok {
-				to, st.last = &pick, pick
-				if _, err := tx.ExecContext(ctx, db.q.SetRotation, pick, st.ID); err != nil {
+			if pick, ok := routing.Pick(routing.ReassignCandidates(st.members, userID, st.MaxAssignmentLimit), st.last, st.AssignmentMode); ok {
+				if err := db.give(ctx, tx, st, c.id, &userID, pick, switchboard.ReasonReassign, actor); err != nil {
 					return err
 				}
+				continue
 			}
 		}
-		if err := db.changeAssignee(ctx, tx, accountID, c.id, &userID, to, switchboard.ReasonReassign, actor); err != nil {
+		if err := db.changeAssignee(ctx, tx, accountID, c.id, &userID, nil, switchboard.ReasonReassign, actor); err != nil {
 			return err
+		}
+		st.load(userID, -1)
+		// Nobody could take it: an open conversation waits in the queue of an
+		// inbox that reassigns and auto-assigns.
+		if reassignable && c.status == switchboard.StatusOpen && st.EnableAutoAssignment {
+			if _, err := tx.ExecContext(ctx, db.q.SetWaiting, millis(db.Now()), c.id); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

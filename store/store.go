@@ -50,6 +50,7 @@ type DB struct {
 	// stopListening and listenDone end the PostgreSQL change listener.
 	stopListening context.CancelFunc
 	listenDone    chan struct{}
+	channel       string // the PostgreSQL channel of committed changes
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
 }
@@ -267,7 +268,6 @@ type queries struct {
 	UpdateMembership       string
 	DeleteMembership       string
 	CountAdministrators    string
-	SetAvailability        string
 	InsertSession          string
 	DeleteSession          string
 	Agent                  string
@@ -292,6 +292,12 @@ type queries struct {
 	UpdateUserName         string
 	LockInbox              string
 	ConversationInbox      string
+	SetWaiting             string
+	QueueLength            string
+	Queue                  string
+	JoinQueue              string
+	AutoInboxesOfMember    string
+	ListQueue              string
 	LockInboxesOfAccount   string
 	CountConversations     string
 	ListConversations      string

@@ -62,11 +62,19 @@ func (db *DB) SignIn(ctx context.Context, email, password string) (switchboard.U
 		if _, err := tx.ExecContext(ctx, db.q.InsertSession, hashToken(token), id, now); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, db.q.SetAvailability, switchboard.Online, id, switchboard.Offline); err != nil {
+		user, err = db.user(ctx, tx, id)
+		if err != nil {
 			return err
 		}
-		user, err = db.user(ctx, tx, id)
-		return err
+		for i, m := range user.Accounts {
+			if m.Availability == switchboard.Offline {
+				if err := db.setAvailability(ctx, tx, m.AccountID, id, switchboard.Online, &id, false); err != nil {
+					return err
+				}
+				user.Accounts[i].Availability = switchboard.Online
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return switchboard.User{}, "", fmt.Errorf("sign in: %w", err)
@@ -191,10 +199,10 @@ func (db *DB) SetAvailability(ctx context.Context, caller switchboard.Caller, us
 // becomes offline, or always when force is set (sign-out), their conversations
 // are reassigned.
 func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID int64, a switchboard.Availability, actor *int64, force bool) error {
-	if a == switchboard.Offline {
-		if err := db.lockAccountInboxes(ctx, tx, accountID); err != nil {
-			return err
-		}
+	// Going offline moves conversations and coming online places queues,
+	// in any inbox of the account.
+	if err := db.lockAccountInboxes(ctx, tx, accountID); err != nil {
+		return err
 	}
 	var role switchboard.Role
 	var old switchboard.Availability
@@ -208,8 +216,11 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	if a != old {
 		tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: accountID, UserID: userID})
 	}
-	if a == switchboard.Offline && (old != switchboard.Offline || force) {
+	switch {
+	case a == switchboard.Offline && (old != switchboard.Offline || force):
 		return db.reassign(ctx, tx, accountID, userID, actor, wentOffline)
+	case a == switchboard.Online && old != switchboard.Online:
+		return db.placeFor(ctx, tx, accountID, userID)
 	}
 	return nil
 }

@@ -56,10 +56,6 @@ DELETE FROM account_users WHERE account_id = ? AND user_id = ?;
 -- name: CountAdministrators
 SELECT count(*) FROM account_users WHERE account_id = ? AND role = 'administrator';
 
--- name: SetAvailability
--- Sign-in: online in every account where the user was offline.
-UPDATE account_users SET availability = ? WHERE user_id = ? AND availability = ?;
-
 -- name: InsertSession
 INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?, ?, ?);
 
@@ -77,24 +73,30 @@ FROM account_users au JOIN users u ON u.id = au.user_id
 WHERE au.account_id = ? ORDER BY u.id;
 
 -- name: InsertInbox
-INSERT INTO inboxes (account_id, name, webhook_url, enable_auto_assignment, enable_auto_reassignment, created_at)
-VALUES (?, ?, ?, ?, ?, ?) RETURNING id;
+INSERT INTO inboxes (account_id, name, webhook_url, enable_auto_assignment, enable_auto_reassignment,
+                     max_assignment_limit, assignment_mode, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;
 
 -- name: Inbox
-SELECT name, webhook_url, enable_auto_assignment, enable_auto_reassignment, rotation_last_user_id
+SELECT name, webhook_url, enable_auto_assignment, enable_auto_reassignment,
+       max_assignment_limit, assignment_mode, rotation_last_user_id
 FROM inboxes WHERE id = ? AND account_id = ?;
 
 -- name: InboxesOfAccount
-SELECT id, name, webhook_url, enable_auto_assignment, enable_auto_reassignment
+SELECT id, name, webhook_url, enable_auto_assignment, enable_auto_reassignment,
+       max_assignment_limit, assignment_mode
 FROM inboxes WHERE account_id = ? ORDER BY id;
 
 -- name: InboxesOfMember
-SELECT i.id, i.name, i.webhook_url, i.enable_auto_assignment, i.enable_auto_reassignment
+SELECT i.id, i.name, i.webhook_url, i.enable_auto_assignment, i.enable_auto_reassignment,
+       i.max_assignment_limit, i.assignment_mode
 FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
 WHERE i.account_id = ? AND m.user_id = ? ORDER BY i.id;
 
 -- name: UpdateInbox
-UPDATE inboxes SET name = ?, enable_auto_assignment = ?, enable_auto_reassignment = ? WHERE id = ?;
+UPDATE inboxes SET name = ?, enable_auto_assignment = ?, enable_auto_reassignment = ?,
+       max_assignment_limit = ?, assignment_mode = ?
+WHERE id = ?;
 
 -- name: SetRotation
 UPDATE inboxes SET rotation_last_user_id = ? WHERE id = ?;
@@ -103,8 +105,11 @@ UPDATE inboxes SET rotation_last_user_id = ? WHERE id = ?;
 SELECT count(*) FROM inbox_members WHERE inbox_id = ? AND user_id = ?;
 
 -- name: InboxMembers
--- What a routing decision needs of the members, in id order, in one query.
-SELECT m.user_id, au.availability
+-- What a routing decision needs of the members, in id order, in one query:
+-- availability and the open conversations of the inbox each holds.
+SELECT m.user_id, au.availability,
+       (SELECT count(*) FROM conversations c
+        WHERE c.inbox_id = m.inbox_id AND c.assignee_id = m.user_id AND c.status = 'open')
 FROM inbox_members m
 JOIN inboxes i ON i.id = m.inbox_id
 JOIN account_users au ON au.account_id = i.account_id AND au.user_id = m.user_id
@@ -135,7 +140,11 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;
 -- name: ConversationByDisplay
 SELECT c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.source_id,
        c.snoozed_until, c.created_at, c.last_activity_at,
-       u.name, u.email, au.role, au.availability, au.auto_offline
+       u.name, u.email, au.role, au.availability, au.auto_offline, c.waiting_since,
+       CASE WHEN c.waiting_since IS NULL THEN 0 ELSE
+         (SELECT count(*) FROM conversations w WHERE w.inbox_id = c.inbox_id AND w.waiting_since IS NOT NULL
+          AND (w.waiting_since < c.waiting_since OR (w.waiting_since = c.waiting_since AND w.id <= c.id)))
+       END
 FROM conversations c
 LEFT JOIN users u ON u.id = c.assignee_id
 LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id
@@ -159,7 +168,11 @@ WHERE c.account_id = ?
 -- assignee type twice; user; assignee type twice; limit; offset.
 SELECT c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.source_id,
        c.snoozed_until, c.created_at, c.last_activity_at,
-       u.name, u.email, au.role, au.availability, au.auto_offline
+       u.name, u.email, au.role, au.availability, au.auto_offline, c.waiting_since,
+       CASE WHEN c.waiting_since IS NULL THEN 0 ELSE
+         (SELECT count(*) FROM conversations w WHERE w.inbox_id = c.inbox_id AND w.waiting_since IS NOT NULL
+          AND (w.waiting_since < c.waiting_since OR (w.waiting_since = c.waiting_since AND w.id <= c.id)))
+       END
 FROM conversations c
 LEFT JOIN users u ON u.id = c.assignee_id
 LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id
@@ -175,11 +188,15 @@ ORDER BY c.last_activity_at DESC, c.id DESC
 LIMIT ? OFFSET ?;
 
 -- name: SetAssignee
-UPDATE conversations SET assignee_id = ?, last_activity_at = ? WHERE id = ?
+-- A conversation that gets an assignee, or is unassigned, leaves the queue.
+UPDATE conversations SET assignee_id = ?, waiting_since = NULL, last_activity_at = ? WHERE id = ?
 RETURNING display_id, inbox_id;
 
 -- name: SetStatus
-UPDATE conversations SET status = ?, snoozed_until = ?, last_activity_at = ? WHERE id = ?;
+-- Only an open conversation waits.
+UPDATE conversations SET status = ?, snoozed_until = ?, last_activity_at = ?,
+       waiting_since = CASE WHEN status = 'open' AND ? = 'open' THEN waiting_since END
+WHERE id = ?;
 
 -- name: AssignedTo
 -- A user's conversations in an account, grouped by inbox, each with whether
@@ -216,3 +233,40 @@ SELECT id FROM inboxes WHERE account_id = ? ORDER BY id;
 
 -- name: ConversationInbox
 SELECT inbox_id FROM conversations WHERE account_id = ? AND display_id = ?;
+
+-- name: SetWaiting
+UPDATE conversations SET waiting_since = ? WHERE id = ?;
+
+-- name: QueueLength
+SELECT count(*) FROM conversations WHERE inbox_id = ? AND waiting_since IS NOT NULL;
+
+-- name: Queue
+-- The waiting queue of an inbox, in order.
+SELECT id FROM conversations WHERE inbox_id = ? AND waiting_since IS NOT NULL
+ORDER BY waiting_since, id;
+
+-- name: JoinQueue
+-- Auto-assignment switched on: the inbox's unassigned open conversations
+-- become its queue, in order of arrival.
+UPDATE conversations SET waiting_since = created_at
+WHERE inbox_id = ? AND status = 'open' AND assignee_id IS NULL AND waiting_since IS NULL;
+
+-- name: AutoInboxesOfMember
+-- The inboxes with auto-assignment on where a user is a member, in id order.
+SELECT i.id FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
+WHERE i.account_id = ? AND m.user_id = ? AND i.enable_auto_assignment
+ORDER BY i.id;
+
+-- name: ListQueue
+SELECT c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.source_id,
+       c.snoozed_until, c.created_at, c.last_activity_at,
+       u.name, u.email, au.role, au.availability, au.auto_offline, c.waiting_since,
+       CASE WHEN c.waiting_since IS NULL THEN 0 ELSE
+         (SELECT count(*) FROM conversations w WHERE w.inbox_id = c.inbox_id AND w.waiting_since IS NOT NULL
+          AND (w.waiting_since < c.waiting_since OR (w.waiting_since = c.waiting_since AND w.id <= c.id)))
+       END
+FROM conversations c
+LEFT JOIN users u ON u.id = c.assignee_id
+LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id
+WHERE c.inbox_id = ? AND c.waiting_since IS NOT NULL
+ORDER BY c.waiting_since, c.id;

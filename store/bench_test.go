@@ -1,0 +1,292 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/storetest"
+)
+
+// The storage benchmarks: one pick (CreateConversation with auto-assignment)
+// and one reassignment (an agent holding many conversations goes offline),
+// on SQLite and, when SWITCHBOARD_TEST_POSTGRES is set, PostgreSQL. Members
+// and stored conversations are written straight into the database (benchSeed)
+// because ten thousand agents through CreateAgent cost ten thousand bcrypt
+// hashes. Profile with e.g.
+//
+//	go test ./store -run '^$' -bench 'CreateConversation/SQLite/members=10$' -cpuprofile cpu.out
+
+type benchBackend struct {
+	name string
+	dsn  func(b *testing.B) string
+}
+
+var benchBackends = []benchBackend{
+	{"SQLite", func(b *testing.B) string { return storetest.SQLite(b) }},
+	{"Postgres", func(b *testing.B) string { return storetest.Postgres(b)(b) }},
+}
+
+// benchFixture is an account with an administrator and one inbox.
+type benchFixture struct {
+	db    *store.DB
+	seed  *benchSeed
+	admin switchboard.Caller
+	inbox int64
+}
+
+func newBenchFixture(b *testing.B, dsn string) *benchFixture {
+	b.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	acc, u, err := db.CreateAccountWithAdministrator(ctx, "Bench", "Admin", "admin@example.com", "password123")
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin := switchboard.Caller{UserID: u.ID, AccountID: acc.ID, Role: switchboard.RoleAdministrator}
+	in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Web", EnableAutoAssignment: true, EnableAutoReassignment: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := openBenchSeed(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.db.Close() })
+	return &benchFixture{db: db, seed: s, admin: admin, inbox: in.ID}
+}
+
+// BenchmarkCreateConversation measures one storage pick: a conversation
+// created open in an inbox with auto-assignment, in its own transaction
+// (one commit, one fsync on SQLite), as the API does for each create.
+func BenchmarkCreateConversation(b *testing.B) {
+	cases := []struct {
+		members, stored int
+	}{
+		{10, 0}, {1000, 0}, {10000, 0}, {10, 100_000},
+	}
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			for _, c := range cases {
+				name := fmt.Sprintf("members=%d", c.members)
+				if c.stored > 0 {
+					name += fmt.Sprintf("/stored=%d", c.stored)
+				}
+				b.Run(name, func(b *testing.B) {
+					f := newBenchFixture(b, be.dsn(b))
+					ctx := context.Background()
+					lo, hi, err := f.seed.members(ctx, f.admin.AccountID, f.inbox, c.members)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if c.stored > 0 {
+						// One stored conversation in a hundred is open, as in
+						// an inbox whose history is mostly resolved.
+						if err := f.seed.conversations(ctx, f.admin.AccountID, f.inbox, c.stored, lo, hi); err != nil {
+							b.Fatal(err)
+						}
+					}
+					n := switchboard.NewConversation{InboxID: f.inbox, Message: "Hello"}
+					for range 10 { // warm the caches
+						if _, err := f.db.CreateConversation(ctx, f.admin, n); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportAllocs()
+					for b.Loop() {
+						conv, err := f.db.CreateConversation(ctx, f.admin, n)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if conv.Assignee == nil {
+							b.Fatal("not auto-assigned")
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkReassign measures an agent holding held open conversations going
+// offline: every one moves to the next online colleague in the same
+// transaction. ns/op is the whole reassignment; ns/conversation is per
+// conversation.
+func BenchmarkReassign(b *testing.B) {
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			for _, held := range []int{1000, 10000} {
+				b.Run(fmt.Sprintf("held=%d", held), func(b *testing.B) {
+					if be.name == "Postgres" && held > 1000 && testing.Short() {
+						b.Skip("long on PostgreSQL")
+					}
+					f := newBenchFixture(b, be.dsn(b))
+					ctx := context.Background()
+					lo, _, err := f.seed.members(ctx, f.admin.AccountID, f.inbox, 3)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for b.Loop() {
+						b.StopTimer()
+						if err := f.db.SetAvailability(ctx, f.admin, lo, switchboard.Online); err != nil {
+							b.Fatal(err)
+						}
+						if err := f.seed.assignTo(ctx, f.admin.AccountID, f.inbox, held, lo); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
+						if err := f.db.SetAvailability(ctx, f.admin, lo, switchboard.Offline); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StopTimer()
+					if left, err := f.seed.heldBy(ctx, lo); err != nil || left != 0 {
+						b.Fatalf("the agent still holds %d (%v)", left, err)
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*held), "ns/conversation")
+				})
+			}
+		})
+	}
+}
+
+// benchSeed writes members and conversations straight into a store's
+// database, as the store would have (minus events and messages, which no pick
+// reads).
+type benchSeed struct {
+	db       *sql.DB
+	postgres bool
+	users    int
+}
+
+func openBenchSeed(dsn string) (*benchSeed, error) {
+	if strings.HasPrefix(dsn, "postgres://") {
+		db, err := sql.Open("pgx", dsn)
+		return &benchSeed{db: db, postgres: true}, err
+	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	db, err := sql.Open("sqlite", "file:"+url.PathEscape(path)+"?_pragma=busy_timeout(30000)&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return &benchSeed{db: db}, nil
+}
+
+func (s *benchSeed) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (s *benchSeed) series() string {
+	if s.postgres {
+		return "generate_series(1, ?::bigint) AS s(i)"
+	}
+	return "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) SELECT i FROM s) AS s"
+}
+
+// members adds n online agents to the account and the inbox, with
+// contiguous ids lo..hi.
+func (s *benchSeed) members(ctx context.Context, account, inbox int64, n int) (lo, hi int64, err error) {
+	s.users++
+	prefix := fmt.Sprintf("seed%d-", s.users)
+	text, yes := "CAST(i AS TEXT)", "1"
+	if s.postgres {
+		text, yes = "i::text", "TRUE"
+	}
+	now := time.Now().UnixMilli()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback()
+	like := prefix + "%"
+	stmts := []struct {
+		query string
+		args  []any
+	}{
+		{`INSERT INTO users (name, email, password_hash, access_token, access_token_hash, created_at)
+		  SELECT 'Seeded', ? || ` + text + ` || '@bench.invalid', '!', ? || ` + text + `, ? || ` + text + `, ? FROM ` + s.series(),
+			[]any{prefix, prefix + "t", prefix + "h", now, n}},
+		{`INSERT INTO account_users (account_id, user_id, role, availability, auto_offline, created_at)
+		  SELECT ?, id, 'agent', 'online', ` + yes + `, ? FROM users WHERE email LIKE ?`, []any{account, now, like}},
+		{`INSERT INTO inbox_members (inbox_id, user_id) SELECT ?, id FROM users WHERE email LIKE ?`, []any{inbox, like}},
+	}
+	for _, st := range stmts {
+		if _, err := tx.ExecContext(ctx, s.q(st.query), st.args...); err != nil {
+			return 0, 0, fmt.Errorf("seed members: %w", err)
+		}
+	}
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT min(id), max(id) FROM users WHERE email LIKE ?`), like).Scan(&lo, &hi); err != nil {
+		return 0, 0, err
+	}
+	if hi-lo+1 != int64(n) {
+		return 0, 0, fmt.Errorf("seeded user ids %d..%d are not %d contiguous ids", lo, hi, n)
+	}
+	return lo, hi, tx.Commit()
+}
+
+// conversations adds n conversations to the inbox assigned round robin to
+// lo..hi, one in a hundred open and the others resolved.
+func (s *benchSeed) conversations(ctx context.Context, account, inbox int64, n int, lo, hi int64) error {
+	return s.insert(ctx, account, inbox, n, fmt.Sprintf("%d + (i %% %d)", lo, hi-lo+1), "CASE WHEN i % 100 = 0 THEN 'open' ELSE 'resolved' END")
+}
+
+// assignTo adds n open conversations to the inbox, all assigned to user.
+func (s *benchSeed) assignTo(ctx context.Context, account, inbox int64, n int, user int64) error {
+	return s.insert(ctx, account, inbox, n, fmt.Sprint(user), "'open'")
+}
+
+func (s *benchSeed) insert(ctx context.Context, account, inbox int64, n int, assignee, status string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var last int64
+	lock := ""
+	if s.postgres {
+		lock = " FOR UPDATE"
+	}
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT last_conversation_id FROM accounts WHERE id = ?`+lock), account).Scan(&last); err != nil {
+		return err
+	}
+	now := time.Now().UnixMilli()
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO conversations (account_id, display_id, inbox_id, status, assignee_id, source_id, created_at, last_activity_at)
+		SELECT ?, ? + i, ?, `+status+`, `+assignee+`, '', ? - i, ? - i FROM `+s.series()), account, last, inbox, now, now, n)
+	if err != nil {
+		return fmt.Errorf("seed conversations: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE accounts SET last_conversation_id = ? WHERE id = ?`), last+int64(n), account); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *benchSeed) heldBy(ctx context.Context, user int64) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*) FROM conversations WHERE assignee_id = ? AND status <> 'resolved'`), user).Scan(&n)
+	return n, err
+}
