@@ -339,3 +339,29 @@ func TestAgentDoesNotSeeOtherInboxes(t *testing.T) {
 		t.Errorf("an agent's page links to the settings %d times", links)
 	}
 }
+
+func TestCollaboratorsSetsLimitAndModeAndShowsTheQueue(t *testing.T) {
+	c := newConsole(t)
+	ann := c.agent("Ann", switchboard.RoleAgent)
+	in := c.inbox("Website", ann)
+	admin := c.browser("ada@example.com")
+	c.browser("ann@example.com") // Ann online
+	c.do(admin, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", in.ID)),
+		chromedp.SendKeys(chromedp.ID("max-assignment-limit"), "1"),
+		chromedp.SetValue(chromedp.ID("assignment-mode"), "balanced"),
+		chromedp.Click(chromedp.ID("update-collaborators")),
+		chromedp.WaitVisible(chromedp.CSS(".notice")))
+	got, err := c.db.Inbox(context.Background(), c.admin, in.ID)
+	if err != nil || got.MaxAssignmentLimit != 1 || got.AssignmentMode != switchboard.Balanced {
+		t.Fatalf("after Update: limit %d, mode %q (%v)", got.MaxAssignmentLimit, got.AssignmentMode, err)
+	}
+	for range 2 {
+		if _, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.do(admin, chromedp.Navigate(c.url("/conversations/2")))
+	if text := get(t, admin, chromedp.Text(chromedp.ID("queue-position"))); !strings.Contains(text, "#1 in the queue") {
+		t.Errorf("queue position shown as %q", text)
+	}
+}

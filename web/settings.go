@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/switchboard/switchboard"
 )
@@ -183,8 +184,18 @@ func (c *Console) updateCollaborators(w http.ResponseWriter, r *http.Request, s 
 	}
 	auto := r.PostFormValue("enable_auto_assignment") == "on"
 	reassign := r.PostFormValue("enable_auto_reassignment") == "on"
+	limit := 0
+	if v := strings.TrimSpace(r.PostFormValue("max_assignment_limit")); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
+			return switchboard.Invalid("max_assignment_limit", "Maximum assignment limit must be a positive number, or empty for no limit.")
+		}
+	}
+	mode, err := switchboard.ParseAssignmentMode(r.PostFormValue("assignment_mode"), "assignment_mode")
+	if err != nil {
+		return err
+	}
 	err = c.store.UpdateCollaborators(r.Context(), caller, id, members, switchboard.InboxUpdate{
-		EnableAutoAssignment: &auto, EnableAutoReassignment: &reassign,
+		EnableAutoAssignment: &auto, EnableAutoReassignment: &reassign, MaxAssignmentLimit: &limit, AssignmentMode: &mode,
 	})
 	if err != nil {
 		return err
