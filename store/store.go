@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
@@ -51,6 +52,8 @@ type DB struct {
 	stopListening context.CancelFunc
 	listenDone    chan struct{}
 	channel       string // the PostgreSQL channel of committed changes
+	// process names this process in console_connections.
+	process string
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
 }
@@ -87,7 +90,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
-	return finishOpen(ctx, &DB{write: write, read: read, q: q, Now: time.Now}, "migrations/sqlite")
+	return finishOpen(ctx, &DB{write: write, read: read, q: q, Now: time.Now, process: rand.Text()}, "migrations/sqlite")
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
@@ -102,7 +105,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	pool.SetMaxOpenConns(16)
 	pool.SetMaxIdleConns(16)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
-	db, err := finishOpen(ctx, &DB{write: pool, read: pool, postgres: true, q: q, Now: time.Now}, "migrations/postgres")
+	db, err := finishOpen(ctx, &DB{write: pool, read: pool, postgres: true, q: q, Now: time.Now, process: rand.Text()}, "migrations/postgres")
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +301,13 @@ type queries struct {
 	JoinQueue              string
 	AutoInboxesOfMember    string
 	ListQueue              string
+	InsertConnection       string
+	DeleteConnection       string
+	NoteDisconnect         string
+	Heartbeat              string
+	ForgetPresence         string
+	DeleteStaleConnections string
+	PresenceAway           string
 	LockInboxesOfAccount   string
 	CountConversations     string
 	ListConversations      string

@@ -213,6 +213,11 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	if _, err := tx.ExecContext(ctx, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
 		return err
 	}
+	if actor != nil {
+		if err := db.forgetPresence(ctx, tx, accountID, userID); err != nil {
+			return err
+		}
+	}
 	if a != old {
 		tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: accountID, UserID: userID})
 	}

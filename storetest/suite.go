@@ -32,6 +32,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"RotationAndAvailabilitySurviveReopen", testRotationSurvivesReopen},
 		{"DuplicateEmailRefused", testDuplicateEmail},
 		{"CommittedChangesReachSubscribers", testChanges},
+		{"PresenceSetsOfflineAfterTheConsoleCloses", testPresence},
 		{"ConcurrentCreatesStayFair", testConcurrentFairness},
 		{"ConcurrentChangesKeepInvariants", testConcurrentInvariants},
 	}
@@ -91,6 +92,7 @@ func (f *fixture) agent(role switchboard.Role, a switchboard.Availability) switc
 	f.t.Helper()
 	ag, err := f.db.CreateAgent(f.ctx, f.admin, switchboard.NewAgent{
 		Name: "Agent", Email: fmt.Sprintf("agent%d@example.com", f.seq.Add(1)), Role: role, Availability: a,
+		AutoOffline: true,
 	})
 	f.must(err)
 	return switchboard.Caller{UserID: ag.ID, AccountID: f.admin.AccountID, Role: role}
@@ -579,4 +581,80 @@ func testChanges(t *testing.T, f *fixture) {
 			t.Errorf("a rolled-back change was published: %+v", c)
 		}
 	}
+}
+
+func testPresence(t *testing.T, f *fixture) {
+	clock := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	f.db.Now = func() time.Time { return clock }
+	const grace = 5 * time.Minute
+	leaver, stayer, apiOnly := f.online(), f.online(), f.online()
+	crashed, optedOut := f.online(), f.online()
+	inbox := f.inbox(true, true, leaver, stayer)
+	conv := f.create(inbox, switchboard.NewConversation{}) // leaver
+	optOut := false
+	_, err := f.db.UpdateAgent(f.ctx, f.admin, optedOut.UserID, switchboard.AgentUpdate{AutoOffline: &optOut})
+	f.must(err)
+	connect := func(c switchboard.Caller) int64 {
+		id, err := f.db.ConsoleConnected(f.ctx, c.AccountID, c.UserID)
+		f.must(err)
+		return id
+	}
+	leaving := connect(leaver)
+	connect(stayer)
+	f.must(f.db.ConsoleDisconnected(f.ctx, connect(optedOut)))
+	// Another process holds the crashed user's console, then dies: no
+	// disconnect, and no more heartbeats.
+	other, err := store.Open(f.ctx, f.dsn)
+	f.must(err)
+	other.Now = f.db.Now
+	_, err = other.ConsoleConnected(f.ctx, crashed.AccountID, crashed.UserID)
+	f.must(err)
+	other.Close()
+	f.must(f.db.ConsoleDisconnected(f.ctx, leaving))
+	availability := func(c switchboard.Caller) switchboard.Availability {
+		a, err := f.db.Agent(f.ctx, f.admin, c.UserID)
+		f.must(err)
+		return a.Availability
+	}
+	beat := func(d time.Duration) {
+		clock = clock.Add(d)
+		f.must(f.db.Heartbeat(f.ctx)) // this process beats; the crashed one is another
+	}
+
+	beat(4 * time.Minute)
+	if n, err := f.db.SweepPresence(f.ctx, grace); err != nil || n != 0 {
+		t.Fatalf("within the grace period %d users went offline (%v)", n, err)
+	}
+	beat(2 * time.Minute)
+	if _, err := f.db.SweepPresence(f.ctx, grace); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		c    switchboard.Caller
+		want switchboard.Availability
+	}{
+		"ConsoleClosedPastGraceGoesOffline": {leaver, switchboard.Offline},
+		"DeadProcessConnectionExpires":      {crashed, switchboard.Offline},
+		"ConnectedStaysOnline":              {stayer, switchboard.Online},
+		"APIOnlyKeepsWhatTheySet":           {apiOnly, switchboard.Online},
+		"AutoOfflineOffKeeps":               {optedOut, switchboard.Online},
+	}
+	for name, w := range want {
+		if got := availability(w.c); got != w.want {
+			t.Errorf("%s: %s, want %s", name, got, w.want)
+		}
+	}
+	if got := f.assignee(conv.ID); got != stayer.UserID {
+		t.Errorf("the absent agent's conversation is with %d, want %d", got, stayer.UserID)
+	}
+	t.Run("ExplicitChoiceWinsUntilTheNextConsole", func(t *testing.T) {
+		f.setAvailability(leaver, switchboard.Online)
+		beat(time.Hour)
+		if _, err := f.db.SweepPresence(f.ctx, grace); err != nil {
+			t.Fatal(err)
+		}
+		if got := availability(leaver); got != switchboard.Online {
+			t.Errorf("after choosing online by hand: %s", got)
+		}
+	})
 }

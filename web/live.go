@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,6 +17,16 @@ import (
 func (c *Console) events(w http.ResponseWriter, r *http.Request, s session, caller switchboard.Caller) error {
 	changes, cancel := c.store.Subscribe()
 	defer cancel()
+	// The stream is the console's presence: availability can follow it.
+	conn, err := c.store.ConsoleConnected(r.Context(), caller.AccountID, caller.UserID)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := c.store.ConsoleDisconnected(context.WithoutCancel(r.Context()), conn); err != nil {
+			c.log.Error("console disconnected", "err", err)
+		}
+	}()
 	rc := http.NewResponseController(w)
 	// The stream outlives the server's write timeout, which is for requests.
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil {

@@ -57,6 +57,8 @@ type Store interface {
 	AssignmentEvents(ctx context.Context, c switchboard.Caller, id int64) ([]switchboard.AssignmentEvent, error)
 
 	Subscribe() (<-chan switchboard.Change, func())
+	ConsoleConnected(ctx context.Context, accountID, userID int64) (int64, error)
+	ConsoleDisconnected(ctx context.Context, id int64) error
 }
 
 var _ Store = (*store.DB)(nil)

@@ -74,6 +74,7 @@ type config struct {
 	DB            string
 	PlatformToken string
 	LogFormat     string
+	PresenceGrace time.Duration
 	AdminEmail    string
 	AdminPassword string
 }
@@ -94,9 +95,19 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.DB, "db", envDefault(getenv, "SWITCHBOARD_DB", "sqlite:switchboard.db"), "database: sqlite:PATH or postgres://USER@HOST:PORT/DB (SWITCHBOARD_DB)")
 	fs.StringVar(&c.PlatformToken, "platform-token", getenv("SWITCHBOARD_PLATFORM_TOKEN"), "token of the Platform API; empty turns it off (SWITCHBOARD_PLATFORM_TOKEN)")
 	fs.StringVar(&c.LogFormat, "log-format", envDefault(getenv, "SWITCHBOARD_LOG_FORMAT", "text"), "log format: text or json (SWITCHBOARD_LOG_FORMAT)")
+	grace := envDefault(getenv, "SWITCHBOARD_PRESENCE_GRACE", "5m")
+	fs.Func("presence-grace", "how long after a user's last console closes they become offline, if auto-offline is on (SWITCHBOARD_PRESENCE_GRACE; default 5m)", func(v string) error {
+		grace = v
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	d, err := time.ParseDuration(grace)
+	if err != nil || d <= 0 {
+		return c, fmt.Errorf("--presence-grace must be a positive duration such as 5m, not %q", grace)
+	}
+	c.PresenceGrace = d
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
 	}
@@ -143,6 +154,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 	}
 	srv.RegisterOnShutdown(console.Close)
+	presenceCtx, stopPresence := context.WithCancel(ctx)
+	defer stopPresence()
+	go db.KeepPresence(presenceCtx, c.PresenceGrace, log)
 	log.Info("switchboard listening", "addr", listener.Addr().String(), "db", c.DB, "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()

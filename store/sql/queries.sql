@@ -270,3 +270,42 @@ LEFT JOIN users u ON u.id = c.assignee_id
 LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id
 WHERE c.inbox_id = ? AND c.waiting_since IS NOT NULL
 ORDER BY c.waiting_since, c.id;
+
+-- name: InsertConnection
+INSERT INTO console_connections (account_id, user_id, process_id, heartbeat_at)
+VALUES (?, ?, ?, ?) RETURNING id;
+
+-- name: DeleteConnection
+DELETE FROM console_connections WHERE id = ? RETURNING account_id, user_id;
+
+-- name: NoteDisconnect
+-- The user's last connection closed (none of theirs is left).
+UPDATE account_users SET last_disconnected_at = ?
+WHERE account_id = ? AND user_id = ?
+  AND NOT EXISTS (SELECT 1 FROM console_connections cc
+                  WHERE cc.account_id = account_users.account_id AND cc.user_id = account_users.user_id);
+
+-- name: Heartbeat
+UPDATE console_connections SET heartbeat_at = ? WHERE process_id = ?;
+
+-- name: ForgetPresence
+-- An explicit choice of availability: presence starts again from the next
+-- console connection. Rows of dead processes go too.
+UPDATE account_users SET last_disconnected_at = NULL WHERE account_id = ? AND user_id = ?;
+
+-- name: DeleteStaleConnections
+DELETE FROM console_connections WHERE account_id = ? AND user_id = ? AND heartbeat_at <= ?;
+
+-- name: PresenceAway
+-- Users with auto-offline on, not offline, with no fresh console connection,
+-- whose last one closed (or whose process stopped beating) before the grace
+-- cutoff. Parameters: fresh cutoff; grace cutoff; account (0 for all); user.
+SELECT au.account_id, au.user_id FROM account_users au
+WHERE au.auto_offline AND au.availability <> 'offline'
+  AND NOT EXISTS (SELECT 1 FROM console_connections cc
+                  WHERE cc.account_id = au.account_id AND cc.user_id = au.user_id AND cc.heartbeat_at > ?)
+  AND coalesce(au.last_disconnected_at,
+               (SELECT max(cc.heartbeat_at) FROM console_connections cc
+                WHERE cc.account_id = au.account_id AND cc.user_id = au.user_id)) < ?
+  AND (? = 0 OR (au.account_id = ? AND au.user_id = ?))
+ORDER BY au.account_id, au.user_id;

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/switchboard/switchboard"
+)
+
+// Presence: a user with auto-offline on whose last live console connection
+// closed more than a grace period ago becomes offline, which reassigns their
+// conversations. Connections are rows that their process keeps fresh, so this
+// holds across processes and restarts, and a process that dies lets its
+// users' connections expire.
+
+// HeartbeatEvery is how often a process refreshes its connections; a
+// connection three beats old belongs to a process that stopped.
+const HeartbeatEvery = 30 * time.Second
+
+const staleAfter = 3 * HeartbeatEvery
+
+// ConsoleConnected records a live console connection of userID in accountID
+// through this process, and returns its id.
+func (db *DB) ConsoleConnected(ctx context.Context, accountID, userID int64) (int64, error) {
+	var id int64
+	err := db.inTx(ctx, func(tx *txn) error {
+		return tx.QueryRowContext(ctx, db.q.InsertConnection, accountID, userID, db.process, millis(db.Now())).Scan(&id)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("console connected: %w", err)
+	}
+	return id, nil
+}
+
+// ConsoleDisconnected records that a connection closed; the user's last one
+// starts the grace period.
+func (db *DB) ConsoleDisconnected(ctx context.Context, id int64) error {
+	err := db.inTx(ctx, func(tx *txn) error {
+		var accountID, userID int64
+		if err := tx.QueryRowContext(ctx, db.q.DeleteConnection, id).Scan(&accountID, &userID); err != nil {
+			return notFoundOr(err, "connection")
+		}
+		_, err := tx.ExecContext(ctx, db.q.NoteDisconnect, millis(db.Now()), accountID, userID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("console disconnected: %w", err)
+	}
+	return nil
+}
+
+// forgetPresence is called on an explicit choice of availability: presence
+// acts again only after the user's next console connection closes.
+func (db *DB) forgetPresence(ctx context.Context, tx *txn, accountID, userID int64) error {
+	if _, err := tx.ExecContext(ctx, db.q.ForgetPresence, accountID, userID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, db.q.DeleteStaleConnections, accountID, userID, millis(db.Now().Add(-staleAfter)))
+	return err
+}
+
+// SweepPresence sets offline every user whose console has been gone for
+// longer than grace, reassigning their conversations, and returns how many.
+func (db *DB) SweepPresence(ctx context.Context, grace time.Duration) (int, error) {
+	now := db.Now()
+	fresh, cutoff := millis(now.Add(-staleAfter)), millis(now.Add(-grace))
+	rows, err := db.read.QueryContext(ctx, db.q.PresenceAway, fresh, cutoff, 0, 0, 0)
+	if err != nil {
+		return 0, fmt.Errorf("sweep presence: %w", err)
+	}
+	var away [][2]int64
+	for rows.Next() {
+		var a [2]int64
+		if err := rows.Scan(&a[0], &a[1]); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("sweep presence: %w", err)
+		}
+		away = append(away, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("sweep presence: %w", err)
+	}
+	n := 0
+	for _, a := range away {
+		err := db.inTx(ctx, func(tx *txn) error {
+			if err := db.lockAccountInboxes(ctx, tx, a[0]); err != nil {
+				return err
+			}
+			// Look again under the lock: they may have reconnected, or another
+			// process may have swept them already.
+			var account, user int64
+			err := tx.QueryRowContext(ctx, db.q.PresenceAway, fresh, cutoff, 1, a[0], a[1]).Scan(&account, &user)
+			if err != nil {
+				return notFoundOr(err, "away user")
+			}
+			n++
+			return db.setAvailability(ctx, tx, account, user, switchboard.Offline, nil, false)
+		})
+		if err != nil && switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
+			return n, fmt.Errorf("sweep presence: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// Heartbeat keeps this process's console connections fresh.
+func (db *DB) Heartbeat(ctx context.Context) error {
+	_, err := db.write.ExecContext(ctx, db.q.Heartbeat, millis(db.Now()), db.process)
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
+// KeepPresence beats and sweeps every HeartbeatEvery until ctx ends.
+func (db *DB) KeepPresence(ctx context.Context, grace time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(HeartbeatEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := db.Heartbeat(ctx); err != nil {
+			log.Warn("presence heartbeat failed", "err", err)
+		}
+		if n, err := db.SweepPresence(ctx, grace); err != nil {
+			log.Warn("presence sweep failed", "err", err)
+		} else if n > 0 {
+			log.Info("set offline after their console closed", "users", n)
+		}
+	}
+}
