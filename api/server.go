@@ -10,9 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/observe"
 	"github.com/switchboard/switchboard/store"
 	"github.com/switchboard/switchboard/throttle"
 )
@@ -109,6 +109,7 @@ func (s *Server) routes() http.Handler {
 		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	handle("GET /readyz", s.ready)
+	handle("GET /api/openapi.json", s.openapi)
 
 	handle("POST /auth/sign_in", s.signIn)
 	handle("DELETE /auth/sign_out", s.signOut)
@@ -150,7 +151,7 @@ func (s *Server) routes() http.Handler {
 	handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path)
 	})
-	return s.logRequests(trimTrailingSlash(mux))
+	return trimTrailingSlash(mux)
 }
 
 // trimTrailingSlash serves "/x/" as "/x": Chatwoot's clients send both.
@@ -161,27 +162,6 @@ func trimTrailingSlash(next http.Handler) http.Handler {
 			r.URL.RawPath = strings.TrimSuffix(r.URL.RawPath, "/")
 		}
 		next.ServeHTTP(w, r)
-	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusRecorder) WriteHeader(status int) {
-	w.status = status
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (s *Server) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
 	})
 }
 
@@ -266,6 +246,7 @@ type authenticated struct {
 func (s *Server) authenticate(r *http.Request) (authenticated, error) {
 	if token := requestToken(r); token != "" {
 		u, err := s.store.UserByAccessToken(r.Context(), token)
+		observe.SetUser(r.Context(), u.ID)
 		return authenticated{user: u}, err
 	}
 	cookie, err := r.Cookie(SessionCookie)
@@ -276,6 +257,7 @@ func (s *Server) authenticate(r *http.Request) (authenticated, error) {
 	if err != nil {
 		return authenticated{}, err
 	}
+	observe.SetUser(r.Context(), u.ID)
 	if err := s.csrf.Check(r); err != nil {
 		return authenticated{}, switchboard.Errorf(switchboard.EFORBIDDEN, "cross-origin request refused")
 	}

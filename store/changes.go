@@ -18,7 +18,8 @@ import (
 // the changes once, and only if, it commits.
 type txn struct {
 	*sql.Tx
-	changes []switchboard.Change
+	changes  []switchboard.Change
+	assigned []switchboard.Reason // the reasons of its changes of assignee
 }
 
 func (tx *txn) changed(c switchboard.Change) { tx.changes = append(tx.changes, c) }

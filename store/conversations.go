@@ -393,3 +393,27 @@ func (db *DB) Queue(ctx context.Context, c switchboard.Caller, inboxID int64) ([
 	}
 	return queue, rows.Err()
 }
+
+// QueueLength is the number of conversations waiting in one inbox.
+type QueueLength struct {
+	AccountID, InboxID int64
+	Waiting            int
+}
+
+// QueueLengths returns the waiting queue length of every inbox that has one.
+func (db *DB) QueueLengths(ctx context.Context) ([]QueueLength, error) {
+	rows, err := db.read.QueryContext(ctx, db.q.QueueLengths)
+	if err != nil {
+		return nil, fmt.Errorf("queue lengths: %w", err)
+	}
+	defer rows.Close()
+	var out []QueueLength
+	for rows.Next() {
+		var q QueueLength
+		if err := rows.Scan(&q.AccountID, &q.InboxID, &q.Waiting); err != nil {
+			return nil, fmt.Errorf("queue lengths: %w", err)
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}

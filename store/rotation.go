@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/routing"
@@ -96,6 +97,9 @@ func (db *DB) route(ctx context.Context, tx *txn, st *inboxState, convID int64, 
 
 // routeIfOn routes a conversation when its inbox has auto-assignment on.
 func (db *DB) routeIfOn(ctx context.Context, tx *txn, accountID, inboxID, convID int64, from *int64) error {
+	if db.Observer != nil {
+		defer func(start time.Time) { db.Observer.Picked(time.Since(start)) }(time.Now())
+	}
 	st, err := db.loadInboxState(ctx, tx, accountID, inboxID)
 	if err != nil || !st.EnableAutoAssignment {
 		return err
@@ -216,6 +220,7 @@ func (db *DB) changeAssignee(ctx context.Context, tx *txn, accountID, convID int
 		return err
 	}
 	tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: accountID, ConversationID: displayID, InboxID: inboxID})
+	tx.assigned = append(tx.assigned, reason)
 	_, err := tx.ExecContext(ctx, db.q.InsertEvent, accountID, convID, from, to, reason, actor, millis(db.Now()))
 	return err
 }

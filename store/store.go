@@ -54,6 +54,8 @@ type DB struct {
 	channel       string // the PostgreSQL channel of committed changes
 	// process names this process in console_connections.
 	process string
+	// Observer hears what the store does, for metrics; nil hears nothing.
+	Observer Observer
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
 }
@@ -186,12 +188,25 @@ func (db *DB) migrate(ctx context.Context, dir string) error {
 	return nil
 }
 
+// Observer hears of the store's work: committed changes of assignee by
+// reason, the time routing a conversation took, and database failures.
+type Observer interface {
+	Assigned(reason string)
+	Picked(d time.Duration)
+	DatabaseError()
+}
+
 // inTx runs fn in a write transaction and commits it when fn returns nil. On
 // PostgreSQL a transaction that lost a deadlock or a serialization conflict to
 // another process is run again from the start, a few times.
 func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	for attempt := 1; ; attempt++ {
 		err := db.tryTx(ctx, fn)
+		if err != nil && db.Observer != nil {
+			if _, domain := errors.AsType[*switchboard.Error](err); !domain && ctx.Err() == nil {
+				db.Observer.DatabaseError()
+			}
+		}
 		if err == nil || attempt == 5 || !retryable(err) {
 			return err
 		}
@@ -218,6 +233,11 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
 	}
 	if !db.postgres {
 		db.publish(tx.changes)
+	}
+	if db.Observer != nil {
+		for _, reason := range tx.assigned {
+			db.Observer.Assigned(string(reason))
+		}
 	}
 	return nil
 }
@@ -301,6 +321,7 @@ type queries struct {
 	JoinQueue              string
 	AutoInboxesOfMember    string
 	ListQueue              string
+	QueueLengths           string
 	InsertConnection       string
 	DeleteConnection       string
 	NoteDisconnect         string

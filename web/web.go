@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/observe"
 	"github.com/switchboard/switchboard/store"
 	"github.com/switchboard/switchboard/throttle"
 )
@@ -226,6 +227,7 @@ func (c *Console) session(r *http.Request) (session, error) {
 	if switchboard.ErrorCode(err) == switchboard.EUNAUTHORIZED {
 		return session{}, errSignIn
 	}
+	observe.SetUser(r.Context(), u.ID)
 	return session{user: u, token: cookie.Value}, err
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/api"
+	"github.com/switchboard/switchboard/observe"
 	"github.com/switchboard/switchboard/store"
 	"github.com/switchboard/switchboard/throttle"
 	"github.com/switchboard/switchboard/web"
@@ -174,6 +175,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // newHandler serves the console under /app/ and /static/ and the API
 // everywhere else.
 func newHandler(db *store.DB, log *slog.Logger, c config) (http.Handler, *web.Console, error) {
+	metrics := observe.New(func(ctx context.Context) ([]observe.QueueLength, error) {
+		lengths, err := db.QueueLengths(ctx)
+		out := make([]observe.QueueLength, len(lengths))
+		for i, q := range lengths {
+			out[i] = observe.QueueLength(q)
+		}
+		return out, err
+	})
+	db.Observer = metrics
 	signIns := throttle.New()
 	console, err := web.New(db, log, signIns)
 	if err != nil {
@@ -184,8 +194,9 @@ func newHandler(db *store.DB, log *slog.Logger, c config) (http.Handler, *web.Co
 	mux.Handle("/app", console)
 	mux.Handle("/static/", console)
 	mux.Handle("GET /{$}", console)
+	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("/", api.New(db, log, api.Config{PlatformToken: c.PlatformToken, SignIns: signIns}))
-	return mux, console, nil
+	return metrics.Requests(log, mux), console, nil
 }
 
 // bootstrap gives an empty database account 1 and its first administrator.

@@ -309,3 +309,7 @@ WHERE au.auto_offline AND au.availability <> 'offline'
                 WHERE cc.account_id = au.account_id AND cc.user_id = au.user_id)) < ?
   AND (? = 0 OR (au.account_id = ? AND au.user_id = ?))
 ORDER BY au.account_id, au.user_id;
+
+-- name: QueueLengths
+SELECT account_id, inbox_id, count(*) FROM conversations
+WHERE waiting_since IS NOT NULL GROUP BY account_id, inbox_id ORDER BY account_id, inbox_id;
