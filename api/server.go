@@ -48,6 +48,11 @@ type Store interface {
 	ChangeStatus(ctx context.Context, c switchboard.Caller, id int64, ch switchboard.StatusChange) (switchboard.Conversation, error)
 	AssignmentEvents(ctx context.Context, c switchboard.Caller, id int64) ([]switchboard.AssignmentEvent, error)
 	Queue(ctx context.Context, c switchboard.Caller, inboxID int64) ([]switchboard.Conversation, error)
+	ReportStore
+
+	Webhooks(ctx context.Context, c switchboard.Caller) ([]switchboard.Webhook, error)
+	CreateWebhook(ctx context.Context, c switchboard.Caller, n switchboard.NewWebhook) (switchboard.Webhook, error)
+	DeleteWebhook(ctx context.Context, c switchboard.Caller, id int64) error
 
 	CreateAccount(ctx context.Context, name string) (switchboard.Account, error)
 	CreateUser(ctx context.Context, name, email, password string) (switchboard.User, error)
@@ -142,6 +147,11 @@ func (s *Server) routes() http.Handler {
 	account("POST /conversations/{id}/assignments", s.assign)
 	account("POST /conversations/{id}/toggle_status", s.toggleStatus)
 	account("GET /conversations/{id}/assignment_events", s.assignmentEvents)
+	account("GET /reports/routing", s.routingReport)
+
+	admin("GET /webhooks", s.listWebhooks)
+	admin("POST /webhooks", s.createWebhook)
+	admin("DELETE /webhooks/{id}", s.deleteWebhook)
 
 	handle("POST /platform/api/v1/accounts", s.platform(s.platformCreateAccount))
 	handle("POST /platform/api/v1/users", s.platform(s.platformCreateUser))

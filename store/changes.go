@@ -20,6 +20,7 @@ type txn struct {
 	*sql.Tx
 	changes  []switchboard.Change
 	assigned []switchboard.Reason // the reasons of its changes of assignee
+	hooks    []hookEvent          // events for the webhooks
 }
 
 func (tx *txn) changed(c switchboard.Change) { tx.changes = append(tx.changes, c) }

@@ -43,6 +43,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 			return err
 		}
 		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: displayID, InboxID: n.InboxID})
+		tx.hooks = append(tx.hooks, hookEvent{event: switchboard.EventConversationCreated, accountID: c.AccountID, convID: id})
 		if n.Message != "" {
 			if _, err := tx.ExecContext(ctx, db.q.InsertMessage, id, n.Message, now); err != nil {
 				return err
@@ -258,6 +259,7 @@ func (db *DB) ChangeStatus(ctx context.Context, c switchboard.Caller, displayID 
 			return err
 		}
 		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: r.ID, InboxID: r.InboxID})
+		tx.hooks = append(tx.hooks, hookEvent{event: switchboard.EventConversationUpdated, accountID: c.AccountID, convID: r.globalID})
 		reopened := status == switchboard.StatusOpen && r.Status != switchboard.StatusOpen
 		switch {
 		case reopened && r.Assignee == nil:

@@ -221,6 +221,10 @@ func (db *DB) changeAssignee(ctx context.Context, tx *txn, accountID, convID int
 	}
 	tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: accountID, ConversationID: displayID, InboxID: inboxID})
 	tx.assigned = append(tx.assigned, reason)
+	change := &assigneeChange{From: from, To: to, Reason: string(reason), Actor: actor}
+	tx.hooks = append(tx.hooks,
+		hookEvent{event: switchboard.EventAssigneeChanged, accountID: accountID, convID: convID, change: change},
+		hookEvent{event: switchboard.EventConversationUpdated, accountID: accountID, convID: convID})
 	_, err := tx.ExecContext(ctx, db.q.InsertEvent, accountID, convID, from, to, reason, actor, millis(db.Now()))
 	return err
 }

@@ -223,6 +223,9 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
+	if err := db.enqueueWebhooks(ctx, tx); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
 	if db.postgres {
 		if err := db.notify(ctx, tx); err != nil {
 			return fmt.Errorf("notify: %w", err)
@@ -322,6 +325,15 @@ type queries struct {
 	AutoInboxesOfMember    string
 	ListQueue              string
 	QueueLengths           string
+	InsertWebhook          string
+	WebhooksOfAccount      string
+	DeleteWebhook          string
+	ConversationSnapshot   string
+	InsertDelivery         string
+	ClaimDeliveries        string
+	WebhookTarget          string
+	DeliverySucceeded      string
+	DeliveryFailed         string
 	InsertConnection       string
 	DeleteConnection       string
 	NoteDisconnect         string

@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard/switchboard/store"
 	"github.com/switchboard/switchboard/throttle"
 	"github.com/switchboard/switchboard/web"
+	"github.com/switchboard/switchboard/webhook"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -158,6 +159,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	presenceCtx, stopPresence := context.WithCancel(ctx)
 	defer stopPresence()
 	go db.KeepPresence(presenceCtx, c.PresenceGrace, log)
+	go webhook.New(db, log).Run(presenceCtx)
 	log.Info("switchboard listening", "addr", listener.Addr().String(), "db", c.DB, "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()

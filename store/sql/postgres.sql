@@ -6,3 +6,9 @@ SELECT id FROM inboxes WHERE id = ? AND account_id = ? FOR UPDATE;
 
 -- name: LockInboxesOfAccount
 SELECT id FROM inboxes WHERE account_id = ? ORDER BY id FOR UPDATE;
+
+-- name: ClaimDeliveries
+UPDATE webhook_outbox SET next_attempt_at = ?
+WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?
+             FOR UPDATE SKIP LOCKED)
+RETURNING id, webhook_id, event, payload, attempts;

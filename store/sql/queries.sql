@@ -313,3 +313,37 @@ ORDER BY au.account_id, au.user_id;
 -- name: QueueLengths
 SELECT account_id, inbox_id, count(*) FROM conversations
 WHERE waiting_since IS NOT NULL GROUP BY account_id, inbox_id ORDER BY account_id, inbox_id;
+
+-- name: InsertWebhook
+INSERT INTO webhooks (account_id, url, secret, subscriptions, created_at)
+VALUES (?, ?, ?, ?, ?) RETURNING id;
+
+-- name: WebhooksOfAccount
+SELECT id, url, secret, subscriptions, created_at FROM webhooks WHERE account_id = ? ORDER BY id;
+
+-- name: DeleteWebhook
+DELETE FROM webhooks WHERE id = ? AND account_id = ?;
+
+-- name: ConversationSnapshot
+SELECT display_id, inbox_id, status, assignee_id, waiting_since, created_at, last_activity_at
+FROM conversations WHERE id = ?;
+
+-- name: InsertDelivery
+INSERT INTO webhook_outbox (webhook_id, event, payload, next_attempt_at, created_at)
+VALUES (?, ?, ?, ?, ?);
+
+-- name: ClaimDeliveries
+-- Takes the due deliveries for a lease, so that another process does not
+-- send them meanwhile. Parameters: lease end; now; limit.
+UPDATE webhook_outbox SET next_attempt_at = ?
+WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?)
+RETURNING id, webhook_id, event, payload, attempts;
+
+-- name: WebhookTarget
+SELECT url, secret FROM webhooks WHERE id = ?;
+
+-- name: DeliverySucceeded
+UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = attempts + 1, last_error = '' WHERE id = ?;
+
+-- name: DeliveryFailed
+UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?;

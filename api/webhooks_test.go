@@ -1,0 +1,256 @@
+package api_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard/webhook"
+)
+
+// receiver is a real HTTP endpoint that records the deliveries it accepts
+// and refuses the first fail of them.
+type receiver struct {
+	mu       sync.Mutex
+	secret   string
+	fail     int
+	calls    int
+	accepted []delivery
+	srv      *httptest.Server
+	t        *testing.T
+}
+
+type delivery struct {
+	Event        string
+	ID           string
+	Conversation struct {
+		ID         int64  `json:"id"`
+		Status     string `json:"status"`
+		AssigneeID *int64 `json:"assignee_id"`
+	} `json:"conversation"`
+	Change *struct {
+		From   *int64 `json:"from_assignee_id"`
+		To     *int64 `json:"to_assignee_id"`
+		Reason string `json:"reason"`
+	} `json:"change"`
+}
+
+func newReceiver(t *testing.T, fail int) *receiver {
+	r := &receiver{fail: fail, t: t}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	if r.calls <= r.fail {
+		http.Error(w, "not now", http.StatusServiceUnavailable)
+		return
+	}
+	// Check the signature the way a receiver would, without Switchboard's code.
+	ts := req.Header.Get("X-Switchboard-Timestamp")
+	mac := hmac.New(sha256.New, []byte(r.secret))
+	mac.Write([]byte(ts + "."))
+	mac.Write(body)
+	if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); !hmac.Equal([]byte(want), []byte(req.Header.Get("X-Switchboard-Signature"))) {
+		r.t.Errorf("delivery %s has a bad signature", req.Header.Get("X-Switchboard-Delivery"))
+	}
+	if sec, err := strconv.ParseInt(ts, 10, 64); err != nil || time.Since(time.Unix(sec, 0)).Abs() > time.Hour {
+		r.t.Errorf("timestamp %q", ts)
+	}
+	var d delivery
+	if err := json.Unmarshal(body, &d); err != nil {
+		r.t.Errorf("body %s: %v", body, err)
+	}
+	var env struct {
+		Event string `json:"event"`
+	}
+	json.Unmarshal(body, &env)
+	if d.Event = req.Header.Get("X-Switchboard-Event"); d.Event != env.Event {
+		r.t.Errorf("header event %q, body event %q", d.Event, env.Event)
+	}
+	d.ID = req.Header.Get("X-Switchboard-Delivery")
+	r.accepted = append(r.accepted, d)
+}
+
+func (r *receiver) events() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, d := range r.accepted {
+		out = append(out, d.Event)
+	}
+	return out
+}
+
+// subscribe creates a webhook for the receiver and returns it.
+func (s *testServer) subscribe(r *receiver, events ...string) int64 {
+	s.t.Helper()
+	var reply struct {
+		Payload struct {
+			Webhook struct {
+				ID     int64  `json:"id"`
+				Secret string `json:"secret"`
+			} `json:"webhook"`
+		} `json:"payload"`
+	}
+	body := map[string]any{"url": r.srv.URL + "/hooks"}
+	if len(events) > 0 {
+		body["subscriptions"] = events
+	}
+	s.admin.must(200, "POST", acct("/webhooks"), body, &reply)
+	r.secret = reply.Payload.Webhook.Secret
+	return reply.Payload.Webhook.ID
+}
+
+// sender is a webhook sender on the server's database that retries at once,
+// driven step by step by the test.
+func (s *testServer) sender() *webhook.Sender {
+	w := webhook.New(s.db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	w.Backoff = func(int) time.Duration { return 0 }
+	return w
+}
+
+// drain runs the sender until nothing is due, a bounded number of times.
+func drain(t *testing.T, w *webhook.Sender) {
+	t.Helper()
+	for range 20 {
+		n, err := w.Once(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatal("the outbox never emptied")
+}
+
+func TestWebhooks(t *testing.T) {
+	t.Run("DeliveredSignedInTheOrderOfTheChanges", func(t *testing.T) {
+		eachDB(t, func(t *testing.T, s *testServer) {
+			r := newReceiver(t, 0)
+			s.subscribe(r)
+			a := s.newAgent("agent", "online")
+			inbox := s.newInbox(nil, a)
+			conv := s.admin.create(inbox, nil)
+			s.admin.must(200, "POST", acct("/conversations/%d/toggle_status", conv.ID), map[string]string{"status": "resolved"}, nil)
+			drain(t, s.sender())
+			want := []string{"conversation_created", "assignee_changed", "conversation_updated"}
+			if got := r.events(); len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+				t.Fatalf("events %v, want %v", got, want)
+			}
+			ch := r.accepted[1].Change
+			if ch == nil || ch.From != nil || ch.To == nil || *ch.To != a.id || ch.Reason != "auto" {
+				t.Errorf("assignee_changed change %+v", ch)
+			}
+			if r.accepted[2].Conversation.Status != "resolved" || r.accepted[0].Conversation.ID != conv.ID {
+				t.Errorf("payloads %+v", r.accepted)
+			}
+		})
+	})
+	t.Run("OnlySubscribedEvents", func(t *testing.T) {
+		s := newServer(t)
+		r := newReceiver(t, 0)
+		s.subscribe(r, "assignee_changed")
+		a := s.newAgent("agent", "online")
+		s.admin.create(s.newInbox(nil, a), nil)
+		drain(t, s.sender())
+		if got := r.events(); len(got) != 1 || got[0] != "assignee_changed" {
+			t.Errorf("events %v, want only assignee_changed", got)
+		}
+	})
+	t.Run("RetriedUntilAccepted", func(t *testing.T) {
+		s := newServer(t)
+		r := newReceiver(t, 2)
+		s.subscribe(r, "conversation_created")
+		s.admin.create(s.newInbox(nil), nil)
+		drain(t, s.sender())
+		if got := r.events(); len(got) != 1 || r.calls != 3 {
+			t.Errorf("accepted %v after %d calls, want one after 3", got, r.calls)
+		}
+	})
+	t.Run("GivenUpAfterMaxAttempts", func(t *testing.T) {
+		s := newServer(t)
+		r := newReceiver(t, 1000)
+		s.subscribe(r, "conversation_created")
+		s.admin.create(s.newInbox(nil), nil)
+		w := s.sender()
+		w.MaxAttempts = 3
+		drain(t, w)
+		if r.calls != 3 {
+			t.Errorf("%d attempts, want 3", r.calls)
+		}
+	})
+	t.Run("RolledBackChangeSendsNothing", func(t *testing.T) {
+		s := newServer(t)
+		r := newReceiver(t, 0)
+		inbox := s.newInbox(map[string]any{"enable_auto_assignment": false})
+		conv := s.admin.create(inbox, nil)
+		s.subscribe(r)
+		s.admin.must(422, "POST", acct("/conversations/%d/assignments", conv.ID), map[string]any{"assignee_id": 99999}, nil)
+		drain(t, s.sender())
+		if got := r.events(); len(got) != 0 {
+			t.Errorf("a refused change sent %v", got)
+		}
+	})
+	t.Run("OutboxSurvivesARestart", func(t *testing.T) {
+		eachDB(t, func(t *testing.T, s *testServer) {
+			r := newReceiver(t, 0)
+			s.subscribe(r, "conversation_created")
+			s.admin.create(s.newInbox(nil), nil)
+			s.restart() // nothing was sent before the stop
+			drain(t, s.sender())
+			if got := r.events(); len(got) != 1 {
+				t.Errorf("after a restart %v were sent, want the one conversation_created", got)
+			}
+		})
+	})
+	t.Run("ManagedByAdministrators", func(t *testing.T) {
+		s := newServer(t)
+		r := newReceiver(t, 0)
+		id := s.subscribe(r)
+		agent := s.newAgent("agent", "online")
+		agent.must(403, "GET", acct("/webhooks"), nil, nil)
+		s.admin.must(422, "POST", acct("/webhooks"), map[string]any{"url": "ftp://x"}, nil)
+		s.admin.must(422, "POST", acct("/webhooks"), map[string]any{"url": r.srv.URL, "subscriptions": []string{"message_created"}}, nil)
+		var list struct {
+			Payload struct {
+				Webhooks []struct{ ID int64 } `json:"webhooks"`
+			} `json:"payload"`
+		}
+		s.admin.must(200, "GET", acct("/webhooks"), nil, &list)
+		if len(list.Payload.Webhooks) != 1 || list.Payload.Webhooks[0].ID != id {
+			t.Errorf("webhooks %+v", list.Payload.Webhooks)
+		}
+		s.admin.must(200, "DELETE", acct("/webhooks/%d", id), nil, nil)
+		s.admin.create(s.newInbox(nil), nil)
+		drain(t, s.sender())
+		if got := r.events(); len(got) != 0 {
+			t.Errorf("a deleted webhook got %v", got)
+		}
+	})
+}
+
+func TestWebhookBackoffDoubles(t *testing.T) {
+	w := webhook.New(nil, nil)
+	for n, want := range map[int]time.Duration{1: 2 * time.Second, 2: 4 * time.Second, 5: 32 * time.Second, 12: 10 * time.Minute} {
+		if got := w.Backoff(n); got != want {
+			t.Errorf("backoff after attempt %d: %v, want %v", n, got, want)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package store
+
+import (
+	"testing"
+	"time"
+)
+
+// TestReportQueriesLoad checks that report.sql has exactly the blocks
+// report.go runs, and that they survive rebinding for PostgreSQL.
+func TestReportQueriesLoad(t *testing.T) {
+	q, err := loadReportQueries(reportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"Inboxes": q.Inboxes, "Agents": q.Agents, "Assigned": q.Assigned,
+		"FirstAssignments": q.FirstAssignments, "Open": q.Open} {
+		if body == "" {
+			t.Errorf("query %s is empty", name)
+		}
+	}
+	if _, err := loadReportQueries(reportFile + "\n-- name: ReportExtra\nSELECT 1;\n"); err == nil {
+		t.Error("an unused block was accepted")
+	}
+	if _, err := loadReportQueries("-- name: ReportInboxes\nSELECT 1;\n"); err == nil {
+		t.Error("missing blocks were accepted")
+	}
+	if got := rebindPostgres(q.Open); got == q.Open {
+		t.Errorf("ReportOpen has no placeholders to rebind: %s", got)
+	}
+}
+
+// TestReportPercentilesNearestRank checks the nearest-rank definition:
+// the value at rank ceil(p/100 × n) of the sorted durations.
+func TestReportPercentilesNearestRank(t *testing.T) {
+	s := func(secs ...int) []time.Duration {
+		var ds []time.Duration
+		for _, n := range secs {
+			ds = append(ds, time.Duration(n)*time.Second)
+		}
+		return ds
+	}
+	for _, tc := range []struct {
+		in       []time.Duration
+		p50, p90 time.Duration
+	}{
+		{s(7), 7 * time.Second, 7 * time.Second},
+		{s(10, 20), 10 * time.Second, 20 * time.Second},
+		{s(40, 10, 30, 20), 20 * time.Second, 40 * time.Second},
+		{s(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 5 * time.Second, 9 * time.Second},
+		{s(11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 6 * time.Second, 10 * time.Second},
+	} {
+		got := percentiles(tc.in)
+		if got.P50 == nil || got.P90 == nil || *got.P50 != tc.p50 || *got.P90 != tc.p90 || got.Samples != len(tc.in) {
+			t.Errorf("percentiles(%v) = %v, %v (%d); want %v, %v", tc.in, got.P50, got.P90, got.Samples, tc.p50, tc.p90)
+		}
+	}
+	if got := percentiles(nil); got.P50 != nil || got.P90 != nil || got.Samples != 0 {
+		t.Errorf("percentiles of nothing = %+v, want nil percentiles", got)
+	}
+}

@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchboard/switchboard"
+)
+
+// CreateWebhook subscribes a URL to events of the caller's account
+// (administrators only). The secret that signs the deliveries is made here.
+func (db *DB) CreateWebhook(ctx context.Context, c switchboard.Caller, n switchboard.NewWebhook) (switchboard.Webhook, error) {
+	if err := requireAdministrator(c); err != nil {
+		return switchboard.Webhook{}, err
+	}
+	if err := n.Validate(); err != nil {
+		return switchboard.Webhook{}, err
+	}
+	w := switchboard.Webhook{AccountID: c.AccountID, URL: n.URL, Secret: newToken() + newToken(),
+		Subscriptions: n.Subscriptions, CreatedAt: db.Now()}
+	err := db.inTx(ctx, func(tx *txn) error {
+		return tx.QueryRowContext(ctx, db.q.InsertWebhook, c.AccountID, w.URL, w.Secret,
+			strings.Join(w.Subscriptions, " "), millis(w.CreatedAt)).Scan(&w.ID)
+	})
+	if err != nil {
+		return switchboard.Webhook{}, fmt.Errorf("create webhook: %w", err)
+	}
+	return w, nil
+}
+
+// Webhooks returns the webhooks of the caller's account (administrators only).
+func (db *DB) Webhooks(ctx context.Context, c switchboard.Caller) ([]switchboard.Webhook, error) {
+	if err := requireAdministrator(c); err != nil {
+		return nil, err
+	}
+	return db.webhooksOf(ctx, db.read, c.AccountID)
+}
+
+func (db *DB) webhooksOf(ctx context.Context, q querier, accountID int64) ([]switchboard.Webhook, error) {
+	rows, err := q.QueryContext(ctx, db.q.WebhooksOfAccount, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("webhooks: %w", err)
+	}
+	defer rows.Close()
+	hooks := []switchboard.Webhook{}
+	for rows.Next() {
+		w := switchboard.Webhook{AccountID: accountID}
+		var subs string
+		var created int64
+		if err := rows.Scan(&w.ID, &w.URL, &w.Secret, &subs, &created); err != nil {
+			return nil, fmt.Errorf("webhooks: %w", err)
+		}
+		w.Subscriptions, w.CreatedAt = strings.Fields(subs), fromMillis(created)
+		hooks = append(hooks, w)
+	}
+	return hooks, rows.Err()
+}
+
+// DeleteWebhook removes a webhook and what it had still to send.
+func (db *DB) DeleteWebhook(ctx context.Context, c switchboard.Caller, id int64) error {
+	if err := requireAdministrator(c); err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, db.q.DeleteWebhook, id, c.AccountID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return switchboard.NotFound("webhook")
+		}
+		return nil
+	})
+}
+
+// hookEvent is an event a transaction made, for the webhooks that want it.
+type hookEvent struct {
+	event     string
+	accountID int64
+	convID    int64 // global id
+	change    *assigneeChange
+}
+
+type assigneeChange struct {
+	From   *int64 `json:"from_assignee_id"`
+	To     *int64 `json:"to_assignee_id"`
+	Reason string `json:"reason"`
+	Actor  *int64 `json:"actor_id"`
+}
+
+// conversationSnapshot is the conversation as a webhook payload shows it: as
+// it is when the transaction that made the event commits.
+type conversationSnapshot struct {
+	ID             int64  `json:"id"`
+	AccountID      int64  `json:"account_id"`
+	InboxID        int64  `json:"inbox_id"`
+	Status         string `json:"status"`
+	AssigneeID     *int64 `json:"assignee_id"`
+	WaitingSince   *int64 `json:"waiting_since"`
+	CreatedAt      int64  `json:"created_at"`
+	LastActivityAt int64  `json:"last_activity_at"`
+}
+
+// enqueueWebhooks writes the transaction's events to the outbox of every
+// webhook of their account that subscribes to them, in the transaction
+// itself: delivered if and only if the change commits.
+func (db *DB) enqueueWebhooks(ctx context.Context, tx *txn) error {
+	if len(tx.hooks) == 0 {
+		return nil
+	}
+	created := map[int64]bool{}
+	for _, h := range tx.hooks {
+		if h.event == switchboard.EventConversationCreated {
+			created[h.convID] = true
+		}
+	}
+	hooksOf := map[int64][]switchboard.Webhook{}
+	snapshots := map[int64]conversationSnapshot{}
+	updated := map[int64]bool{}
+	now := db.Now()
+	for _, h := range tx.hooks {
+		if h.event == switchboard.EventConversationUpdated && (created[h.convID] || updated[h.convID]) {
+			continue // one update per conversation, none beside its creation
+		}
+		updated[h.convID] = updated[h.convID] || h.event == switchboard.EventConversationUpdated
+		hooks, ok := hooksOf[h.accountID]
+		if !ok {
+			var err error
+			if hooks, err = db.webhooksOf(ctx, tx, h.accountID); err != nil {
+				return err
+			}
+			hooksOf[h.accountID] = hooks
+		}
+		hooks = slices.DeleteFunc(slices.Clone(hooks), func(w switchboard.Webhook) bool { return !slices.Contains(w.Subscriptions, h.event) })
+		if len(hooks) == 0 {
+			continue
+		}
+		snap, ok := snapshots[h.convID]
+		if !ok {
+			var err error
+			if snap, err = db.snapshot(ctx, tx, h.accountID, h.convID); err != nil {
+				return err
+			}
+			snapshots[h.convID] = snap
+		}
+		payload, err := json.Marshal(map[string]any{
+			"event": h.event, "account_id": h.accountID, "conversation": snap, "change": h.change,
+			"occurred_at": now.Unix(),
+		})
+		if err != nil {
+			return err
+		}
+		for _, w := range hooks {
+			if _, err := tx.ExecContext(ctx, db.q.InsertDelivery, w.ID, h.event, string(payload), millis(now), millis(now)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (db *DB) snapshot(ctx context.Context, tx *txn, accountID, convID int64) (conversationSnapshot, error) {
+	s := conversationSnapshot{AccountID: accountID}
+	var assignee, waiting sql.NullInt64
+	err := tx.QueryRowContext(ctx, db.q.ConversationSnapshot, convID).Scan(
+		&s.ID, &s.InboxID, &s.Status, &assignee, &waiting, &s.CreatedAt, &s.LastActivityAt)
+	if err != nil {
+		return s, err
+	}
+	s.AssigneeID = nullable(assignee)
+	if waiting.Valid {
+		secs := waiting.Int64 / 1000
+		s.WaitingSince = &secs
+	}
+	s.CreatedAt, s.LastActivityAt = s.CreatedAt/1000, s.LastActivityAt/1000
+	return s, nil
+}
+
+// ClaimDeliveries takes up to limit deliveries that are due, for lease: no
+// process takes them again before the lease ends, unless told how they went.
+func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]switchboard.Delivery, error) {
+	var out []switchboard.Delivery
+	err := db.inTx(ctx, func(tx *txn) error {
+		now := db.Now()
+		rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, millis(now.Add(lease)), millis(now), limit)
+		if err != nil {
+			return err
+		}
+		var hooks []int64
+		for rows.Next() {
+			var d switchboard.Delivery
+			var hook int64
+			var payload string
+			if err := rows.Scan(&d.ID, &hook, &d.Event, &payload, &d.Attempts); err != nil {
+				rows.Close()
+				return err
+			}
+			d.Payload = []byte(payload)
+			out, hooks = append(out, d), append(hooks, hook)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i, hook := range hooks {
+			if err := tx.QueryRowContext(ctx, db.q.WebhookTarget, hook).Scan(&out[i].URL, &out[i].Secret); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// DeliveryDone records how a delivery went: sent, or failed with errText and
+// to be tried again at next (nil: given up).
+func (db *DB) DeliveryDone(ctx context.Context, id int64, errText string, next *time.Time) error {
+	err := db.inTx(ctx, func(tx *txn) error {
+		if errText == "" {
+			_, err := tx.ExecContext(ctx, db.q.DeliverySucceeded, millis(db.Now()), id)
+			return err
+		}
+		var at *int64
+		if next != nil {
+			ms := millis(*next)
+			at = &ms
+		}
+		_, err := tx.ExecContext(ctx, db.q.DeliveryFailed, at, errText, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delivery done: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+// Package webhook sends the events of the webhook outbox: JSON over HTTP
+// POST, signed with HMAC-SHA256, retried with backoff until the receiver
+// answers 2xx. Delivery is at least once: receivers drop repeats by the
+// X-Switchboard-Delivery header.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/switchboard/switchboard"
+)
+
+// Outbox is what the sender needs of storage; *store.DB provides it.
+type Outbox interface {
+	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]switchboard.Delivery, error)
+	DeliveryDone(ctx context.Context, id int64, errText string, next *time.Time) error
+}
+
+// Sign returns the signature header value of a delivery: HMAC-SHA256 of
+// "<timestamp>.<body>" under the webhook's secret, in hex.
+func Sign(secret string, timestamp int64, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "%d.", timestamp)
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Verify reports whether signature is the one Sign gives; receivers written
+// in Go may use it.
+func Verify(secret string, timestamp int64, body []byte, signature string) bool {
+	return hmac.Equal([]byte(Sign(secret, timestamp, body)), []byte(signature))
+}
+
+// Sender delivers the outbox.
+type Sender struct {
+	Outbox Outbox
+	Client *http.Client
+	Log    *slog.Logger
+	Now    func() time.Time
+	// Every is how long an idle sender waits before it looks again.
+	Every time.Duration
+	// MaxAttempts is how many tries a delivery gets before it is given up.
+	MaxAttempts int
+	// Backoff is the wait after the n-th failed attempt (n from 1).
+	Backoff func(n int) time.Duration
+}
+
+// New returns a sender with Switchboard's defaults: a look every second,
+// 10 attempts, backoff doubling from 2 s to at most 10 minutes.
+func New(outbox Outbox, log *slog.Logger) *Sender {
+	return &Sender{
+		Outbox: outbox, Log: log, Now: time.Now, Every: time.Second, MaxAttempts: 10,
+		Client: &http.Client{Timeout: 10 * time.Second},
+		Backoff: func(n int) time.Duration {
+			return min(2*time.Second<<min(n-1, 20), 10*time.Minute)
+		},
+	}
+}
+
+// Run delivers until ctx ends.
+func (s *Sender) Run(ctx context.Context) {
+	for {
+		sent, err := s.Once(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.Log.Warn("webhook outbox", "err", err)
+		}
+		if sent > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.Every):
+		}
+	}
+}
+
+// Once claims the due deliveries and sends them, returning how many it
+// tried.
+func (s *Sender) Once(ctx context.Context) (int, error) {
+	batch, err := s.Outbox.ClaimDeliveries(ctx, 50, time.Minute)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range batch {
+		failure := s.send(ctx, d)
+		var next *time.Time
+		if failure != "" && d.Attempts+1 < s.MaxAttempts {
+			t := s.Now().Add(s.Backoff(d.Attempts + 1))
+			next = &t
+		}
+		if failure != "" {
+			s.Log.Warn("webhook delivery failed", "delivery", d.ID, "event", d.Event, "attempt", d.Attempts+1, "err", failure, "retry", next != nil)
+		}
+		if err := s.Outbox.DeliveryDone(ctx, d.ID, failure, next); err != nil {
+			return len(batch), err
+		}
+	}
+	return len(batch), nil
+}
+
+// send posts one delivery and returns what went wrong, or "".
+func (s *Sender) send(ctx context.Context, d switchboard.Delivery) string {
+	ts := s.Now().Unix()
+	req, err := http.NewRequestWithContext(ctx, "POST", d.URL, bytes.NewReader(d.Payload))
+	if err != nil {
+		return err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Switchboard-Webhooks")
+	req.Header.Set("X-Switchboard-Event", d.Event)
+	req.Header.Set("X-Switchboard-Delivery", strconv.FormatInt(d.ID, 10))
+	req.Header.Set("X-Switchboard-Timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("X-Switchboard-Signature", Sign(d.Secret, ts, d.Payload))
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return "receiver answered " + resp.Status
+	}
+	return ""
+}
