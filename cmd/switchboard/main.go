@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/api"
 	"github.com/switchboard/switchboard/observe"
 	"github.com/switchboard/switchboard/store"
@@ -77,6 +78,8 @@ type config struct {
 	PlatformToken string
 	LogFormat     string
 	PresenceGrace time.Duration
+	Demo          bool
+	DemoInterval  time.Duration
 	AdminEmail    string
 	AdminPassword string
 }
@@ -97,6 +100,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.DB, "db", envDefault(getenv, "SWITCHBOARD_DB", "sqlite:switchboard.db"), "database: sqlite:PATH or postgres://USER@HOST:PORT/DB (SWITCHBOARD_DB)")
 	fs.StringVar(&c.PlatformToken, "platform-token", getenv("SWITCHBOARD_PLATFORM_TOKEN"), "token of the Platform API; empty turns it off (SWITCHBOARD_PLATFORM_TOKEN)")
 	fs.StringVar(&c.LogFormat, "log-format", envDefault(getenv, "SWITCHBOARD_LOG_FORMAT", "text"), "log format: text or json (SWITCHBOARD_LOG_FORMAT)")
+	fs.BoolVar(&c.Demo, "demo", false, "fill an empty database with demo agents and inboxes, and simulate traffic")
+	fs.DurationVar(&c.DemoInterval, "demo-interval", 3*time.Second, "how often the demo simulates something")
 	grace := envDefault(getenv, "SWITCHBOARD_PRESENCE_GRACE", "5m")
 	fs.Func("presence-grace", "how long after a user's last console closes they become offline, if auto-offline is on (SWITCHBOARD_PRESENCE_GRACE; default 5m)", func(v string) error {
 		grace = v
@@ -136,7 +141,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.Close()
-	if err := bootstrap(ctx, db, c, log); err != nil {
+	var demoAdmin switchboard.Caller
+	if c.Demo {
+		if c.DemoInterval <= 0 {
+			return errors.New("--demo-interval must be positive")
+		}
+		if demoAdmin, err = seedDemo(ctx, db, c.Addr, stdout); err != nil {
+			return err
+		}
+	} else if err := bootstrap(ctx, db, c, log); err != nil {
 		return err
 	}
 	listener, err := net.Listen("tcp", c.Addr)
@@ -160,6 +173,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer stopPresence()
 	go db.KeepPresence(presenceCtx, c.PresenceGrace, log)
 	go webhook.New(db, log).Run(presenceCtx)
+	if c.Demo {
+		go runDemo(presenceCtx, db, demoAdmin, c.DemoInterval, log)
+	}
 	log.Info("switchboard listening", "addr", listener.Addr().String(), "db", c.DB, "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
