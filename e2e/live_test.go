@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,4 +58,46 @@ func TestLiveUpdatesCrossProcesses(t *testing.T) {
 		}
 	}
 	t.Fatalf("the console on B never heard of the assignment made on A: %v", lines.Err())
+}
+
+// TestGracefulShutdown: SIGTERM closes the live-update streams and the
+// process exits cleanly, without waiting for its shutdown deadline.
+func TestGracefulShutdown(t *testing.T) {
+	p := startProcess(t, "sqlite:"+t.TempDir()+"/sb.db")
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.Post(p.url+"/app/login", "application/x-www-form-urlencoded",
+		strings.NewReader("email="+adminEmail+"&password="+strings.ReplaceAll(adminPassword, " ", "+")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	stream, err := browser.Get(p.url + "/app/accounts/1/events")
+	if err != nil || stream.StatusCode != 200 {
+		t.Fatalf("event stream: %v %v", stream, err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, stream.Body)
+		ended <- err
+	}()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Errorf("the stream ended with %v, want a clean end", err)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("the live-update stream was not closed on SIGTERM")
+	}
+	select {
+	case <-p.done:
+	case <-time.After(8 * time.Second):
+		t.Fatal("the process did not exit after SIGTERM")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0; logs:\n%s", code, p.logs)
+	}
 }

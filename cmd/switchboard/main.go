@@ -169,12 +169,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 	}
 	srv.RegisterOnShutdown(console.Close)
-	presenceCtx, stopPresence := context.WithCancel(ctx)
-	defer stopPresence()
-	go db.KeepPresence(presenceCtx, c.PresenceGrace, log)
-	go webhook.New(db, log).Run(presenceCtx)
+	workers, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	go db.KeepPresence(workers, c.PresenceGrace, log)
+	go webhook.New(db, log).Run(workers)
 	if c.Demo {
-		go runDemo(presenceCtx, db, demoAdmin, c.DemoInterval, log)
+		go runDemo(workers, db, demoAdmin, c.DemoInterval, log)
 	}
 	log.Info("switchboard listening", "addr", listener.Addr().String(), "db", c.DB, "version", version)
 	errc := make(chan error, 1)
