@@ -199,10 +199,13 @@ func (db *DB) SetAvailability(ctx context.Context, caller switchboard.Caller, us
 // becomes offline, or always when force is set (sign-out), their conversations
 // are reassigned.
 func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID int64, a switchboard.Availability, actor *int64, force bool) error {
-	// Going offline moves conversations and coming online places queues,
-	// in any inbox of the account.
-	if err := db.lockAccountInboxes(ctx, tx, accountID); err != nil {
-		return err
+	// Going offline may move conversations in any inbox of the account, so
+	// it takes all their locks first. Coming online places the queues of the
+	// user's inboxes, locked as placeFor reads them; busy moves nothing.
+	if a == switchboard.Offline {
+		if err := db.lockAccountInboxes(ctx, tx, accountID); err != nil {
+			return err
+		}
 	}
 	var role switchboard.Role
 	var old switchboard.Availability

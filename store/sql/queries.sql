@@ -252,7 +252,8 @@ UPDATE conversations SET waiting_since = created_at
 WHERE inbox_id = ? AND status = 'open' AND assignee_id IS NULL AND waiting_since IS NULL;
 
 -- name: AutoInboxesOfMember
--- The inboxes with auto-assignment on where a user is a member, in id order.
+-- The inboxes with auto-assignment on where a user is a member, in id order
+-- (locked on PostgreSQL: placing their queues follows).
 SELECT i.id FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
 WHERE i.account_id = ? AND m.user_id = ? AND i.enable_auto_assignment
 ORDER BY i.id;

@@ -1,0 +1,560 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// mainPostgres is the PostgreSQL server the ordinary scenarios start
+// switchboard on, or empty for SQLite.
+func (e *env) mainPostgres() string {
+	if e.opts.url == "" && isPostgres(e.opts.db) {
+		return e.opts.db
+	}
+	return ""
+}
+
+func backendName(dsn string) string {
+	switch {
+	case dsn == "":
+		return "server"
+	case isPostgres(dsn):
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// finish stops the target, printing its logs first when asked or when the
+// scenario failed.
+func (e *env) finish(t *target, err *error) {
+	if *err != nil || e.opts.keepLogs {
+		fmt.Fprint(e.log, t.logs())
+	}
+	t.stop()
+}
+
+// setupInbox signs the administrator in on the target's first process and
+// creates an inbox with agents online agents as its members.
+func (e *env) setupInbox(ctx context.Context, t *target, agents int) (*client, int64, []int64, error) {
+	admin, err := e.signIn(ctx, t.urls[0])
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	tag := runTag()
+	inbox, err := admin.createInbox(ctx, "Bench "+tag)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	ids, err := admin.createAgents(ctx, agents, tag)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if err := admin.addMembers(ctx, inbox, ids); err != nil {
+		return nil, 0, nil, err
+	}
+	return admin, inbox, ids, nil
+}
+
+// createOp creates an open conversation in inbox through one of clients
+// (round robin) and fails unless it came back auto-assigned.
+func createOp(clients []*client, inbox int64) op {
+	return func(ctx context.Context, k int) error {
+		i := (k%len(clients) + len(clients)) % len(clients) // warm-ups have k < 0
+		conv, err := clients[i].createConversation(ctx, inbox, k, nil)
+		if err != nil {
+			return err
+		}
+		if conv.Meta.Assignee == nil {
+			return fmt.Errorf("conversation %d came back unassigned", conv.ID)
+		}
+		return nil
+	}
+}
+
+// warm sends a few requests first, so connections are open and caches warm.
+func warm(ctx context.Context, n int, o op) error {
+	for k := range n {
+		if err := o(ctx, -1-k); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	return nil
+}
+
+const warmups = 10
+
+// checkFair checks ROUTING.md's promise on an inbox whose online members did
+// not change: the auto-assigned counts differ by at most one, and add up to
+// want.
+func checkFair(ctx context.Context, rep *report, scenario, dsn string, inbox int64, agents []int64, want int) error {
+	s, err := openSeeder(dsn)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	counts, err := s.autoCounts(ctx, inbox)
+	if err != nil {
+		return err
+	}
+	lo, hi, total := -1, 0, 0
+	for _, a := range agents {
+		n := counts[a]
+		total += n
+		hi = max(hi, n)
+		if lo < 0 || n < lo {
+			lo = n
+		}
+	}
+	rep.check(scenario, "round robin fair to +-1", hi-lo <= 1 && total == want && len(counts) == len(agents),
+		"auto-assigned per agent %v: min %d, max %d, total %d (want %d)", countsInOrder(counts, agents), lo, hi, total, want)
+	return nil
+}
+
+func countsInOrder(counts map[int64]int, agents []int64) []int {
+	out := make([]int, 0, len(agents))
+	for _, a := range agents {
+		out = append(out, counts[a])
+	}
+	return out
+}
+
+func scenarioCreate(ctx context.Context, e *env, rep *report) (err error) {
+	l := e.opts.load
+	t, err := e.startTarget(ctx, "create", 1, e.mainPostgres())
+	if err != nil {
+		return err
+	}
+	defer e.finish(t, &err)
+	admin, inbox, agents, err := e.setupInbox(ctx, t, e.opts.agents)
+	if err != nil {
+		return err
+	}
+	o := createOp([]*client{admin}, inbox)
+	if err := warm(ctx, warmups, o); err != nil {
+		return err
+	}
+	st := drive(ctx, l, o)
+	rep.add(result{Scenario: "create", Name: "switchboard " + backendName(t.db), Load: l.String(), stats: st})
+	rep.check("create", "creates acknowledged and auto-assigned", st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
+	if t.db != "" {
+		if err := checkFair(ctx, rep, "create", t.db, inbox, agents, st.Count+warmups); err != nil {
+			return err
+		}
+	}
+	if l.Rate > 0 {
+		rep.goal("create", fmt.Sprintf("p99 < 5 ms at %.0f creates/s", l.Rate),
+			st.P99 < 5*time.Millisecond && st.Throughput >= 0.95*l.Rate,
+			"achieved %.0f/s, p99 %s", st.Throughput, ms(st.P99))
+	}
+	if !e.opts.baseline {
+		return nil
+	}
+	b, err := startBaseline(e.tempDir)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	bc := &client{base: b.url, token: b.token, account: 1, http: e.http}
+	bo := func(ctx context.Context, k int) error {
+		conv, err := bc.createConversation(ctx, 1, k, nil)
+		if err == nil && conv.ID == 0 {
+			err = errors.New("baseline reply without id")
+		}
+		return err
+	}
+	if err := warm(ctx, warmups, bo); err != nil {
+		return err
+	}
+	bst := drive(ctx, l, bo)
+	ratio := st.Throughput / bst.Throughput
+	rep.add(result{Scenario: "create", Name: "baseline net/http+SQLite", Load: l.String(), stats: bst, Extra: map[string]float64{
+		"switchboard/baseline throughput": ratio,
+		"switchboard/baseline p99":        float64(st.P99) / float64(bst.P99),
+	}})
+	rows, err := b.count(ctx)
+	if err != nil {
+		return err
+	}
+	rep.check("create", "baseline stored every acknowledged row", bst.Errors == 0 && rows == bst.Count+warmups, "%d rows, %d acknowledged", rows, bst.Count+warmups)
+	if l.Rate > 0 {
+		rep.goal("create", fmt.Sprintf("throughput >= baseline at %.0f/s", l.Rate), st.Throughput >= 0.99*bst.Throughput,
+			"%.0f/s vs %.0f/s (p99 %s vs %s)", st.Throughput, bst.Throughput, ms(st.P99), ms(bst.P99))
+	} else {
+		rep.goal("create", fmt.Sprintf("throughput >= baseline at concurrency %d", l.Concurrency), ratio >= 1,
+			"%.0f/s vs %.0f/s = %.2fx", st.Throughput, bst.Throughput, ratio)
+	}
+	return nil
+}
+
+func scenarioAssign(ctx context.Context, e *env, rep *report) (err error) {
+	l := e.opts.load
+	t, err := e.startTarget(ctx, "assign", 1, e.mainPostgres())
+	if err != nil {
+		return err
+	}
+	defer e.finish(t, &err)
+	admin, inbox, agents, err := e.setupInbox(ctx, t, e.opts.agents)
+	if err != nil {
+		return err
+	}
+	// A pool of conversations, more than can be in flight, so that two
+	// requests rarely touch the same one; each assignment moves its
+	// conversation to the next agent, so none is a no-op.
+	pool := min(max(l.N/4, 4*l.Concurrency), 1000)
+	ids := make([]int64, pool)
+	current := make([]atomic.Int64, pool)
+	index := map[int64]int64{}
+	for i, a := range agents {
+		index[a] = int64(i)
+	}
+	setup := drive(ctx, load{Concurrency: l.Concurrency, N: pool, Duration: 5 * time.Minute}, func(ctx context.Context, k int) error {
+		conv, err := admin.createConversation(ctx, inbox, k, nil)
+		if err != nil {
+			return err
+		}
+		if conv.Meta.Assignee == nil {
+			return errors.New("unassigned")
+		}
+		ids[k] = conv.ID
+		current[k].Store(index[conv.Meta.Assignee.ID])
+		return nil
+	})
+	if setup.Errors > 0 || setup.Count != pool {
+		return fmt.Errorf("creating %d conversations: %d ok, %d errors: %s", pool, setup.Count, setup.Errors, setup.FirstError)
+	}
+	o := func(ctx context.Context, k int) error {
+		i := k % pool
+		if k < 0 {
+			i = -k % pool
+		}
+		next := (current[i].Load() + 1) % int64(len(agents))
+		var a struct {
+			ID int64 `json:"id"`
+		}
+		err := admin.call(ctx, "POST", admin.accountPath("/conversations/%d/assignments", ids[i]), map[string]any{"assignee_id": agents[next]}, &a)
+		if err != nil {
+			return err
+		}
+		if a.ID != agents[next] {
+			return fmt.Errorf("assigned %d, reply names %d", agents[next], a.ID)
+		}
+		current[i].Store(next)
+		return nil
+	}
+	if err := warm(ctx, warmups, o); err != nil {
+		return err
+	}
+	st := drive(ctx, l, o)
+	rep.add(result{Scenario: "assign", Name: "switchboard " + backendName(t.db), Load: l.String(), stats: st,
+		Extra: map[string]float64{"conversations in the pool": float64(pool)}})
+	rep.check("assign", "assignments acknowledged", st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
+	return nil
+}
+
+// timed is one background request of the offline scenario.
+type timed struct {
+	start, end time.Time
+	err        error
+}
+
+// background sends o in a loop until ctx ends, recording each request.
+func background(ctx context.Context, o op) []timed {
+	var out []timed
+	for k := 0; ctx.Err() == nil; k++ {
+		start := time.Now()
+		err := o(context.WithoutCancel(ctx), k)
+		out = append(out, timed{start, time.Now(), err})
+	}
+	return out
+}
+
+// during summarizes the requests that overlapped [from, to]; with inside,
+// only those that started and ended in it.
+func during(reqs []timed, from, to time.Time, inside bool) stats {
+	var lats []time.Duration
+	var errs int
+	var firstErr error
+	for _, r := range reqs {
+		if r.start.After(to) || r.end.Before(from) || inside && (r.start.Before(from) || r.end.After(to)) {
+			continue
+		}
+		if r.err != nil {
+			errs++
+			firstErr = cmpErr(firstErr, r.err)
+			continue
+		}
+		lats = append(lats, r.end.Sub(r.start))
+	}
+	return summarize(lats, errs, firstErr, to.Sub(from))
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+func scenarioOffline(ctx context.Context, e *env, rep *report) (err error) {
+	t, err := e.startTarget(ctx, "offline", 1, e.mainPostgres())
+	if err != nil {
+		return err
+	}
+	defer e.finish(t, &err)
+	if t.db == "" {
+		return skipError{"needs the server's database (-db with -url) to seed the conversations"}
+	}
+	n := e.opts.offlineConversations
+	admin, inbox, agents, err := e.setupInbox(ctx, t, 3)
+	if err != nil {
+		return err
+	}
+	leaving, stay := agents[0], agents[1:]
+	// Other traffic goes to another inbox with its own agent.
+	other, err := admin.createInbox(ctx, "Bench other "+runTag())
+	if err != nil {
+		return err
+	}
+	otherAgent, err := admin.createAgents(ctx, 1, runTag())
+	if err != nil {
+		return err
+	}
+	if err := admin.addMembers(ctx, other, otherAgent); err != nil {
+		return err
+	}
+	readConv, err := admin.createConversation(ctx, other, 0, nil)
+	if err != nil {
+		return err
+	}
+	s, err := openSeeder(t.db)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	seedStart := time.Now()
+	if err := s.assignTo(ctx, admin.account, inbox, n, leaving); err != nil {
+		return err
+	}
+	held, err := s.heldBy(ctx, admin.account, leaving)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.log, "  seeded %d open conversations held by user %d in %.1fs\n", held, leaving, time.Since(seedStart).Seconds())
+	if held != n {
+		return fmt.Errorf("seeded %d conversations, the agent holds %d", n, held)
+	}
+	writeOp := func(ctx context.Context, k int) error {
+		_, err := admin.createConversation(ctx, other, k, nil)
+		return err
+	}
+	readOp := func(ctx context.Context, k int) error {
+		return admin.call(ctx, "GET", admin.accountPath("/conversations/%d", readConv.ID), nil, nil)
+	}
+	if err := warm(ctx, warmups, writeOp); err != nil {
+		return err
+	}
+	bgCtx, stopBg := context.WithCancel(ctx)
+	var writes, reads []timed
+	var wg sync.WaitGroup
+	wg.Go(func() { writes = background(bgCtx, writeOp) })
+	wg.Go(func() { reads = background(bgCtx, readOp) })
+	settle := time.Second
+	if e.opts.smoke {
+		settle = 300 * time.Millisecond
+	}
+	time.Sleep(settle)
+	t0 := time.Now()
+	perr := admin.call(ctx, "PATCH", admin.accountPath("/agents/%d", leaving), map[string]string{"availability": "offline"}, nil)
+	t1 := time.Now()
+	time.Sleep(settle / 2)
+	stopBg()
+	wg.Wait()
+	if perr != nil {
+		return perr
+	}
+	took := t1.Sub(t0)
+	after, err := s.heldBy(ctx, admin.account, leaving)
+	if err != nil {
+		return err
+	}
+	var got []int
+	for _, a := range stay {
+		h, err := s.heldBy(ctx, admin.account, a)
+		if err != nil {
+			return err
+		}
+		got = append(got, h)
+	}
+	rep.add(result{Scenario: "offline", Name: fmt.Sprintf("reassign %d", n), Load: "one PATCH availability=offline",
+		stats: stats{Count: n - after, Elapsed: took, Throughput: float64(n-after) / took.Seconds(), P50: took, P90: took, P99: took, Max: took, Mean: took}})
+	rep.check("offline", "every conversation reassigned before the reply", after == 0 && got[0]+got[1] == n && absInt(got[0]-got[1]) <= 1,
+		"leaving agent holds %d; the two online colleagues hold %v", after, got)
+	before := during(writes, t0.Add(-settle), t0, true)
+	w := during(writes, t0, t1, false)
+	r := during(reads, t0, t1, false)
+	rep.add(result{Scenario: "offline", Name: "other creates, before", Load: "1 sequential client, other inbox", stats: before})
+	rep.add(result{Scenario: "offline", Name: "other creates, during", Load: "1 sequential client, other inbox", stats: w})
+	rep.add(result{Scenario: "offline", Name: "other reads, during", Load: "1 sequential client", stats: r})
+	rep.check("offline", "other requests answered", w.Errors == 0 && r.Errors == 0 && before.Count > 0, "errors: writes %d, reads %d; %s %s", w.Errors, r.Errors, w.FirstError, r.FirstError)
+	rep.goal("offline", fmt.Sprintf("%d conversations reassigned in under 1 s", n), took < time.Second, "%s", ms(took))
+	worst := max(w.Max, r.Max)
+	rep.goal("offline", "other requests not blocked > 50 ms meanwhile", worst <= 50*time.Millisecond,
+		"worst other write %s, worst read %s", ms(w.Max), ms(r.Max))
+	return nil
+}
+
+func absInt(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// powers returns from, 10*from, ... up to and including top.
+func powers(from, top int) []int {
+	var out []int
+	for s := from; s <= top; s *= 10 {
+		out = append(out, s)
+	}
+	return out
+}
+
+func scenarioPickScale(ctx context.Context, e *env, rep *report) (err error) {
+	if e.opts.url != "" && e.opts.db == "" {
+		return skipError{"needs the server's database (-db with -url) to seed members and conversations"}
+	}
+	l := load{Concurrency: 1, N: e.opts.pickN, Duration: 30 * time.Second}
+	if err := pickAxis(ctx, e, rep, "members", powers(10, e.opts.pickMaxMembers), l); err != nil {
+		return err
+	}
+	return pickAxis(ctx, e, rep, "conversations", powers(1000, e.opts.pickMaxConversations), l)
+}
+
+// pickAxis measures sequential creates in one inbox of a fresh server while
+// the inbox's members (axis "members") or the stored conversations (axis
+// "conversations", with 10 members) grow through sizes.
+func pickAxis(ctx context.Context, e *env, rep *report, axis string, sizes []int, l load) (err error) {
+	if len(sizes) == 0 {
+		return nil
+	}
+	t, err := e.startTarget(ctx, "pick-"+axis, 1, e.mainPostgres())
+	if err != nil {
+		return err
+	}
+	defer e.finish(t, &err)
+	admin, err := e.signIn(ctx, t.urls[0])
+	if err != nil {
+		return err
+	}
+	inbox, err := admin.createInbox(ctx, "Bench pick "+runTag())
+	if err != nil {
+		return err
+	}
+	s, err := openSeeder(t.db)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	members := 0
+	var lo, hi int64
+	if axis == "conversations" {
+		if lo, hi, err = s.members(ctx, admin.account, inbox, 10, runTag()); err != nil {
+			return err
+		}
+		members = 10
+	}
+	o := createOp([]*client{admin}, inbox)
+	var first stats
+	var worst float64
+	for i, size := range sizes {
+		start := time.Now()
+		switch axis {
+		case "members":
+			if _, _, err := s.members(ctx, admin.account, inbox, size-members, runTag()); err != nil {
+				return err
+			}
+			members = size
+		case "conversations":
+			stored, err := s.countConversations(ctx, admin.account)
+			if err != nil {
+				return err
+			}
+			if size > stored {
+				if err := s.conversations(ctx, admin.account, inbox, size-stored, lo, hi, 100); err != nil {
+					return err
+				}
+			}
+		}
+		seeded := time.Since(start)
+		stored, err := s.countConversations(ctx, admin.account)
+		if err != nil {
+			return err
+		}
+		if err := warm(ctx, warmups, o); err != nil {
+			return err
+		}
+		st := drive(ctx, l, o)
+		if i == 0 {
+			first = st
+		}
+		ratio := float64(st.P50) / float64(first.P50)
+		worst = max(worst, ratio)
+		rep.add(result{Scenario: "pick-scale", Name: fmt.Sprintf("%s=%d", axis, size), Load: l.String(), stats: st, Extra: map[string]float64{
+			"members": float64(members), "stored conversations": float64(stored), "p50 / smallest p50": ratio,
+			"mean / smallest mean": float64(st.Mean) / float64(first.Mean), "seeding seconds": seeded.Seconds(),
+		}})
+		rep.check("pick-scale", fmt.Sprintf("%s=%d creates auto-assigned", axis, size), st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
+	}
+	rep.goal("pick-scale", fmt.Sprintf("pick flat in %s %d..%d (within 1.5x)", axis, sizes[0], sizes[len(sizes)-1]), worst <= 1.5,
+		"worst p50 ratio %.2fx (sequential create over HTTP, %s)", worst, backendName(t.db))
+	return nil
+}
+
+func scenarioProcesses(ctx context.Context, e *env, rep *report) error {
+	pg := e.opts.postgres
+	if pg == "" {
+		return skipError{"no PostgreSQL: set -postgres or SWITCHBOARD_TEST_POSTGRES"}
+	}
+	l := e.opts.load
+	var through []float64
+	for _, n := range []int{1, 3} {
+		st, err := processesRun(ctx, e, rep, pg, n, l)
+		if err != nil {
+			return err
+		}
+		through = append(through, st.Throughput)
+	}
+	rep.goal("processes", "3 processes on PostgreSQL not below 1", through[1] >= through[0],
+		"%.0f/s vs %.0f/s = %.2fx", through[1], through[0], through[1]/through[0])
+	return nil
+}
+
+func processesRun(ctx context.Context, e *env, rep *report, pg string, n int, l load) (st stats, err error) {
+	t, err := e.startTarget(ctx, "processes", n, pg)
+	if err != nil {
+		return st, err
+	}
+	defer e.finish(t, &err)
+	admin, inbox, agents, err := e.setupInbox(ctx, t, e.opts.agents)
+	if err != nil {
+		return st, err
+	}
+	var clients []*client
+	for _, u := range t.urls {
+		clients = append(clients, admin.on(u))
+	}
+	o := createOp(clients, inbox)
+	if err := warm(ctx, warmups, o); err != nil {
+		return st, err
+	}
+	st = drive(ctx, l, o)
+	rep.add(result{Scenario: "processes", Name: fmt.Sprintf("%d process(es), postgres", n), Load: l.String(), stats: st})
+	rep.check("processes", fmt.Sprintf("%d process(es): creates acknowledged and auto-assigned", n), st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
+	slices.Sort(agents)
+	return st, checkFair(ctx, rep, "processes", t.db, inbox, agents, st.Count+warmups)
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSmoke runs every scenario tiny against a freshly built switchboard and
+// checks that the bench completes and reports sane numbers. It asserts
+// nothing about speed: the targets are reported, not enforced.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	args := []string{"-smoke", "-scenario", "all", "-postgres", os.Getenv("SWITCHBOARD_TEST_POSTGRES")}
+	rep, err := run(ctx, args, &out)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Errors) > 0 {
+		t.Fatalf("scenarios failed: %v", rep.Errors)
+	}
+	for _, s := range rep.Skipped {
+		if !strings.HasPrefix(s, "processes:") || os.Getenv("SWITCHBOARD_TEST_POSTGRES") != "" {
+			t.Errorf("skipped: %s", s)
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range rep.Results {
+		seen[r.Scenario] = true
+		if r.Count <= 0 || r.Errors != 0 {
+			t.Errorf("%s %s: %d ok, %d errors (%s)", r.Scenario, r.Name, r.Count, r.Errors, r.FirstError)
+		}
+		if r.Throughput <= 0 || r.Elapsed <= 0 {
+			t.Errorf("%s %s: throughput %.1f/s over %s", r.Scenario, r.Name, r.Throughput, r.Elapsed)
+		}
+		if r.P50 <= 0 || r.P50 > r.P90 || r.P90 > r.P99 || r.P99 > r.Max {
+			t.Errorf("%s %s: percentiles out of order: p50 %s p90 %s p99 %s max %s", r.Scenario, r.Name, r.P50, r.P90, r.P99, r.Max)
+		}
+	}
+	for _, s := range allScenarios {
+		if !seen[s] && !(s == "processes" && os.Getenv("SWITCHBOARD_TEST_POSTGRES") == "") {
+			t.Errorf("no results from scenario %s", s)
+		}
+	}
+	for _, c := range rep.Checks {
+		if !c.OK {
+			t.Errorf("check %s %s failed: %s", c.Scenario, c.Name, c.Detail)
+		}
+	}
+	if rep.failed() {
+		t.Error("the report says the run failed")
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var lats []time.Duration
+	for i := 1; i <= 100; i++ {
+		lats = append(lats, time.Duration(i)*time.Millisecond)
+	}
+	s := summarize(lats, 0, nil, time.Second)
+	if s.P50 != 50*time.Millisecond || s.P90 != 90*time.Millisecond || s.P99 != 99*time.Millisecond || s.Max != 100*time.Millisecond {
+		t.Errorf("percentiles of 1..100 ms: %+v", s)
+	}
+	if s.Throughput != 100 {
+		t.Errorf("throughput %.1f, want 100", s.Throughput)
+	}
+}
+
+func TestDriveBounds(t *testing.T) {
+	ctx := context.Background()
+	noop := func(context.Context, int) error { return nil }
+	if s := drive(ctx, load{Concurrency: 3, N: 50, Duration: time.Minute}, noop); s.Count != 50 {
+		t.Errorf("closed loop ran %d requests, want 50", s.Count)
+	}
+	if s := drive(ctx, load{Concurrency: 2, Rate: 1000, N: 20, Duration: time.Minute}, noop); s.Count != 20 {
+		t.Errorf("open loop ran %d requests, want 20", s.Count)
+	}
+	start := time.Now()
+	slow := func(context.Context, int) error { time.Sleep(10 * time.Millisecond); return nil }
+	s := drive(ctx, load{Concurrency: 1, N: 1 << 30, Duration: 200 * time.Millisecond}, slow)
+	if took := time.Since(start); took > 2*time.Second || s.Count == 0 {
+		t.Errorf("time bound: %d requests in %s", s.Count, took)
+	}
+}
