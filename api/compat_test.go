@@ -1025,3 +1025,19 @@ func TestCompatPlatformAPI(t *testing.T) {
 	})
 	checkInvariants(t, s.path)
 }
+
+// Rails wraps the bodies of assignments and toggle_status too.
+func TestCompatWrappedAssignmentAndStatus(t *testing.T) {
+	s := newServer(t)
+	a := s.newAgent("agent", "online")
+	inbox := s.newInbox(map[string]any{"enable_auto_assignment": false}, a)
+	conv := s.admin.create(inbox, nil)
+	s.admin.must(200, "POST", acct("/conversations/%d/assignments", conv.ID), map[string]any{"assignment": map[string]any{"assignee_id": a.id}}, nil)
+	if got := s.admin.conversation(conv.ID).assignee(); got != a.id {
+		t.Errorf("wrapped assignment: assignee %d, want %d", got, a.id)
+	}
+	s.admin.must(200, "POST", acct("/conversations/%d/toggle_status", conv.ID), map[string]any{"conversation": map[string]any{"status": "pending"}}, nil)
+	if got := s.admin.conversation(conv.ID).Status; got != "pending" {
+		t.Errorf("wrapped toggle_status: status %q, want pending", got)
+	}
+}

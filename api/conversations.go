@@ -138,7 +138,7 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request, c switchboard.Ca
 	if err != nil {
 		return err
 	}
-	b, err := readBody(w, r, "")
+	b, err := readBody(w, r, "assignment")
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func (s *Server) toggleStatus(w http.ResponseWriter, r *http.Request, c switchbo
 	if err != nil {
 		return err
 	}
-	b, err := readBody(w, r, "")
+	b, err := readBody(w, r, "conversation")
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,20 @@ import (
 type inboxState struct {
 	switchboard.Inbox
 	last    int64
+	moved   bool // last changed since it was loaded or saved
 	members []routing.Member
+}
+
+// saveRotation writes the rotation's last pick, once for all the picks of a
+// decision: one row rewritten per pick would make a mass reassignment
+// quadratic on PostgreSQL, where each update of a row leaves a version.
+func (db *DB) saveRotation(ctx context.Context, tx *txn, st *inboxState) error {
+	if st == nil || !st.moved {
+		return nil
+	}
+	st.moved = false
+	_, err := tx.ExecContext(ctx, db.q.SetRotation, st.last, st.ID)
+	return err
 }
 
 func (db *DB) loadInboxState(ctx context.Context, tx *txn, accountID, inboxID int64) (*inboxState, error) {
@@ -51,7 +64,7 @@ func (st *inboxState) load(user int64, delta int) {
 }
 
 // give assigns a conversation to the pick of the rotation, moves the
-// rotation and records the event.
+// rotation (saved by saveRotation) and records the event.
 func (db *DB) give(ctx context.Context, tx *txn, st *inboxState, convID int64, from *int64, pick int64, reason switchboard.Reason, actor *int64) error {
 	if err := db.changeAssignee(ctx, tx, st.AccountID, convID, from, &pick, reason, actor); err != nil {
 		return err
@@ -60,9 +73,8 @@ func (db *DB) give(ctx context.Context, tx *txn, st *inboxState, convID int64, f
 		st.load(*from, -1)
 	}
 	st.load(pick, 1)
-	st.last = pick
-	_, err := tx.ExecContext(ctx, db.q.SetRotation, pick, st.ID)
-	return err
+	st.last, st.moved = pick, true
+	return nil
 }
 
 // route gives an open conversation that has just been created or reopened
@@ -80,7 +92,10 @@ func (db *DB) route(ctx context.Context, tx *txn, st *inboxState, convID int64, 
 		case ok && from != nil && pick == *from:
 			return nil // the rules chose the holder again
 		case ok:
-			return db.give(ctx, tx, st, convID, from, pick, switchboard.ReasonAuto, nil)
+			if err := db.give(ctx, tx, st, convID, from, pick, switchboard.ReasonAuto, nil); err != nil {
+				return err
+			}
+			return db.saveRotation(ctx, tx, st)
 		}
 	}
 	if from != nil {
@@ -135,13 +150,13 @@ func (db *DB) place(ctx context.Context, tx *txn, st *inboxState) error {
 	for _, convID := range queue {
 		pick, ok := routing.Pick(routing.PlacementCandidates(st.members, st.MaxAssignmentLimit), st.last, st.AssignmentMode)
 		if !ok {
-			return nil
+			break
 		}
 		if err := db.give(ctx, tx, st, convID, nil, pick, switchboard.ReasonAuto, nil); err != nil {
 			return err
 		}
 	}
-	return nil
+	return db.saveRotation(ctx, tx, st)
 }
 
 // placeIn places the queue of one inbox (whose routing lock is held).
@@ -269,6 +284,9 @@ func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, ac
 	var st *inboxState
 	for _, c := range held {
 		if st == nil || st.ID != c.inboxID {
+			if err := db.saveRotation(ctx, tx, st); err != nil {
+				return err
+			}
 			if st, err = db.loadInboxState(ctx, tx, accountID, c.inboxID); err != nil {
 				return err
 			}
@@ -300,7 +318,7 @@ func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, ac
 			}
 		}
 	}
-	return nil
+	return db.saveRotation(ctx, tx, st)
 }
 
 // heldBy returns the conversations assigned to userID in the account, by inbox.
