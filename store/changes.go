@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 // the changes once, and only if, it commits.
 type txn struct {
 	*sql.Tx
+	stmts    *statements // nil on PostgreSQL, whose driver caches them
 	changes  []switchboard.Change
 	assigned []switchboard.Reason // the reasons of its changes of assignee
 	hooks    []hookEvent          // events for the webhooks
@@ -188,4 +190,70 @@ func (db *DB) receive(ctx context.Context, conn *pgx.Conn) error {
 		}
 		db.publish(changes)
 	}
+}
+
+// statements are the write pool's queries, prepared once when the store
+// opens. SQLite otherwise parses a statement's text at every call, a third of
+// a routing decision's time (BENCHMARKS.md). They must be prepared before any
+// transaction runs: the pool's one connection is busy during a transaction.
+type statements struct {
+	m map[string]*sql.Stmt
+}
+
+func prepareAll(ctx context.Context, pool *sql.DB, q queries) (*statements, error) {
+	s := &statements{m: map[string]*sql.Stmt{}}
+	v := reflect.ValueOf(q)
+	for i := range v.NumField() {
+		text := v.Field(i).String()
+		stmt, err := pool.PrepareContext(ctx, text)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("prepare %s: %w", v.Type().Field(i).Name, err)
+		}
+		s.m[text] = stmt
+	}
+	return s, nil
+}
+
+func (s *statements) close() {
+	for _, stmt := range s.m {
+		stmt.Close()
+	}
+}
+
+// stmt returns the transaction's use of the prepared query, or nil to run
+// the text as it is.
+func (tx *txn) stmt(ctx context.Context, query string) *sql.Stmt {
+	if tx.stmts == nil {
+		return nil
+	}
+	stmt, ok := tx.stmts.m[query]
+	if !ok {
+		return nil
+	}
+	return tx.Tx.StmtContext(ctx, stmt)
+}
+
+// ExecContext runs a statement of the transaction, prepared once.
+func (tx *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if stmt := tx.stmt(ctx, query); stmt != nil {
+		return stmt.ExecContext(ctx, args...)
+	}
+	return tx.Tx.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query of the transaction, prepared once.
+func (tx *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if stmt := tx.stmt(ctx, query); stmt != nil {
+		return stmt.QueryContext(ctx, args...)
+	}
+	return tx.Tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a one-row query of the transaction, prepared once.
+func (tx *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if stmt := tx.stmt(ctx, query); stmt != nil {
+		return stmt.QueryRowContext(ctx, args...)
+	}
+	return tx.Tx.QueryRowContext(ctx, query, args...)
 }

@@ -47,6 +47,7 @@ type DB struct {
 	// interleave and rows are locked explicitly (see lockInbox).
 	postgres bool
 	q        queries
+	stmts    *statements // the write pool's prepared statements (SQLite)
 	broker   broker
 	// stopListening and listenDone end the PostgreSQL change listener.
 	stopListening context.CancelFunc
@@ -92,7 +93,16 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
-	return finishOpen(ctx, &DB{write: write, read: read, q: q, Now: time.Now, process: rand.Text()}, "migrations/sqlite")
+	db, err := finishOpen(ctx, &DB{write: write, read: read, q: q, Now: time.Now, process: rand.Text()}, "migrations/sqlite")
+	if err != nil {
+		return nil, err
+	}
+	// After the migrations: the statements need the tables.
+	if db.stmts, err = prepareAll(ctx, write, q); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
@@ -135,6 +145,9 @@ func (db *DB) Close() error {
 	if db.stopListening != nil {
 		db.stopListening()
 		<-db.listenDone
+	}
+	if db.stmts != nil {
+		db.stmts.close()
 	}
 	if db.read == db.write {
 		return db.write.Close()
@@ -218,7 +231,7 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &txn{Tx: sqlTx}
+	tx := &txn{Tx: sqlTx, stmts: db.stmts}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err
