@@ -15,9 +15,11 @@ import (
 // transaction update it as they go.
 type inboxState struct {
 	switchboard.Inbox
-	last    int64
-	moved   bool // last changed since it was loaded or saved
-	members []routing.Member
+	last  int64
+	moved bool // last changed since it was loaded or saved
+	// members are loaded by loadMembers when a decision needs them.
+	members       []routing.Member
+	membersLoaded bool
 }
 
 // saveRotation writes the rotation's last pick, once for all the picks of a
@@ -39,19 +41,51 @@ func (db *DB) loadInboxState(ctx context.Context, tx *txn, accountID, inboxID in
 		return nil, err
 	}
 	st.Inbox, st.last = inbox, last
-	rows, err := tx.QueryContext(ctx, db.q.InboxMembers, inboxID)
+	return st, nil
+}
+
+// loadMembers loads the members with their availability and load, once per
+// decision that needs them.
+func (db *DB) loadMembers(ctx context.Context, tx *txn, st *inboxState) error {
+	if st.membersLoaded {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, db.q.InboxMembers, st.ID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var m routing.Member
 		if err := rows.Scan(&m.UserID, &m.Availability, &m.Open); err != nil {
-			return nil, err
+			return err
 		}
 		st.members = append(st.members, m)
 	}
-	return st, rows.Err()
+	st.membersLoaded = true
+	return rows.Err()
+}
+
+// nextInRotation is the pick of auto-assignment in a round-robin inbox
+// without a limit, asked of the index rather than computed over every
+// member, so that it costs the same in an inbox of ten thousand: the first
+// online member after the last pick, wrapping round; when none is online,
+// the first member after the last pick, wrapping round. It gives what
+// routing.Pick(routing.AutoCandidates(members, 0), last, RoundRobin) gives.
+func (db *DB) nextInRotation(ctx context.Context, tx *txn, st *inboxState) (int64, bool, error) {
+	for _, q := range []string{db.q.NextOnlineMember, db.q.NextMember} {
+		for _, after := range []int64{st.last, 0} {
+			var id int64
+			err := tx.QueryRowContext(ctx, q, st.AccountID, st.ID, after).Scan(&id)
+			if err == nil {
+				return id, true, nil
+			}
+			if err != sql.ErrNoRows {
+				return 0, false, err
+			}
+		}
+	}
+	return 0, false, nil
 }
 
 // load adds delta to the open conversations that user holds in the inbox.
@@ -87,7 +121,17 @@ func (db *DB) route(ctx context.Context, tx *txn, st *inboxState, convID int64, 
 		return err
 	}
 	if waiting == 0 {
-		pick, ok := routing.Pick(routing.AutoCandidates(st.members, st.MaxAssignmentLimit), st.last, st.AssignmentMode)
+		var pick int64
+		var ok bool
+		var err error
+		if st.AssignmentMode == switchboard.RoundRobin && st.MaxAssignmentLimit == 0 {
+			pick, ok, err = db.nextInRotation(ctx, tx, st)
+		} else if err = db.loadMembers(ctx, tx, st); err == nil {
+			pick, ok = routing.Pick(routing.AutoCandidates(st.members, st.MaxAssignmentLimit), st.last, st.AssignmentMode)
+		}
+		if err != nil {
+			return err
+		}
 		switch {
 		case ok && from != nil && pick == *from:
 			return nil // the rules chose the holder again
@@ -129,6 +173,9 @@ func (db *DB) routeIfOn(ctx context.Context, tx *txn, accountID, inboxID, convID
 func (db *DB) place(ctx context.Context, tx *txn, st *inboxState) error {
 	if !st.EnableAutoAssignment {
 		return nil
+	}
+	if err := db.loadMembers(ctx, tx, st); err != nil {
+		return err
 	}
 	rows, err := tx.QueryContext(ctx, db.q.Queue, st.ID)
 	if err != nil {
@@ -288,6 +335,9 @@ func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, ac
 				return err
 			}
 			if st, err = db.loadInboxState(ctx, tx, accountID, c.inboxID); err != nil {
+				return err
+			}
+			if err := db.loadMembers(ctx, tx, st); err != nil {
 				return err
 			}
 		}

@@ -338,6 +338,8 @@ type queries struct {
 	AutoInboxesOfMember    string
 	ListQueue              string
 	QueueLengths           string
+	NextOnlineMember       string
+	NextMember             string
 	InsertWebhook          string
 	WebhooksOfAccount      string
 	DeleteWebhook          string

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/routing"
 	"github.com/switchboard/switchboard/store"
 )
 
@@ -20,6 +21,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		fn   func(t *testing.T, f *fixture)
 	}{
 		{"RoundRobinSplitsEquallyAmongOnlineMembers", testRoundRobin},
+		{"IndexedPickAgreesWithTheRules", testIndexedPick},
 		{"AllMembersWhenNoneOnline", testAllMembersFallback},
 		{"AutoAssignmentOffLeavesUnassigned", testAutoAssignmentOff},
 		{"ExplicitAssigneeKeptAndRotationUnmoved", testExplicitAssignee},
@@ -657,4 +659,42 @@ func testPresence(t *testing.T, f *fixture) {
 			t.Errorf("after choosing online by hand: %s", got)
 		}
 	})
+}
+
+// testIndexedPick: the store asks the index for a round-robin inbox's next
+// pick; it must give what package routing's rules give, whatever the mix of
+// availabilities, the leavers and the fallback.
+func testIndexedPick(t *testing.T, f *fixture) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	availabilities := []switchboard.Availability{switchboard.Online, switchboard.Busy, switchboard.Offline}
+	var agents []switchboard.Caller
+	var members []routing.Member
+	for range 8 {
+		a := availabilities[rng.IntN(3)]
+		c := f.agent(switchboard.RoleAgent, a)
+		agents = append(agents, c)
+		members = append(members, routing.Member{UserID: c.UserID, Availability: a})
+	}
+	inbox := f.inbox(true, true, agents...)
+	var last int64
+	for round := range 30 {
+		if round%6 == 5 { // change someone's availability now and then
+			i := rng.IntN(len(agents))
+			a := availabilities[rng.IntN(3)]
+			f.must(f.db.SetAvailability(f.ctx, f.admin, agents[i].UserID, a))
+			members[i].Availability = a
+		}
+		want, ok := routing.Pick(routing.AutoCandidates(members, 0), last, switchboard.RoundRobin)
+		got := assigneeOf(f.create(inbox, switchboard.NewConversation{}))
+		if !ok || got != want {
+			t.Fatalf("round %d: picked %d, the rules give %d (members %+v, last %d)", round, got, want, members, last)
+		}
+		last = got
+		// Keep loads out of it: resolve what was just assigned, so going
+		// offline later moves nothing and the rotation is only ours.
+		resolved := switchboard.StatusResolved
+		list := f.conversations()
+		_, err := f.db.ChangeStatus(f.ctx, f.admin, list[0].ID, switchboard.StatusChange{Status: &resolved})
+		f.must(err)
+	}
 }

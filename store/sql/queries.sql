@@ -348,3 +348,19 @@ UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = a
 
 -- name: DeliveryFailed
 UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?;
+
+-- name: NextOnlineMember
+-- The first online member of an inbox after a user id (the rotation's fast
+-- path). Parameters: account; inbox; after.
+SELECT m.user_id FROM inbox_members m
+JOIN account_users au ON au.account_id = ? AND au.user_id = m.user_id
+WHERE m.inbox_id = ? AND au.availability = 'online' AND m.user_id > ?
+ORDER BY m.user_id LIMIT 1;
+
+-- name: NextMember
+-- The first member of an inbox after a user id, whatever their availability.
+-- The account parameter is there to match NextOnlineMember's.
+SELECT m.user_id FROM inbox_members m
+JOIN account_users au ON au.account_id = ? AND au.user_id = m.user_id
+WHERE m.inbox_id = ? AND m.user_id > ?
+ORDER BY m.user_id LIMIT 1;
