@@ -56,6 +56,7 @@ type Store interface {
 	Assign(ctx context.Context, c switchboard.Caller, id int64, assigneeID *int64) (*switchboard.Agent, error)
 	ChangeStatus(ctx context.Context, c switchboard.Caller, id int64, ch switchboard.StatusChange) (switchboard.Conversation, error)
 	AssignmentEvents(ctx context.Context, c switchboard.Caller, id int64) ([]switchboard.AssignmentEvent, error)
+	RoutingReport(ctx context.Context, c switchboard.Caller, since, until time.Time) (store.Report, error)
 
 	Subscribe() (<-chan switchboard.Change, func())
 	ConsoleConnected(ctx context.Context, accountID, userID int64) (int64, error)
@@ -182,6 +183,7 @@ func (c *Console) routes() http.Handler {
 	account("POST "+a+"/conversations/{id}/status", c.status)
 	account("POST "+a+"/availability", c.availability)
 	account("GET "+a+"/events", c.events)
+	account("GET "+a+"/reports", c.reports)
 	account("GET "+a+"/settings/agents", c.agents)
 	account("POST "+a+"/settings/agents", c.createAgent)
 	account("POST "+a+"/settings/agents/{id}", c.updateAgent)
