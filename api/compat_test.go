@@ -836,6 +836,7 @@ func TestCompatSessionCookie(t *testing.T) {
 		}
 	})
 	t.Run("TokenCrossSiteWriteAccepted", func(t *testing.T) {
+		//lint:ignore SA1008 the header goes out spelled as Chatwoot's clients spell it
 		h := http.Header{"Sec-Fetch-Site": {"cross-site"}, "api_access_token": token["api_access_token"]}
 		if status, data := newInbox(h, cookie); status != 200 {
 			t.Errorf("status %d, want 200; body %s", status, data)

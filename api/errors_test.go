@@ -189,7 +189,6 @@ func (tc errsCase) run(t *testing.T, f *errsFixture, want int) map[string]any {
 
 func asMember(f *errsFixture) client   { return f.member }
 func asOutsider(f *errsFixture) client { return f.outsider }
-func asStranger(f *errsFixture) client { return f.stranger }
 func asPlatform(f *errsFixture) client { return client{s: f.s, token: platformToken} }
 
 func TestErrorsMalformedJSONBadRequest(t *testing.T) {

@@ -160,8 +160,6 @@ type database struct {
 	cleanup func()
 }
 
-func (d database) postgres() bool { return isPostgres(d.dsn) }
-
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
