@@ -86,8 +86,17 @@ func newConsole(t *testing.T) *console {
 	// Start the browser; each user then gets a browser context of their own.
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium: %v", err)
+	// The first run starts the browser and must not carry a deadline (it
+	// would stop the browser), so a browser that never starts is caught here.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(browser) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatalf("start chromium: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("chromium did not start within a minute")
 	}
 	return &console{t: t, db: db, srv: srv, alloc: browser, token: u.AccessToken,
 		admin: switchboard.Caller{UserID: u.ID, AccountID: a.ID, Role: switchboard.RoleAdministrator}}
