@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/api"
 	"github.com/switchboard/switchboard/store"
@@ -372,5 +373,36 @@ func TestCollaboratorsSetsLimitAndModeAndShowsTheQueue(t *testing.T) {
 	c.do(admin, chromedp.Navigate(c.url("/conversations/2")))
 	if text := get(t, admin, chromedp.Text(chromedp.ID("queue-position"))); !strings.Contains(text, "#1 in the queue") {
 		t.Errorf("queue position shown as %q", text)
+	}
+}
+
+// With the keyboard, arrows only browse the Assigned Agent list; Enter
+// assigns.
+func TestAssignWithTheKeyboard(t *testing.T) {
+	c := newConsole(t)
+	ann, bob := c.agent("Ann", switchboard.RoleAgent), c.agent("Bob", switchboard.RoleAgent)
+	in := c.inbox("Website", ann, bob)
+	in2, err := c.db.UpdateInbox(context.Background(), c.admin, in.ID, switchboard.InboxUpdate{EnableAutoAssignment: new(false)})
+	if err != nil || in2.EnableAutoAssignment {
+		t.Fatal(err)
+	}
+	conv, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := c.browser("ada@example.com")
+	c.do(admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive(),
+		chromedp.Focus(chromedp.ID("assignee")),
+		chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown))
+	// The script has run its handlers; nothing may have been assigned yet.
+	if browsed := js[string](t, admin, `document.getElementById("assignee").value`); browsed == "" {
+		t.Fatal("the arrow keys did not move the selection")
+	}
+	if got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID); got.Assignee != nil {
+		t.Fatalf("browsing with the arrow keys assigned %s", got.Assignee.Name)
+	}
+	c.do(admin, chromedp.KeyEvent(kb.Enter), within("#assignment-history .reason.manual"))
+	if got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID); got.Assignee == nil {
+		t.Error("Enter did not assign")
 	}
 }

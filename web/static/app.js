@@ -54,12 +54,34 @@
   }
 
   // Choosing an assignee assigns at once; an error shows beside the select.
+  // With the keyboard, arrow keys only move through the list (a closed
+  // select changes its value on each one): Enter or leaving the field
+  // assigns.
   function wire(root) {
     const form = root.querySelector("#assign-form");
     if (!form) return;
     const select = form.querySelector("select");
     const error = form.querySelector("#assign-error");
-    select.addEventListener("change", async function () {
+    let browsing = false;
+    let assigned = select.value;
+    select.addEventListener("keydown", function (e) {
+      if (e.key.startsWith("Arrow") || e.key === "Home" || e.key === "End" || e.key === "PageUp" || e.key === "PageDown") {
+        browsing = true;
+      } else if (e.key === "Enter") {
+        e.preventDefault();
+        browsing = false;
+        if (select.value !== assigned) assign();
+      }
+    });
+    select.addEventListener("blur", function () {
+      if (browsing && select.value !== assigned) assign();
+      browsing = false;
+    });
+    select.addEventListener("change", function () {
+      if (!browsing) assign();
+    });
+    async function assign() {
+      assigned = select.value;
       error.hidden = true;
       const resp = await fetch(form.action, {
         method: "POST",
@@ -72,7 +94,7 @@
       try { message = (await resp.json()).error || message; } catch (e) { /* not JSON */ }
       error.textContent = message;
       error.hidden = false;
-    });
+    }
   }
   wire(document);
 })();
