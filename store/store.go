@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -55,6 +56,12 @@ type DB struct {
 	channel       string // the PostgreSQL channel of committed changes
 	// process names this process in console_connections.
 	process string
+	// writes feeds the group-commit writer (SQLite); nil runs each write in
+	// its own transaction (PostgreSQL, and SQLite while it opens).
+	writes     chan writeRequest
+	stopWrites chan struct{}
+	stopOnce   sync.Once
+	writerDone chan struct{}
 	// Observer hears what the store does, for metrics; nil hears nothing.
 	Observer Observer
 	// Now is the clock; tests may replace it before use.
@@ -102,6 +109,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	db.startWriter()
 	return db, nil
 }
 
@@ -142,6 +150,7 @@ func finishOpen(ctx context.Context, db *DB, migrations string) (*DB, error) {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.stopWriter()
 	if db.stopListening != nil {
 		db.stopListening()
 		<-db.listenDone
@@ -214,7 +223,12 @@ type Observer interface {
 // another process is run again from the start, a few times.
 func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	for attempt := 1; ; attempt++ {
-		err := db.tryTx(ctx, fn)
+		var err error
+		if db.writes != nil {
+			err = db.groupTx(ctx, fn)
+		} else {
+			err = db.tryTx(ctx, fn)
+		}
 		if err != nil && db.Observer != nil {
 			if _, domain := errors.AsType[*switchboard.Error](err); !domain && ctx.Err() == nil {
 				db.Observer.DatabaseError()
@@ -247,6 +261,14 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	db.committed(tx)
+	return nil
+}
+
+// committed tells of a write that is now durable: its changes to this
+// process's subscribers (on PostgreSQL they travel by NOTIFY), its
+// assignments to the metrics.
+func (db *DB) committed(tx *txn) {
 	if !db.postgres {
 		db.publish(tx.changes)
 	}
@@ -255,7 +277,6 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
 			db.Observer.Assigned(string(reason))
 		}
 	}
-	return nil
 }
 
 // retryable reports whether err is PostgreSQL's word that the transaction

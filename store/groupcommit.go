@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Group commit (SQLite). SQLite has one writer and each commit costs an
+// fsync, so write transactions one after the other cap throughput at one
+// fsync each. Instead one goroutine takes every write that is waiting, runs
+// each in a savepoint of one shared transaction (a write that fails rolls
+// back to its savepoint and leaves the others alone), commits once, and only
+// then answers them all. Each write still sees the ones before it, makes its
+// own routing decision in turn, and is acknowledged only after the commit
+// that makes it durable.
+
+// maxBatch bounds how many writes share one commit.
+const maxBatch = 64
+
+type writeRequest struct {
+	ctx  context.Context
+	fn   func(tx *txn) error
+	done chan error
+}
+
+// startWriter starts the goroutine that runs SQLite's writes.
+func (db *DB) startWriter() {
+	db.writes = make(chan writeRequest)
+	db.stopWrites = make(chan struct{})
+	db.writerDone = make(chan struct{})
+	go db.writer()
+}
+
+// stopWriter ends it once the batch in progress is answered; later writes
+// fail with errClosed.
+func (db *DB) stopWriter() {
+	if db.stopWrites != nil {
+		db.stopOnce.Do(func() { close(db.stopWrites) })
+		<-db.writerDone
+	}
+}
+
+var errClosed = errors.New("the store is closed")
+
+// groupTx hands fn to the writer and waits for the commit that includes it.
+func (db *DB) groupTx(ctx context.Context, fn func(tx *txn) error) error {
+	req := writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.stopWrites:
+		return errClosed
+	}
+	// Once taken, the write is answered whatever happens to ctx: it may
+	// already be committed.
+	return <-req.done
+}
+
+func (db *DB) writer() {
+	defer close(db.writerDone)
+	for {
+		var batch []writeRequest
+		select {
+		case first := <-db.writes:
+			batch = append(batch, first)
+		case <-db.stopWrites:
+			return
+		}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case req := <-db.writes:
+				batch = append(batch, req)
+			default:
+				break gather
+			}
+		}
+		db.commitBatch(batch)
+	}
+}
+
+// commitBatch runs a batch of writes in one transaction and answers each.
+func (db *DB) commitBatch(batch []writeRequest) {
+	results := make([]error, len(batch))
+	done := make([]*txn, len(batch))
+	fail := func(err error) {
+		for i := range batch {
+			if results[i] == nil {
+				results[i] = err
+			}
+			batch[i].done <- results[i]
+		}
+	}
+	ctx := context.Background()
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("begin: %w", err))
+		return
+	}
+	for i, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
+			sqlTx.Rollback()
+			fail(fmt.Errorf("savepoint: %w", err))
+			return
+		}
+		tx := &txn{Tx: sqlTx, stmts: db.stmts}
+		err := runWrite(req.ctx, tx, req.fn, db)
+		if err != nil {
+			results[i] = err
+			if _, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO write"); rerr != nil {
+				sqlTx.Rollback()
+				fail(fmt.Errorf("rollback to savepoint: %w", errors.Join(err, rerr)))
+				return
+			}
+		} else {
+			done[i] = tx
+		}
+		if _, err := sqlTx.ExecContext(ctx, "RELEASE write"); err != nil {
+			sqlTx.Rollback()
+			fail(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		fail(fmt.Errorf("commit: %w", err))
+		return
+	}
+	for i, req := range batch {
+		if tx := done[i]; tx != nil {
+			db.committed(tx)
+		}
+		req.done <- results[i]
+	}
+}
+
+// runWrite runs one write's work in its savepoint, and turns a panic into an
+// error so that the writer goes on.
+func runWrite(ctx context.Context, tx *txn, fn func(*txn) error, db *DB) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := db.enqueueWebhooks(ctx, tx); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	return nil
+}
