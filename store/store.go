@@ -1,7 +1,7 @@
-// Package store keeps Switchboard's records in SQLite. Every routing decision
-// runs in one write transaction: the store loads what the decision needs, asks
-// package routing, and writes the change, the rotation and the assignment event
-// before it commits.
+// Package store keeps Switchboard's records in SQLite or PostgreSQL. Every
+// routing decision runs in one write transaction: the store loads what the
+// decision needs, asks package routing, and writes the change, the rotation,
+// the assignment event and the webhook outbox before it commits.
 package store
 
 import (
@@ -39,9 +39,10 @@ var postgresQueryFile string
 // several.
 type DB struct {
 	// On SQLite, write has a single connection: SQLite takes one writer at a
-	// time, and queueing writers in the pool instead of in SQLite's busy
-	// handler keeps concurrent requests from failing with SQLITE_BUSY. On
-	// PostgreSQL, write and read are the same pool.
+	// time, and queueing writers in the process (the group-commit writer)
+	// instead of in SQLite's busy handler keeps concurrent requests from
+	// failing with SQLITE_BUSY. On PostgreSQL, write and read are the same
+	// pool.
 	write *sql.DB
 	read  *sql.DB
 	// postgres is set on PostgreSQL, where transactions of several processes
