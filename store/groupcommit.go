@@ -82,7 +82,21 @@ func (db *DB) writer() {
 }
 
 // commitBatch runs a batch of writes in one transaction and answers each.
+// A write alone needs no savepoint, which would make SQLite journal every
+// page it changes a second time (a third of a large reassignment's time).
 func (db *DB) commitBatch(batch []writeRequest) {
+	if len(batch) == 1 {
+		req := batch[0]
+		req.done <- db.tryTx(req.ctx, func(tx *txn) (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("write panicked: %v", p)
+				}
+			}()
+			return req.fn(tx)
+		})
+		return
+	}
 	results := make([]error, len(batch))
 	done := make([]*txn, len(batch))
 	fail := func(err error) {
