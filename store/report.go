@@ -3,49 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
-	_ "embed"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/switchboard/switchboard"
 )
-
-//go:embed sql/report.sql
-var reportFile string
-
-// reportSQL holds the blocks of sql/report.sql, with ? placeholders; each use
-// rebinds them for PostgreSQL.
-var reportSQL, reportSQLErr = loadReportQueries(reportFile)
-
-type reportQueries struct {
-	Inboxes, Agents, Assigned, FirstAssignments, Open string
-}
-
-// loadReportQueries reads the report's queries, failing when a block is
-// missing or one is not used.
-func loadReportQueries(text string) (reportQueries, error) {
-	blocks := parseQueryBlocks(text)
-	var q reportQueries
-	for name, field := range map[string]*string{
-		"ReportInboxes":          &q.Inboxes,
-		"ReportAgents":           &q.Agents,
-		"ReportAssigned":         &q.Assigned,
-		"ReportFirstAssignments": &q.FirstAssignments,
-		"ReportOpen":             &q.Open,
-	} {
-		body, ok := blocks[name]
-		if !ok {
-			return q, fmt.Errorf("report.sql has no query %s", name)
-		}
-		*field = body
-		delete(blocks, name)
-	}
-	for extra := range blocks {
-		return q, fmt.Errorf("report.sql has query %s that the store does not use", extra)
-	}
-	return q, nil
-}
 
 // ReportWindow is how far back a routing report looks when it is not told
 // where to start.
@@ -128,9 +91,6 @@ func nearestRank(sorted []time.Duration, p int) time.Duration {
 // zero since is ReportWindow before until. Users who have left the account
 // have no row, though their events count in their inboxes' rows.
 func (db *DB) RoutingReport(ctx context.Context, c switchboard.Caller, since, until time.Time) (Report, error) {
-	if reportSQLErr != nil {
-		return Report{}, reportSQLErr
-	}
 	if until.IsZero() {
 		until = db.Now()
 	}
@@ -152,7 +112,7 @@ func (db *DB) RoutingReport(ctx context.Context, c switchboard.Caller, since, un
 
 	inboxes := map[int64]*ReportRow{}
 	var inboxOrder []int64
-	err = db.reportRows(ctx, tx, reportSQL.Inboxes, visible, func(scan func(...any) error) error {
+	err = db.reportRows(ctx, tx, db.q.ReportInboxes, visible, func(scan func(...any) error) error {
 		var r ReportRow
 		if err := scan(&r.ID, &r.Name); err != nil {
 			return err
@@ -168,7 +128,7 @@ func (db *DB) RoutingReport(ctx context.Context, c switchboard.Caller, since, un
 	agents := map[int64]*ReportRow{}
 	member := map[int64]bool{}
 	var agentOrder []int64
-	err = db.reportRows(ctx, tx, reportSQL.Agents, []any{admin, c.UserID, c.AccountID}, func(scan func(...any) error) error {
+	err = db.reportRows(ctx, tx, db.q.ReportAgents, []any{admin, c.UserID, c.AccountID}, func(scan func(...any) error) error {
 		var r ReportRow
 		var isMember bool
 		if err := scan(&r.ID, &r.Name, &isMember); err != nil {
@@ -182,7 +142,7 @@ func (db *DB) RoutingReport(ctx context.Context, c switchboard.Caller, since, un
 		return report, err
 	}
 
-	err = db.reportRows(ctx, tx, reportSQL.Assigned, append(window, visible...), func(scan func(...any) error) error {
+	err = db.reportRows(ctx, tx, db.q.ReportAssigned, append(window, visible...), func(scan func(...any) error) error {
 		var inbox, to int64
 		var reason switchboard.Reason
 		var n int
@@ -202,7 +162,7 @@ func (db *DB) RoutingReport(ctx context.Context, c switchboard.Caller, since, un
 	}
 
 	inboxWaits, agentWaits := map[int64][]time.Duration{}, map[int64][]time.Duration{}
-	err = db.reportRows(ctx, tx, reportSQL.FirstAssignments, append(window, visible...), func(scan func(...any) error) error {
+	err = db.reportRows(ctx, tx, db.q.ReportFirstAssignments, append(window, visible...), func(scan func(...any) error) error {
 		var inbox, ms int64
 		var to sql.NullInt64
 		if err := scan(&inbox, &to, &ms); err != nil {
@@ -219,7 +179,7 @@ func (db *DB) RoutingReport(ctx context.Context, c switchboard.Caller, since, un
 		return report, err
 	}
 
-	err = db.reportRows(ctx, tx, reportSQL.Open, visible, func(scan func(...any) error) error {
+	err = db.reportRows(ctx, tx, db.q.ReportOpen, visible, func(scan func(...any) error) error {
 		var inbox, assignee int64
 		var n int
 		if err := scan(&inbox, &assignee, &n); err != nil {
@@ -256,7 +216,7 @@ func (db *DB) RoutingReport(ctx context.Context, c switchboard.Caller, since, un
 // reportRows runs one of the report's queries in tx and calls row for each
 // row it returns.
 func (db *DB) reportRows(ctx context.Context, tx *sql.Tx, query string, args []any, row func(scan func(...any) error) error) error {
-	rows, err := tx.QueryContext(ctx, db.rebind(query), args...)
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("routing report: %w", err)
 	}

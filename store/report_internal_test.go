@@ -1,31 +1,29 @@
 package store
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
 
-// TestReportQueriesLoad checks that report.sql has exactly the blocks
-// report.go runs, and that they survive rebinding for PostgreSQL.
-func TestReportQueriesLoad(t *testing.T) {
-	q, err := loadReportQueries(reportFile)
+// TestQueriesLoad checks that the query files have exactly the blocks the
+// store runs (the report's included), and that they rebind for PostgreSQL.
+func TestQueriesLoad(t *testing.T) {
+	q, err := loadQueries(queryFile+"\n"+reportFile, postgresQueryFile, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, body := range map[string]string{"Inboxes": q.Inboxes, "Agents": q.Agents, "Assigned": q.Assigned,
-		"FirstAssignments": q.FirstAssignments, "Open": q.Open} {
-		if body == "" {
-			t.Errorf("query %s is empty", name)
-		}
+	if q.ReportOpen == "" || strings.Contains(q.ReportOpen, "?") {
+		t.Errorf("ReportOpen not loaded and rebound: %q", q.ReportOpen)
 	}
-	if _, err := loadReportQueries(reportFile + "\n-- name: ReportExtra\nSELECT 1;\n"); err == nil {
+	if _, err := loadQueries(queryFile+"\n"+reportFile+"\n-- name: ReportExtra\nSELECT 1;\n", "", false); err == nil {
 		t.Error("an unused block was accepted")
 	}
-	if _, err := loadReportQueries("-- name: ReportInboxes\nSELECT 1;\n"); err == nil {
+	if _, err := loadQueries(queryFile, "", false); err == nil {
 		t.Error("missing blocks were accepted")
 	}
-	if got := rebindPostgres(q.Open); got == q.Open {
-		t.Errorf("ReportOpen has no placeholders to rebind: %s", got)
+	if _, err := loadQueries(queryFile+"\n"+reportFile, "-- name: NoSuchQuery\nSELECT 1;\n", true); err == nil {
+		t.Error("an override of an unknown query was accepted")
 	}
 }
 

@@ -32,6 +32,9 @@ var migrationFiles embed.FS
 //go:embed sql/queries.sql
 var queryFile string
 
+//go:embed sql/report.sql
+var reportFile string
+
 //go:embed sql/postgres.sql
 var postgresQueryFile string
 
@@ -82,7 +85,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("empty database path: use --db sqlite:PATH")
 	}
-	q, err := loadQueries(queryFile, "", false)
+	q, err := loadQueries(queryFile+"\n"+reportFile, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +118,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	q, err := loadQueries(queryFile, postgresQueryFile, true)
+	q, err := loadQueries(queryFile+"\n"+reportFile, postgresQueryFile, true)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +315,8 @@ func rebindPostgres(query string) string {
 	return b.String()
 }
 
-// queries holds the SQL of sql/queries.sql, one field per "-- name:" block.
+// queries holds the SQL of sql/queries.sql and sql/report.sql, one field per
+// "-- name:" block.
 type queries struct {
 	AccountByID            string
 	InsertAccount          string
@@ -362,6 +366,12 @@ type queries struct {
 	QueueLengths           string
 	NextOnlineMember       string
 	NextMember             string
+	// The routing report's, in sql/report.sql.
+	ReportInboxes          string
+	ReportAgents           string
+	ReportAssigned         string
+	ReportFirstAssignments string
+	ReportOpen             string
 	InsertWebhook          string
 	WebhooksOfAccount      string
 	DeleteWebhook          string
