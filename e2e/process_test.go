@@ -69,11 +69,12 @@ func freeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// startProcess starts switchboard serve on db and waits until it is ready.
-func startProcess(t testing.TB, db string) *process {
+// startProcess starts switchboard serve on db, with any extra flags, and
+// waits until it is ready.
+func startProcess(t testing.TB, db string, extra ...string) *process {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(build(t), "serve", "--addr", addr, "--db", db)
+	cmd := exec.Command(build(t), append([]string{"serve", "--addr", addr, "--db", db}, extra...)...)
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_EMAIL="+adminEmail, "SWITCHBOARD_ADMIN_PASSWORD="+adminPassword)
 	p := &process{cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: p.logs}, &lockedWriter{w: p.logs}

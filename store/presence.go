@@ -115,9 +115,10 @@ func (db *DB) Heartbeat(ctx context.Context) error {
 	return nil
 }
 
-// KeepPresence beats and sweeps every HeartbeatEvery until ctx ends.
-func (db *DB) KeepPresence(ctx context.Context, grace time.Duration, log *slog.Logger) {
-	tick := time.NewTicker(HeartbeatEvery)
+// KeepPresence beats and sweeps every interval (HeartbeatEvery in a
+// deployment; tests shorten it) until ctx ends.
+func (db *DB) KeepPresence(ctx context.Context, grace, interval time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {

@@ -78,6 +78,7 @@ type config struct {
 	PlatformToken string
 	LogFormat     string
 	PresenceGrace time.Duration
+	PresenceCheck time.Duration
 	Demo          bool
 	DemoInterval  time.Duration
 	AdminEmail    string
@@ -103,6 +104,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&c.Demo, "demo", false, "fill an empty database with demo agents and inboxes, and simulate traffic")
 	fs.DurationVar(&c.DemoInterval, "demo-interval", 3*time.Second, "how often the demo simulates something")
 	grace := envDefault(getenv, "SWITCHBOARD_PRESENCE_GRACE", "5m")
+	fs.DurationVar(&c.PresenceCheck, "presence-check", store.HeartbeatEvery, "how often presence is checked (tests shorten it)")
 	fs.Func("presence-grace", "how long after a user's last console closes they become offline, if auto-offline is on (SWITCHBOARD_PRESENCE_GRACE; default 5m)", func(v string) error {
 		grace = v
 		return nil
@@ -115,6 +117,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 		return c, fmt.Errorf("--presence-grace must be a positive duration such as 5m, not %q", grace)
 	}
 	c.PresenceGrace = d
+	if c.PresenceCheck <= 0 || c.PresenceCheck > store.HeartbeatEvery {
+		return c, fmt.Errorf("--presence-check must be positive and at most %s", store.HeartbeatEvery)
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
 	}
@@ -171,7 +176,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv.RegisterOnShutdown(console.Close)
 	workers, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
-	go db.KeepPresence(workers, c.PresenceGrace, log)
+	go db.KeepPresence(workers, c.PresenceGrace, c.PresenceCheck, log)
 	go webhook.New(db, log).Run(workers)
 	if c.Demo {
 		go runDemo(workers, db, demoAdmin, c.DemoInterval, log)
