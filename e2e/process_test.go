@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -56,7 +57,21 @@ type process struct {
 	cmd  *exec.Cmd
 	url  string
 	logs *bytes.Buffer
+	out  *lockedWriter // writes to logs
 	done chan struct{}
+}
+
+// errorLogs returns the log lines of the process at level ERROR or WARN.
+func (p *process) errorLogs() string {
+	p.out.mu.Lock()
+	defer p.out.mu.Unlock()
+	var b strings.Builder
+	for line := range strings.Lines(p.logs.String()) {
+		if strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 func freeAddr(t testing.TB) string {
@@ -77,7 +92,8 @@ func startProcess(t testing.TB, db string, extra ...string) *process {
 	cmd := exec.Command(build(t), append([]string{"serve", "--addr", addr, "--db", db}, extra...)...)
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_EMAIL="+adminEmail, "SWITCHBOARD_ADMIN_PASSWORD="+adminPassword)
 	p := &process{cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: p.logs}, &lockedWriter{w: p.logs}
+	p.out = &lockedWriter{w: p.logs}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -116,6 +116,13 @@ func stressRun(t *testing.T, dsn string, processes int) {
 		wg.Go(func() { procs[i] = startProcess(t, dsn) })
 	}
 	wg.Wait()
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, p := range procs {
+				t.Logf("process %d errors and warnings:\n%s", i, p.errorLogs())
+			}
+		}
+	})
 	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * stressClients}}
 	admin := signIn(t, procs[0].url, adminEmail, adminPassword)
 	admin.http = client

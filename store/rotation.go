@@ -216,23 +216,10 @@ func (db *DB) placeIn(ctx context.Context, tx *txn, accountID, inboxID int64) er
 }
 
 // placeFor places the queues of the inboxes where user is a member, after
-// they came online (all of the account's inboxes are locked).
+// they came online (their routing locks are held).
 func (db *DB) placeFor(ctx context.Context, tx *txn, accountID, userID int64) error {
-	rows, err := tx.QueryContext(ctx, db.q.AutoInboxesOfMember, accountID, userID)
+	inboxes, err := db.autoInboxesOf(ctx, tx, accountID, userID)
 	if err != nil {
-		return err
-	}
-	var inboxes []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		inboxes = append(inboxes, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, id := range inboxes {
@@ -241,6 +228,25 @@ func (db *DB) placeFor(ctx context.Context, tx *txn, accountID, userID int64) er
 		}
 	}
 	return nil
+}
+
+// autoInboxesOf returns the inboxes with auto-assignment on where user is a
+// member, in id order, taking their routing locks on PostgreSQL.
+func (db *DB) autoInboxesOf(ctx context.Context, tx *txn, accountID, userID int64) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, db.q.AutoInboxesOfMember, accountID, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var inboxes []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		inboxes = append(inboxes, id)
+	}
+	return inboxes, rows.Err()
 }
 
 // lockInbox takes the inbox's routing lock for the rest of the transaction:

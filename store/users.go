@@ -200,10 +200,16 @@ func (db *DB) SetAvailability(ctx context.Context, caller switchboard.Caller, us
 // are reassigned.
 func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID int64, a switchboard.Availability, actor *int64, force bool) error {
 	// Going offline may move conversations in any inbox of the account, so
-	// it takes all their locks first. Coming online places the queues of the
-	// user's inboxes, locked as placeFor reads them; busy moves nothing.
-	if a == switchboard.Offline {
+	// it takes all their locks first; coming online places the queues of the
+	// user's inboxes, so it takes theirs. Inbox locks come before the user's
+	// row in every transaction, so lockers never deadlock. Busy moves nothing.
+	switch a {
+	case switchboard.Offline:
 		if err := db.lockAccountInboxes(ctx, tx, accountID); err != nil {
+			return err
+		}
+	case switchboard.Online:
+		if _, err := db.autoInboxesOf(ctx, tx, accountID, userID); err != nil {
 			return err
 		}
 	}
