@@ -745,67 +745,15 @@ func (f *authzFixture) client(s *testServer, c authzCaller) client {
 	return client{s: s, token: f.tokens[c], id: f.ids[c]}
 }
 
-// authzDump returns every row of every table of the database file, one line
-// a row, sorted, so that two dumps are equal exactly when nothing changed.
+// authzDump returns every row of every table of the database file (see
+// dumpRows), so that two dumps are equal exactly when nothing changed.
 func authzDump(t *testing.T, path string) []string {
 	t.Helper()
 	v, ok := authzReaders.Load(path)
 	if !ok {
 		t.Fatalf("no reader for %s: start the server with authzClone", path)
 	}
-	db := v.(*sql.DB)
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	rows.Close()
-	if len(tables) == 0 {
-		t.Fatalf("no tables in %s", path)
-	}
-	var lines []string
-	for _, table := range tables {
-		rows, err := db.Query(`SELECT * FROM "` + table + `"`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, err := rows.Columns()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			values := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range values {
-				ptrs[i] = &values[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			var line strings.Builder
-			line.WriteString(table + ":")
-			for i, v := range values {
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				fmt.Fprintf(&line, " %s=%v", cols[i], v)
-			}
-			lines = append(lines, line.String())
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
-	}
-	slices.Sort(lines)
-	return lines
+	return dumpRows(t, v.(*sql.DB))
 }
 
 // authzDiff lists the rows only one of two dumps has.

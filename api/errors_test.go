@@ -18,7 +18,13 @@ import (
 // so that two dumps are equal exactly when nothing changed.
 func errsDump(t testing.TB, path string) string {
 	t.Helper()
-	db := errsReader(t, path)
+	return strings.Join(dumpRows(t, errsReader(t, path)), "\n")
+}
+
+// dumpRows returns every row of every table of db, one line a row prefixed
+// with its table, sorted.
+func dumpRows(t testing.TB, db *sql.DB) []string {
+	t.Helper()
 	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
@@ -32,14 +38,19 @@ func errsDump(t testing.TB, path string) string {
 		tables = append(tables, name)
 	}
 	rows.Close()
-	var out strings.Builder
+	if len(tables) == 0 {
+		t.Fatal("the database has no tables")
+	}
+	var lines []string
 	for _, table := range tables {
 		rows, err := db.Query(`SELECT * FROM "` + table + `"`)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cols, _ := rows.Columns()
-		var lines []string
+		cols, err := rows.Columns()
+		if err != nil {
+			t.Fatal(err)
+		}
 		for rows.Next() {
 			values := make([]any, len(cols))
 			ptrs := make([]any, len(cols))
@@ -50,24 +61,22 @@ func errsDump(t testing.TB, path string) string {
 				t.Fatal(err)
 			}
 			var line strings.Builder
+			line.WriteString(table + ":")
 			for i, v := range values {
 				if b, ok := v.([]byte); ok {
 					v = string(b)
 				}
 				fmt.Fprintf(&line, " %s=%v", cols[i], v)
 			}
-			lines = append(lines, table+":"+line.String())
+			lines = append(lines, line.String())
 		}
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
 		rows.Close()
-		slices.Sort(lines)
-		for _, l := range lines {
-			out.WriteString(l + "\n")
-		}
 	}
-	return out.String()
+	slices.Sort(lines)
+	return lines
 }
 
 // errsReaders holds one read-only connection pool per database file, so that
