@@ -27,6 +27,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"ExplicitAssigneeKeptAndRotationUnmoved", testExplicitAssignee},
 		{"OfflineReassignsToNextOnlineOrUnassigns", testOfflineReassigns},
 		{"SignOutReassigns", testSignOutReassigns},
+		{"SignInSetsOnlineInEveryAccountWhereOffline", testSignInAccounts},
 		{"LeavingInboxOrAccountMovesConversations", testLosingAccess},
 		{"ManualAssignmentRules", testManualAssignment},
 		{"AgentSeesOnlyTheirInboxes", testVisibility},
@@ -278,6 +279,11 @@ func testAutoAssignmentOff(t *testing.T, f *fixture) {
 	pending := f.create(f.inbox(true, true, a), switchboard.NewConversation{Status: switchboard.StatusPending})
 	if assigneeOf(pending) != 0 {
 		t.Errorf("pending conversation was auto-assigned")
+	}
+	for _, st := range []switchboard.Status{switchboard.StatusSnoozed, switchboard.StatusResolved} {
+		if c := f.create(pending.InboxID, switchboard.NewConversation{Status: st}); assigneeOf(c) != 0 {
+			t.Errorf("conversation created %s was auto-assigned", st)
+		}
 	}
 	open := switchboard.StatusOpen
 	reopened, err := f.db.ChangeStatus(f.ctx, f.admin, pending.ID, switchboard.StatusChange{Status: &open})
@@ -696,5 +702,36 @@ func testIndexedPick(t *testing.T, f *fixture) {
 		list := f.conversations()
 		_, err := f.db.ChangeStatus(f.ctx, f.admin, list[0].ID, switchboard.StatusChange{Status: &resolved})
 		f.must(err)
+	}
+}
+
+// ROUTING.md: signing in sets the user online in every account of theirs
+// where they were offline; a busy one stays busy.
+func testSignInAccounts(t *testing.T, f *fixture) {
+	u, err := f.db.CreateUser(f.ctx, "Multi", "multi@example.com", "password123")
+	f.must(err)
+	var accounts []int64
+	for i, role := range []switchboard.Role{switchboard.RoleAgent, switchboard.RoleAgent, switchboard.RoleAdministrator} {
+		a, err := f.db.CreateAccount(f.ctx, fmt.Sprintf("Account %d", i))
+		f.must(err)
+		f.must(f.db.AddAccountUser(f.ctx, a.ID, u.ID, role))
+		accounts = append(accounts, a.ID)
+	}
+	busy := switchboard.Caller{UserID: u.ID, AccountID: accounts[1], Role: switchboard.RoleAgent}
+	f.setAvailability(busy, switchboard.Busy)
+	signedIn, _, err := f.db.SignIn(f.ctx, "multi@example.com", "password123")
+	f.must(err)
+	want := map[int64]switchboard.Availability{accounts[0]: switchboard.Online, accounts[1]: switchboard.Busy, accounts[2]: switchboard.Online}
+	for _, m := range signedIn.Accounts {
+		if m.Availability != want[m.AccountID] {
+			t.Errorf("account %d: %s after sign-in, want %s", m.AccountID, m.Availability, want[m.AccountID])
+		}
+	}
+	stored, err := f.db.User(f.ctx, u.ID)
+	f.must(err)
+	for _, m := range stored.Accounts {
+		if m.Availability != want[m.AccountID] {
+			t.Errorf("account %d stores %s, want %s", m.AccountID, m.Availability, want[m.AccountID])
+		}
 	}
 }
