@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/switchboard/switchboard"
@@ -312,14 +314,18 @@ const (
 )
 
 type heldConversation struct {
-	id, inboxID int64
-	status      switchboard.Status
-	isMember    bool
+	id, displayID, inboxID int64
+	status                 switchboard.Status
+	isMember               bool
 }
 
 // reassign moves conversations away from userID as mode says, in the same
 // transaction as the change that made it necessary, which has already been
-// written.
+// written. The decisions are made in memory, one conversation after the
+// other through each inbox's rotation, and written per inbox in a few
+// statements: an agent with ten thousand conversations going offline holds
+// SQLite's one writer for tens of milliseconds, not for thirty thousand
+// statements.
 func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, actor *int64, mode reassignMode) error {
 	held, err := db.heldBy(ctx, tx, accountID, userID)
 	if err != nil || len(held) == 0 {
@@ -335,9 +341,17 @@ func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, ac
 		}
 	}
 	var st *inboxState
+	var moves []move
+	flush := func() error {
+		if err := db.writeMoves(ctx, tx, accountID, userID, actor, moves); err != nil {
+			return err
+		}
+		moves = moves[:0]
+		return db.saveRotation(ctx, tx, st)
+	}
 	for _, c := range held {
 		if st == nil || st.ID != c.inboxID {
-			if err := db.saveRotation(ctx, tx, st); err != nil {
+			if err := flush(); err != nil {
 				return err
 			}
 			if st, err = db.loadInboxState(ctx, tx, accountID, c.inboxID); err != nil {
@@ -356,25 +370,77 @@ func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, ac
 		}
 		if reassignable {
 			if pick, ok := routing.Pick(routing.ReassignCandidates(st.members, userID, st.MaxAssignmentLimit), st.last, st.AssignmentMode); ok {
-				if err := db.give(ctx, tx, st, c.id, &userID, pick, switchboard.ReasonReassign, actor); err != nil {
-					return err
-				}
+				moves = append(moves, move{held: c, to: &pick})
+				st.load(userID, -1)
+				st.load(pick, 1)
+				st.last, st.moved = pick, true
 				continue
 			}
-		}
-		if err := db.changeAssignee(ctx, tx, accountID, c.id, &userID, nil, switchboard.ReasonReassign, actor); err != nil {
-			return err
 		}
 		st.load(userID, -1)
 		// Nobody could take it: an open conversation waits in the queue of an
 		// inbox that reassigns and auto-assigns.
-		if reassignable && c.status == switchboard.StatusOpen && st.EnableAutoAssignment {
-			if _, err := tx.ExecContext(ctx, db.q.SetWaiting, millis(db.Now()), c.id); err != nil {
-				return err
-			}
+		wait := reassignable && c.status == switchboard.StatusOpen && st.EnableAutoAssignment
+		moves = append(moves, move{held: c, wait: wait})
+	}
+	return flush()
+}
+
+// move is one conversation's new assignee (nil: none) in a reassignment,
+// and whether it then waits in its inbox's queue.
+type move struct {
+	held heldConversation
+	to   *int64
+	wait bool
+}
+
+// writeMoves writes the moves of a reassignment away from userID: the
+// assignees, the events in the order of the decisions, the queue, and what
+// subscribers and webhooks hear, as changeAssignee would one by one.
+func (db *DB) writeMoves(ctx context.Context, tx *txn, accountID, userID int64, actor *int64, moves []move) error {
+	if len(moves) == 0 {
+		return nil
+	}
+	pairs := make([][2]*int64, len(moves))
+	var waiting []int64
+	for i, m := range moves {
+		pairs[i] = [2]*int64{&moves[i].held.id, m.to}
+		if m.wait {
+			waiting = append(waiting, m.held.id)
 		}
 	}
-	return db.saveRotation(ctx, tx, st)
+	pairsJSON, err := json.Marshal(pairs)
+	if err != nil {
+		return err
+	}
+	now := millis(db.Now())
+	if _, err := tx.ExecContext(ctx, db.q.MoveConversations, now, string(pairsJSON)); err != nil {
+		return fmt.Errorf("move conversations: %w", err)
+	}
+	reason := switchboard.ReasonReassign
+	if _, err := tx.ExecContext(ctx, db.q.InsertEvents, accountID, userID, reason, actor, now, string(pairsJSON)); err != nil {
+		return fmt.Errorf("assignment events: %w", err)
+	}
+	if len(waiting) > 0 {
+		waitingJSON, err := json.Marshal(waiting)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, db.q.SetWaitingAll, now, string(waitingJSON)); err != nil {
+			return fmt.Errorf("queue: %w", err)
+		}
+	}
+	from := userID
+	for _, m := range moves {
+		c := m.held
+		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: accountID, ConversationID: c.displayID, InboxID: c.inboxID})
+		tx.assigned = append(tx.assigned, reason)
+		change := &assigneeChange{From: &from, To: m.to, Reason: string(reason), Actor: actor}
+		tx.hooks = append(tx.hooks,
+			hookEvent{event: switchboard.EventAssigneeChanged, accountID: accountID, convID: c.id, change: change},
+			hookEvent{event: switchboard.EventConversationUpdated, accountID: accountID, convID: c.id})
+	}
+	return nil
 }
 
 // heldBy returns the conversations assigned to userID in the account, by inbox.
@@ -387,7 +453,7 @@ func (db *DB) heldBy(ctx context.Context, tx *txn, accountID, userID int64) ([]h
 	var held []heldConversation
 	for rows.Next() {
 		var c heldConversation
-		if err := rows.Scan(&c.id, &c.inboxID, &c.status, &c.isMember); err != nil {
+		if err := rows.Scan(&c.id, &c.displayID, &c.inboxID, &c.status, &c.isMember); err != nil {
 			return nil, err
 		}
 		held = append(held, c)

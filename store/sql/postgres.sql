@@ -17,3 +17,18 @@ UPDATE webhook_outbox SET next_attempt_at = ?
 WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?
              FOR UPDATE SKIP LOCKED)
 RETURNING id, webhook_id, event, payload, attempts;
+
+-- name: MoveConversations
+UPDATE conversations SET assignee_id = (j.value->>1)::bigint, waiting_since = NULL,
+                         last_activity_at = ?
+FROM jsonb_array_elements(?::jsonb) AS j(value)
+WHERE conversations.id = (j.value->>0)::bigint;
+
+-- name: InsertEvents
+INSERT INTO assignment_events (account_id, conversation_id, from_assignee_id, to_assignee_id, reason, actor_id, created_at)
+SELECT ?::bigint, (j.value->>0)::bigint, ?::bigint, (j.value->>1)::bigint, ?::text, ?::bigint, ?::bigint
+FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS j(value, n) ORDER BY j.n;
+
+-- name: SetWaitingAll
+UPDATE conversations SET waiting_since = ?
+WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));

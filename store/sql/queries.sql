@@ -201,7 +201,7 @@ WHERE id = ?;
 -- name: AssignedTo
 -- A user's conversations in an account, grouped by inbox, each with whether
 -- the user is still a member of its inbox.
-SELECT c.id, c.inbox_id, c.status, (m.user_id IS NOT NULL)
+SELECT c.id, c.display_id, c.inbox_id, c.status, (m.user_id IS NOT NULL)
 FROM conversations c
 LEFT JOIN inbox_members m ON m.inbox_id = c.inbox_id AND m.user_id = c.assignee_id
 WHERE c.account_id = ? AND c.assignee_id = ?
@@ -212,6 +212,25 @@ INSERT INTO messages (conversation_id, content, created_at) VALUES (?, ?, ?);
 
 -- name: MessagesOf
 SELECT id, content, created_at FROM messages WHERE conversation_id = ? ORDER BY id;
+
+-- name: MoveConversations
+-- SetAssignee for many conversations in one statement (a mass reassignment):
+-- the second parameter is a JSON array of [conversation id, assignee id or
+-- null] pairs.
+UPDATE conversations SET assignee_id = json_extract(j.value, '$[1]'), waiting_since = NULL,
+                         last_activity_at = ?
+FROM json_each(?) AS j
+WHERE conversations.id = json_extract(j.value, '$[0]');
+
+-- name: InsertEvents
+-- InsertEvent for the same pairs, in their order.
+INSERT INTO assignment_events (account_id, conversation_id, from_assignee_id, to_assignee_id, reason, actor_id, created_at)
+SELECT ?, json_extract(value, '$[0]'), ?, json_extract(value, '$[1]'), ?, ?, ?
+FROM json_each(?) ORDER BY key;
+
+-- name: SetWaitingAll
+-- SetWaiting for a JSON array of conversation ids.
+UPDATE conversations SET waiting_since = ? WHERE id IN (SELECT value FROM json_each(?));
 
 -- name: InsertEvent
 INSERT INTO assignment_events (account_id, conversation_id, from_assignee_id, to_assignee_id, reason, actor_id, created_at)
