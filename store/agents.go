@@ -109,7 +109,14 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 	}
 	var agent switchboard.Agent
 	err := db.inTx(ctx, func(tx *txn) error {
-		if err := db.lockAccountInboxes(ctx, tx, c.AccountID); err != nil {
+		// A change of role may move conversations in any inbox of the
+		// account; one of availability, only in the user's (as when users
+		// change their own).
+		lock := func() error { return db.lockUserInboxes(ctx, tx, c.AccountID, id) }
+		if u.Role != nil {
+			lock = func() error { return db.lockAccountInboxes(ctx, tx, c.AccountID) }
+		}
+		if err := lock(); err != nil {
 			return err
 		}
 		a, err := db.agent(ctx, tx, c.AccountID, id)

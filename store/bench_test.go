@@ -265,22 +265,30 @@ func (s *benchSeed) insert(ctx context.Context, account, inbox int64, n int, ass
 		return err
 	}
 	defer tx.Rollback()
+	// Numbers taken as the store takes them: the account's counter on
+	// SQLite, its sequence on PostgreSQL.
 	var last int64
-	lock := ""
 	if s.postgres {
-		lock = " FOR UPDATE"
-	}
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT last_conversation_id FROM accounts WHERE id = ?`+lock), account).Scan(&last); err != nil {
-		return err
+		seq := fmt.Sprintf("conversation_display_ids_%d", account)
+		if err := tx.QueryRowContext(ctx, `SELECT nextval($1::regclass) - 1`, seq).Scan(&last); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT setval($1::regclass, $2)`, seq, last+int64(n)); err != nil {
+			return err
+		}
+	} else {
+		if err := tx.QueryRowContext(ctx, `SELECT last_conversation_id FROM accounts WHERE id = ?`, account).Scan(&last); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET last_conversation_id = ? WHERE id = ?`, last+int64(n), account); err != nil {
+			return err
+		}
 	}
 	now := time.Now().UnixMilli()
 	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO conversations (account_id, display_id, inbox_id, status, assignee_id, source_id, created_at, last_activity_at)
 		SELECT ?, ? + i, ?, `+status+`, `+assignee+`, '', ? - i, ? - i FROM `+s.series()), account, last, inbox, now, now, n)
 	if err != nil {
 		return fmt.Errorf("seed conversations: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE accounts SET last_conversation_id = ? WHERE id = ?`), last+int64(n), account); err != nil {
-		return err
 	}
 	return tx.Commit()
 }

@@ -20,10 +20,15 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 	}
 	var conv switchboard.Conversation
 	err := db.inTx(ctx, func(tx *txn) error {
-		if err := db.lockInbox(ctx, tx, c.AccountID, n.InboxID); err != nil {
+		// The routing lock first: on PostgreSQL, inserting the conversation
+		// takes a share lock on its inbox's row for the foreign key, which
+		// taken before the routing lock makes every create share the row
+		// with the one holding it (a multixact each time).
+		st, err := db.lockInbox(ctx, tx, c.AccountID, n.InboxID)
+		if err != nil {
 			return err
 		}
-		if _, _, err := db.visibleInbox(ctx, tx, c, n.InboxID); err != nil {
+		if err := db.mayUseInbox(ctx, tx, c, n.InboxID); err != nil {
 			return err
 		}
 		if n.AssigneeID != nil {
@@ -37,7 +42,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		}
 		now := millis(db.Now())
 		var id int64
-		err := tx.QueryRowContext(ctx, db.q.InsertConversation, c.AccountID, displayID, n.InboxID,
+		err = tx.QueryRowContext(ctx, db.q.InsertConversation, c.AccountID, displayID, n.InboxID,
 			n.Status, n.ContactID, n.SourceID, now, now).Scan(&id)
 		if err != nil {
 			return err
@@ -53,7 +58,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		case n.AssigneeID != nil:
 			err = db.changeAssignee(ctx, tx, c.AccountID, id, nil, n.AssigneeID, switchboard.ReasonManual, &c.UserID)
 		case n.Status == switchboard.StatusOpen:
-			err = db.routeIfOn(ctx, tx, c.AccountID, n.InboxID, id, nil)
+			err = db.routeInIfOn(ctx, tx, st, id, nil)
 		}
 		if err != nil {
 			return err

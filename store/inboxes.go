@@ -34,14 +34,23 @@ func (db *DB) visibleInbox(ctx context.Context, q querier, c switchboard.Caller,
 	if err != nil {
 		return in, last, err
 	}
+	return in, last, db.mayUseInbox(ctx, q, c, id)
+}
+
+// mayUseInbox tells an agent who is not a member of an existing inbox that
+// it is not found.
+func (db *DB) mayUseInbox(ctx context.Context, q querier, c switchboard.Caller, id int64) error {
+	if routing.MaySee(c.Role, false) {
+		return nil // member or not
+	}
 	member, err := db.isMember(ctx, q, id, c.UserID)
 	if err != nil {
-		return in, last, err
+		return err
 	}
 	if !routing.MaySee(c.Role, member) {
-		return in, last, switchboard.NotFound("inbox")
+		return switchboard.NotFound("inbox")
 	}
-	return in, last, nil
+	return nil
 }
 
 func (db *DB) isMember(ctx context.Context, q querier, inboxID, userID int64) (bool, error) {
@@ -129,7 +138,7 @@ func (db *DB) UpdateInbox(ctx context.Context, c switchboard.Caller, id int64, u
 }
 
 func (db *DB) updateInbox(ctx context.Context, tx *txn, c switchboard.Caller, id int64, u switchboard.InboxUpdate) error {
-	if err := db.lockInbox(ctx, tx, c.AccountID, id); err != nil {
+	if _, err := db.lockInbox(ctx, tx, c.AccountID, id); err != nil {
 		return err
 	}
 	in, _, err := db.inbox(ctx, tx, c.AccountID, id)
@@ -238,7 +247,7 @@ func (db *DB) ChangeMembers(ctx context.Context, c switchboard.Caller, inboxID i
 }
 
 func (db *DB) changeMembers(ctx context.Context, tx *txn, c switchboard.Caller, inboxID int64, userIDs []int64, how MemberChange) ([]switchboard.Agent, error) {
-	if err := db.lockInbox(ctx, tx, c.AccountID, inboxID); err != nil {
+	if _, err := db.lockInbox(ctx, tx, c.AccountID, inboxID); err != nil {
 		return nil, err
 	}
 	for _, id := range userIDs {

@@ -158,12 +158,20 @@ func (db *DB) route(ctx context.Context, tx *txn, st *inboxState, convID int64, 
 
 // routeIfOn routes a conversation when its inbox has auto-assignment on.
 func (db *DB) routeIfOn(ctx context.Context, tx *txn, accountID, inboxID, convID int64, from *int64) error {
+	st, err := db.loadInboxState(ctx, tx, accountID, inboxID)
+	if err != nil {
+		return err
+	}
+	return db.routeInIfOn(ctx, tx, st, convID, from)
+}
+
+// routeInIfOn is routeIfOn with the inbox's state in hand.
+func (db *DB) routeInIfOn(ctx context.Context, tx *txn, st *inboxState, convID int64, from *int64) error {
 	if db.Observer != nil {
 		defer func(start time.Time) { db.Observer.Picked(time.Since(start)) }(time.Now())
 	}
-	st, err := db.loadInboxState(ctx, tx, accountID, inboxID)
-	if err != nil || !st.EnableAutoAssignment {
-		return err
+	if !st.EnableAutoAssignment {
+		return nil
 	}
 	return db.route(ctx, tx, st, convID, from)
 }
@@ -253,10 +261,17 @@ func (db *DB) autoInboxesOf(ctx context.Context, tx *txn, accountID, userID int6
 
 // lockInbox takes the inbox's routing lock for the rest of the transaction:
 // the writes that route in one inbox (rotation, assignees, members) take turns,
-// in this process and in every other one on the same database.
-func (db *DB) lockInbox(ctx context.Context, tx *txn, accountID, inboxID int64) error {
-	var id int64
-	return notFoundOr(tx.QueryRowContext(ctx, db.q.LockInbox, inboxID, accountID).Scan(&id), "inbox")
+// in this process and in every other one on the same database. It returns
+// the inbox's routing state, read under the lock.
+func (db *DB) lockInbox(ctx context.Context, tx *txn, accountID, inboxID int64) (*inboxState, error) {
+	st := &inboxState{Inbox: switchboard.Inbox{ID: inboxID, AccountID: accountID}}
+	err := tx.QueryRowContext(ctx, db.q.LockInbox, inboxID, accountID).Scan(
+		&st.Name, &st.WebhookURL, &st.EnableAutoAssignment, &st.EnableAutoReassignment,
+		&st.MaxAssignmentLimit, &st.AssignmentMode, &st.last)
+	if err != nil {
+		return nil, notFoundOr(err, "inbox")
+	}
+	return st, nil
 }
 
 // lockAccountInboxes takes the routing lock of every inbox of the account,
@@ -273,6 +288,21 @@ func (db *DB) lockAccountInboxes(ctx context.Context, tx *txn, accountID int64) 
 	return rows.Err()
 }
 
+// lockUserInboxes takes the routing locks that a user going offline needs:
+// those of the inboxes where they are a member or hold conversations. Other
+// inboxes of the account route on meanwhile. (reassign locks again each inbox
+// it moves conversations in, in case one was assigned to them since.)
+func (db *DB) lockUserInboxes(ctx context.Context, tx *txn, accountID, userID int64) error {
+	rows, err := tx.QueryContext(ctx, db.q.LockInboxesOfUser, accountID, userID, accountID, userID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	return rows.Err()
+}
+
 // lockConversationInbox takes the routing lock of a conversation's inbox.
 func (db *DB) lockConversationInbox(ctx context.Context, tx *txn, accountID, displayID int64) error {
 	var inboxID int64
@@ -280,7 +310,8 @@ func (db *DB) lockConversationInbox(ctx context.Context, tx *txn, accountID, dis
 	if err != nil {
 		return notFoundOr(err, "conversation")
 	}
-	return db.lockInbox(ctx, tx, accountID, inboxID)
+	_, err = db.lockInbox(ctx, tx, accountID, inboxID)
+	return err
 }
 
 // changeAssignee sets a conversation's assignee and writes its event.
@@ -327,7 +358,7 @@ type heldConversation struct {
 // SQLite's one writer for tens of milliseconds, not for thirty thousand
 // statements.
 func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, actor *int64, mode reassignMode) error {
-	held, err := db.heldBy(ctx, tx, accountID, userID)
+	held, err := db.heldLocked(ctx, tx, accountID, userID)
 	if err != nil || len(held) == 0 {
 		return err
 	}
@@ -354,7 +385,7 @@ func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, ac
 			if err := flush(); err != nil {
 				return err
 			}
-			if st, err = db.loadInboxState(ctx, tx, accountID, c.inboxID); err != nil {
+			if st, err = db.lockInbox(ctx, tx, accountID, c.inboxID); err != nil {
 				return err
 			}
 			if err := db.loadMembers(ctx, tx, st); err != nil {
@@ -441,6 +472,35 @@ func (db *DB) writeMoves(ctx context.Context, tx *txn, accountID, userID int64, 
 			hookEvent{event: switchboard.EventConversationUpdated, accountID: accountID, convID: c.id})
 	}
 	return nil
+}
+
+// heldLocked returns the conversations assigned to userID in the account
+// once the routing lock of each of their inboxes is held. The caller locked
+// the inboxes where the user held conversations a moment before; one
+// assigned to them since, in another inbox, is locked here and the list
+// read again. Every change of assignee takes its inbox's lock, so the list
+// then stays true until the commit. (SQLite's one writer makes it true at
+// once.)
+func (db *DB) heldLocked(ctx context.Context, tx *txn, accountID, userID int64) ([]heldConversation, error) {
+	locked := map[int64]bool{}
+	for {
+		held, err := db.heldBy(ctx, tx, accountID, userID)
+		if err != nil || !db.postgres {
+			return held, err
+		}
+		more := false
+		for _, c := range held {
+			if !locked[c.inboxID] {
+				if _, err := db.lockInbox(ctx, tx, accountID, c.inboxID); err != nil {
+					return nil, err
+				}
+				locked[c.inboxID], more = true, true
+			}
+		}
+		if !more {
+			return held, nil
+		}
+	}
 }
 
 // heldBy returns the conversations assigned to userID in the account, by inbox.

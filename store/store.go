@@ -392,6 +392,7 @@ type queries struct {
 	DeleteStaleConnections string
 	PresenceAway           string
 	LockInboxesOfAccount   string
+	LockInboxesOfUser      string
 	CountConversations     string
 	ListConversations      string
 	InsertMessage          string

@@ -199,13 +199,15 @@ func (db *DB) SetAvailability(ctx context.Context, caller switchboard.Caller, us
 // becomes offline, or always when force is set (sign-out), their conversations
 // are reassigned.
 func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID int64, a switchboard.Availability, actor *int64, force bool) error {
-	// Going offline may move conversations in any inbox of the account, so
-	// it takes all their locks first; coming online places the queues of the
-	// user's inboxes, so it takes theirs. Inbox locks come before the user's
-	// row in every transaction, so lockers never deadlock. Busy moves nothing.
+	// Going offline moves conversations in the inboxes where the user holds
+	// some and changes the routing of those they are a member of, so it
+	// takes those inboxes' locks first; coming online places the queues of
+	// the user's inboxes, so it takes theirs. Inbox locks come before the
+	// user's row in every transaction, so lockers never deadlock. Busy
+	// moves nothing.
 	switch a {
 	case switchboard.Offline:
-		if err := db.lockAccountInboxes(ctx, tx, accountID); err != nil {
+		if err := db.lockUserInboxes(ctx, tx, accountID, userID); err != nil {
 			return err
 		}
 	case switchboard.Online:

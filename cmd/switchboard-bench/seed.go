@@ -131,12 +131,8 @@ func (s *seeder) conversationBatch(ctx context.Context, account, inbox int64, n 
 		return err
 	}
 	defer tx.Rollback()
-	lock := ""
-	if s.postgres {
-		lock = " FOR UPDATE"
-	}
-	var last int64
-	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT last_conversation_id FROM accounts WHERE id = ?`+lock), account).Scan(&last); err != nil {
+	last, err := reserveDisplayIDs(ctx, tx, s.postgres, s.rebind, account, n)
+	if err != nil {
 		return fmt.Errorf("seed conversations: %w", err)
 	}
 	now := time.Now().UnixMilli()
@@ -150,10 +146,27 @@ func (s *seeder) conversationBatch(ctx context.Context, account, inbox int64, n 
 	if err != nil {
 		return fmt.Errorf("seed conversations: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE accounts SET last_conversation_id = ? WHERE id = ?`), last+int64(n), account); err != nil {
-		return err
-	}
 	return tx.Commit()
+}
+
+// reserveDisplayIDs takes n conversation numbers of the account, as the
+// store numbers them (a counter on the account's row on SQLite, a sequence
+// per account on PostgreSQL), and returns the one before the first.
+func reserveDisplayIDs(ctx context.Context, tx *sql.Tx, postgres bool, rebind func(string) string, account int64, n int) (int64, error) {
+	var last int64
+	if postgres {
+		seq := fmt.Sprintf("conversation_display_ids_%d", account)
+		if err := tx.QueryRowContext(ctx, `SELECT nextval($1::regclass) - 1`, seq).Scan(&last); err != nil {
+			return 0, err
+		}
+		_, err := tx.ExecContext(ctx, `SELECT setval($1::regclass, $2)`, seq, last+int64(n))
+		return last, err
+	}
+	if err := tx.QueryRowContext(ctx, rebind(`SELECT last_conversation_id FROM accounts WHERE id = ?`), account).Scan(&last); err != nil {
+		return 0, err
+	}
+	_, err := tx.ExecContext(ctx, rebind(`UPDATE accounts SET last_conversation_id = ? WHERE id = ?`), last+int64(n), account)
+	return last, err
 }
 
 // assignTo adds n open conversations to inbox, all assigned to user.

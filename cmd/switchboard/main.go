@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -83,6 +84,7 @@ type config struct {
 	DemoInterval  time.Duration
 	AdminEmail    string
 	AdminPassword string
+	DebugAddr     string
 }
 
 // envDefault returns the environment's value for a flag, or def.
@@ -101,6 +103,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.DB, "db", envDefault(getenv, "SWITCHBOARD_DB", "sqlite:switchboard.db"), "database: sqlite:PATH or postgres://USER@HOST:PORT/DB (SWITCHBOARD_DB)")
 	fs.StringVar(&c.PlatformToken, "platform-token", getenv("SWITCHBOARD_PLATFORM_TOKEN"), "token of the Platform API; empty turns it off (SWITCHBOARD_PLATFORM_TOKEN)")
 	fs.StringVar(&c.LogFormat, "log-format", envDefault(getenv, "SWITCHBOARD_LOG_FORMAT", "text"), "log format: text or json (SWITCHBOARD_LOG_FORMAT)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", getenv("SWITCHBOARD_DEBUG_ADDR"), "address of the profiler (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns it off (SWITCHBOARD_DEBUG_ADDR)")
 	fs.BoolVar(&c.Demo, "demo", false, "fill an empty database with demo agents and inboxes, and simulate traffic")
 	fs.DurationVar(&c.DemoInterval, "demo-interval", 3*time.Second, "how often the demo simulates something")
 	grace := envDefault(getenv, "SWITCHBOARD_PRESENCE_GRACE", "5m")
@@ -181,6 +184,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if c.Demo {
 		go runDemo(workers, db, demoAdmin, c.DemoInterval, log)
 	}
+	if c.DebugAddr != "" {
+		debug, err := net.Listen("tcp", c.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+		defer debug.Close()
+		go http.Serve(debug, debugHandler())
+		log.Info("profiler listening", "addr", debug.Addr().String())
+	}
 	log.Info("switchboard listening", "addr", listener.Addr().String(), "db", c.DB, "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
@@ -220,6 +232,18 @@ func newHandler(db *store.DB, log *slog.Logger, c config) (http.Handler, *web.Co
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("/", api.New(db, log, api.Config{PlatformToken: c.PlatformToken, SignIns: signIns}))
 	return metrics.Requests(log, mux), console, nil
+}
+
+// debugHandler serves the Go profiler, on its own listener so that it is
+// never reachable through the API's address.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // bootstrap gives an empty database account 1 and its first administrator.

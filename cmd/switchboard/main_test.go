@@ -446,3 +446,46 @@ func TestServeAddress(t *testing.T) {
 		}
 	})
 }
+
+func TestServeDebugAddress(t *testing.T) {
+	t.Run("ProfilerOnItsOwnAddressOnly", func(t *testing.T) {
+		_, dsn := tempDB(t)
+		addr, debug := freeAddr(t), freeAddr(t)
+		for debug == addr {
+			debug = freeAddr(t)
+		}
+		s := startServe(t, addr, map[string]string{"SWITCHBOARD_DB": dsn}, "--addr", addr, "--debug-addr", debug)
+		client := &http.Client{Timeout: 5 * time.Second}
+		resp, err := client.Get("http://" + debug + "/debug/pprof/cmdline")
+		if err != nil {
+			t.Fatalf("profiler on --debug-addr %s: %v", debug, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(body) == 0 {
+			t.Errorf("GET /debug/pprof/cmdline on %s = %d %q, want 200 and the command line", debug, resp.StatusCode, body)
+		}
+		resp, err = client.Get(s.base + "/debug/pprof/cmdline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /debug/pprof/cmdline on the API's address = %d, want 404", resp.StatusCode)
+		}
+		if err := s.stop(t); err != nil {
+			t.Errorf("run returned %v, want nil", err)
+		}
+	})
+	t.Run("OffByDefault", func(t *testing.T) {
+		_, dsn := tempDB(t)
+		addr := freeAddr(t)
+		s := startServe(t, addr, map[string]string{"SWITCHBOARD_DB": dsn}, "--addr", addr)
+		if strings.Contains(s.stdout.String(), "profiler listening") {
+			t.Errorf("a profiler started without --debug-addr:\n%s", s.stdout)
+		}
+		if err := s.stop(t); err != nil {
+			t.Errorf("run returned %v, want nil", err)
+		}
+	})
+}

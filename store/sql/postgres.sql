@@ -1,16 +1,33 @@
 -- PostgreSQL's versions of the queries in queries.sql that differ. Several
 -- processes write at once there, so the routing locks take row locks.
 
+-- The routing locks are FOR NO KEY UPDATE: they exclude each other, but not
+-- the key-share lock that inserting a conversation takes on its inbox for
+-- the foreign key, so a create can insert before it waits for the lock.
+
 -- name: LockInbox
-SELECT id FROM inboxes WHERE id = ? AND account_id = ? FOR UPDATE;
+SELECT name, webhook_url, enable_auto_assignment, enable_auto_reassignment,
+       max_assignment_limit, assignment_mode, rotation_last_user_id
+FROM inboxes WHERE id = ? AND account_id = ? FOR NO KEY UPDATE;
 
 -- name: LockInboxesOfAccount
-SELECT id FROM inboxes WHERE account_id = ? ORDER BY id FOR UPDATE;
+SELECT id FROM inboxes WHERE account_id = ? ORDER BY id FOR NO KEY UPDATE;
+
+-- name: LockInboxesOfUser
+SELECT id FROM inboxes
+WHERE account_id = ?
+  AND (id IN (SELECT inbox_id FROM inbox_members WHERE user_id = ?)
+       OR id IN (SELECT inbox_id FROM conversations WHERE account_id = ? AND assignee_id = ?))
+ORDER BY id FOR NO KEY UPDATE;
 
 -- name: AutoInboxesOfMember
 SELECT i.id FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
 WHERE i.account_id = ? AND m.user_id = ? AND i.enable_auto_assignment
-ORDER BY i.id FOR UPDATE OF i;
+ORDER BY i.id FOR NO KEY UPDATE OF i;
+
+-- name: NextDisplayID
+-- From the account's sequence (migration 0005): no lock held.
+SELECT nextval(('conversation_display_ids_' || ?::bigint)::regclass);
 
 -- name: ClaimDeliveries
 UPDATE webhook_outbox SET next_attempt_at = ?

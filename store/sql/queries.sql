@@ -241,14 +241,27 @@ SELECT id, from_assignee_id, to_assignee_id, reason, actor_id, created_at
 FROM assignment_events WHERE conversation_id = ? ORDER BY id;
 
 -- name: LockInbox
--- Taken first by every write that routes in one inbox. SQLite's write
--- transaction already excludes other writers; PostgreSQL locks the row.
-SELECT id FROM inboxes WHERE id = ? AND account_id = ?;
+-- Taken by every write that routes in one inbox, before it reads what the
+-- routing needs (the columns of Inbox). SQLite's write transaction already
+-- excludes other writers; PostgreSQL locks the row.
+SELECT name, webhook_url, enable_auto_assignment, enable_auto_reassignment,
+       max_assignment_limit, assignment_mode, rotation_last_user_id
+FROM inboxes WHERE id = ? AND account_id = ?;
 
 -- name: LockInboxesOfAccount
 -- Taken first by every change of a user that may move conversations in any
 -- inbox of the account, in id order so that lockers never deadlock.
 SELECT id FROM inboxes WHERE account_id = ? ORDER BY id;
+
+-- name: LockInboxesOfUser
+-- Taken first when a user goes offline: the inboxes where their availability
+-- enters the routing (they are a member) and those where they hold
+-- conversations, in id order. Parameters: account; user; account; user.
+SELECT id FROM inboxes
+WHERE account_id = ?
+  AND (id IN (SELECT inbox_id FROM inbox_members WHERE user_id = ?)
+       OR id IN (SELECT inbox_id FROM conversations WHERE account_id = ? AND assignee_id = ?))
+ORDER BY id;
 
 -- name: ConversationInbox
 SELECT inbox_id FROM conversations WHERE account_id = ? AND display_id = ?;
