@@ -49,10 +49,13 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		}
 		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: displayID, InboxID: n.InboxID})
 		tx.hooks = append(tx.hooks, hookEvent{event: switchboard.EventConversationCreated, accountID: c.AccountID, convID: id})
+		var messages []switchboard.Message
 		if n.Message != "" {
-			if _, err := tx.ExecContext(ctx, db.q.InsertMessage, id, n.Message, now); err != nil {
+			m := switchboard.Message{Content: n.Message, CreatedAt: fromMillis(now)}
+			if err := tx.QueryRowContext(ctx, db.q.InsertMessage, id, n.Message, now).Scan(&m.ID); err != nil {
 				return err
 			}
+			messages = append(messages, m)
 		}
 		switch {
 		case n.AssigneeID != nil:
@@ -63,7 +66,9 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		if err != nil {
 			return err
 		}
-		conv, err = db.conversation(ctx, tx, c, displayID)
+		// Its messages are the one just written, if any.
+		r, err := db.visibleConversation(ctx, tx, c, displayID)
+		conv, conv.Messages = r.Conversation, messages
 		return err
 	})
 	if err != nil {
@@ -136,6 +141,9 @@ func (db *DB) visibleConversation(ctx context.Context, q querier, c switchboard.
 	r, err := scanConversation(q.QueryRowContext(ctx, db.q.ConversationByDisplay, c.AccountID, displayID).Scan, c.AccountID)
 	if err != nil {
 		return r, notFoundOr(err, "conversation")
+	}
+	if routing.MaySee(c.Role, false) {
+		return r, nil // member or not
 	}
 	member, err := db.isMember(ctx, q, r.InboxID, c.UserID)
 	if err != nil {

@@ -68,26 +68,16 @@ func (db *DB) loadMembers(ctx context.Context, tx *txn, st *inboxState) error {
 	return rows.Err()
 }
 
-// nextInRotation is the pick of auto-assignment in a round-robin inbox
+// rotationPick is the pick of auto-assignment in a round-robin inbox
 // without a limit, asked of the index rather than computed over every
-// member, so that it costs the same in an inbox of ten thousand: the first
-// online member after the last pick, wrapping round; when none is online,
-// the first member after the last pick, wrapping round. It gives what
+// member, with the length of the queue, in one query: the first online
+// member after the last pick, wrapping round; when none is online, the
+// first member after the last pick, wrapping round. It gives what
 // routing.Pick(routing.AutoCandidates(members, 0), last, RoundRobin) gives.
-func (db *DB) nextInRotation(ctx context.Context, tx *txn, st *inboxState) (int64, bool, error) {
-	for _, q := range []string{db.q.NextOnlineMember, db.q.NextMember} {
-		for _, after := range []int64{st.last, 0} {
-			var id int64
-			err := tx.QueryRowContext(ctx, q, st.AccountID, st.ID, after).Scan(&id)
-			if err == nil {
-				return id, true, nil
-			}
-			if err != sql.ErrNoRows {
-				return 0, false, err
-			}
-		}
-	}
-	return 0, false, nil
+func (db *DB) rotationPick(ctx context.Context, tx *txn, st *inboxState) (waiting int, pick int64, ok bool, err error) {
+	var next sql.NullInt64
+	err = tx.QueryRowContext(ctx, db.q.RotationPick, st.AccountID, st.ID, st.last).Scan(&waiting, &next)
+	return waiting, next.Int64, next.Valid, err
 }
 
 // load adds delta to the open conversations that user holds in the inbox.
@@ -119,21 +109,25 @@ func (db *DB) give(ctx context.Context, tx *txn, st *inboxState, convID int64, f
 // behind them: the queue is served oldest first.
 func (db *DB) route(ctx context.Context, tx *txn, st *inboxState, convID int64, from *int64) error {
 	var waiting int
-	if err := tx.QueryRowContext(ctx, db.q.QueueLength, st.ID).Scan(&waiting); err != nil {
-		return err
-	}
-	if waiting == 0 {
-		var pick int64
-		var ok bool
+	var pick int64
+	var ok bool
+	if st.AssignmentMode == switchboard.RoundRobin && st.MaxAssignmentLimit == 0 {
 		var err error
-		if st.AssignmentMode == switchboard.RoundRobin && st.MaxAssignmentLimit == 0 {
-			pick, ok, err = db.nextInRotation(ctx, tx, st)
-		} else if err = db.loadMembers(ctx, tx, st); err == nil {
-			pick, ok = routing.Pick(routing.AutoCandidates(st.members, st.MaxAssignmentLimit), st.last, st.AssignmentMode)
-		}
-		if err != nil {
+		if waiting, pick, ok, err = db.rotationPick(ctx, tx, st); err != nil {
 			return err
 		}
+	} else {
+		if err := tx.QueryRowContext(ctx, db.q.QueueLength, st.ID).Scan(&waiting); err != nil {
+			return err
+		}
+		if waiting == 0 {
+			if err := db.loadMembers(ctx, tx, st); err != nil {
+				return err
+			}
+			pick, ok = routing.Pick(routing.AutoCandidates(st.members, st.MaxAssignmentLimit), st.last, st.AssignmentMode)
+		}
+	}
+	if waiting == 0 {
 		switch {
 		case ok && from != nil && pick == *from:
 			return nil // the rules chose the holder again

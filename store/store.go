@@ -367,8 +367,7 @@ type queries struct {
 	AutoInboxesOfMember    string
 	ListQueue              string
 	QueueLengths           string
-	NextOnlineMember       string
-	NextMember             string
+	RotationPick           string
 	// The routing report's, in sql/report.sql.
 	ReportInboxes          string
 	ReportAgents           string

@@ -108,7 +108,17 @@ func (s *seeder) members(ctx context.Context, account, inbox int64, n int, tag s
 	if err != nil {
 		return 0, 0, fmt.Errorf("seed inbox members: %w", err)
 	}
-	return lo, hi, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return 0, 0, err
+	}
+	if s.postgres {
+		// What autovacuum does after a bulk insert, before the planner
+		// sees ten thousand members as the handful it saw before.
+		if _, err := s.db.ExecContext(ctx, "ANALYZE"); err != nil {
+			return 0, 0, fmt.Errorf("seed members: %w", err)
+		}
+	}
+	return lo, hi, nil
 }
 
 // conversations adds n conversations to inbox, numbered after the account's

@@ -208,7 +208,7 @@ WHERE c.account_id = ? AND c.assignee_id = ?
 ORDER BY c.inbox_id, c.id;
 
 -- name: InsertMessage
-INSERT INTO messages (conversation_id, content, created_at) VALUES (?, ?, ?);
+INSERT INTO messages (conversation_id, content, created_at) VALUES (?, ?, ?) RETURNING id;
 
 -- name: MessagesOf
 SELECT id, content, created_at FROM messages WHERE conversation_id = ? ORDER BY id;
@@ -381,18 +381,23 @@ UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = a
 -- name: DeliveryFailed
 UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?;
 
--- name: NextOnlineMember
--- The first online member of an inbox after a user id (the rotation's fast
--- path). Parameters: account; inbox; after.
-SELECT m.user_id FROM inbox_members m
-JOIN account_users au ON au.account_id = ? AND au.user_id = m.user_id
-WHERE m.inbox_id = ? AND au.availability = 'online' AND m.user_id > ?
-ORDER BY m.user_id LIMIT 1;
-
--- name: NextMember
--- The first member of an inbox after a user id, whatever their availability.
--- The account parameter is there to match NextOnlineMember's.
-SELECT m.user_id FROM inbox_members m
-JOIN account_users au ON au.account_id = ? AND au.user_id = m.user_id
-WHERE m.inbox_id = ? AND m.user_id > ?
-ORDER BY m.user_id LIMIT 1;
+-- name: RotationPick
+-- What a pick in a round-robin inbox without a limit needs, in one query
+-- asked of the indexes, so that it costs the same in an inbox of ten
+-- thousand: the length of the inbox's queue, and the first of: the first
+-- online member after the last pick, the first online member, the first
+-- member after the last pick, the first member (COALESCE stops at the first
+-- that exists). Parameters: account; inbox; last pick.
+WITH p AS (SELECT CAST(? AS BIGINT) AS account, CAST(? AS BIGINT) AS inbox, CAST(? AS BIGINT) AS last)
+SELECT
+  (SELECT count(*) FROM conversations c WHERE c.inbox_id = p.inbox AND c.waiting_since IS NOT NULL),
+  COALESCE(
+    (SELECT m.user_id FROM inbox_members m JOIN account_users au ON au.account_id = p.account AND au.user_id = m.user_id
+     WHERE m.inbox_id = p.inbox AND au.availability = 'online' AND m.user_id > p.last ORDER BY m.user_id LIMIT 1),
+    (SELECT m.user_id FROM inbox_members m JOIN account_users au ON au.account_id = p.account AND au.user_id = m.user_id
+     WHERE m.inbox_id = p.inbox AND au.availability = 'online' ORDER BY m.user_id LIMIT 1),
+    (SELECT m.user_id FROM inbox_members m JOIN account_users au ON au.account_id = p.account AND au.user_id = m.user_id
+     WHERE m.inbox_id = p.inbox AND m.user_id > p.last ORDER BY m.user_id LIMIT 1),
+    (SELECT m.user_id FROM inbox_members m JOIN account_users au ON au.account_id = p.account AND au.user_id = m.user_id
+     WHERE m.inbox_id = p.inbox ORDER BY m.user_id LIMIT 1))
+FROM p;
