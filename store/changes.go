@@ -23,6 +23,9 @@ type txn struct {
 	changes  []switchboard.Change
 	assigned []switchboard.Reason // the reasons of its changes of assignee
 	hooks    []hookEvent          // events for the webhooks
+	// webhooks caches the webhooks of the accounts the transaction has
+	// looked up, for enqueueWebhooks.
+	webhooks map[int64][]switchboard.Webhook
 }
 
 func (tx *txn) changed(c switchboard.Change) { tx.changes = append(tx.changes, c) }
@@ -97,11 +100,79 @@ type wireChange struct {
 	UserID         int64                  `json:"u,omitempty"`
 }
 
-// notify queues a transaction's changes with pg_notify, which PostgreSQL
-// delivers to every listening process when, and only if, the transaction
-// commits. Payloads stay under PostgreSQL's 8000-byte limit.
-func (db *DB) notify(ctx context.Context, tx *txn) error {
-	changes := dedupe(tx.changes)
+// notifyLater hands a committed transaction's changes to the notifier,
+// which tells every process (PostgreSQL).
+func (db *DB) notifyLater(changes []switchboard.Change) {
+	if len(changes) == 0 {
+		return
+	}
+	select {
+	case db.notes <- changes:
+	case <-db.notesStop:
+	}
+}
+
+// startNotifier starts the goroutine that sends committed changes with
+// pg_notify, after their commit and outside their transaction. NOTIFY in a
+// write's own transaction holds a database-wide lock from its commit's
+// start to its end, so that every commit that notifies, of every process,
+// waits for the one before it and for its fsync; sent here, changes
+// committed meanwhile go together in one statement. A process that dies
+// between a commit and its notification leaves other processes' consoles a
+// change behind until the next one (they reread their whole view then);
+// the data and the webhooks' outbox are committed already.
+func (db *DB) startNotifier() {
+	db.notes = make(chan []switchboard.Change, 1024)
+	db.notesStop = make(chan struct{})
+	db.notesDone = make(chan struct{})
+	go db.notifier()
+}
+
+// stopNotifier sends what is queued and ends the notifier.
+func (db *DB) stopNotifier() {
+	if db.notesStop == nil {
+		return
+	}
+	db.notesOnce.Do(func() { close(db.notesStop) })
+	<-db.notesDone
+}
+
+func (db *DB) notifier() {
+	defer close(db.notesDone)
+	for {
+		var changes []switchboard.Change
+		select {
+		case c := <-db.notes:
+			changes = c
+		case <-db.notesStop:
+		}
+	gather:
+		for len(changes) < 10000 {
+			select {
+			case c := <-db.notes:
+				changes = append(changes, c...)
+			default:
+				break gather
+			}
+		}
+		if err := db.notify(changes); err != nil {
+			slog.Warn("telling other processes of changes failed", "changes", len(changes), "err", err)
+		}
+		select {
+		case <-db.notesStop:
+			if len(db.notes) == 0 {
+				return
+			}
+		default:
+		}
+	}
+}
+
+// notify sends changes with pg_notify in one statement, in payloads under
+// PostgreSQL's 8000-byte limit.
+func (db *DB) notify(changes []switchboard.Change) error {
+	changes = dedupe(changes)
+	var payloads []string
 	for len(changes) > 0 {
 		n := min(len(changes), 100)
 		batch := make([]wireChange, n)
@@ -112,12 +183,16 @@ func (db *DB) notify(ctx context.Context, tx *txn) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, db.channel, string(payload)); err != nil {
-			return err
-		}
+		payloads = append(payloads, string(payload))
 		changes = changes[n:]
 	}
-	return nil
+	if len(payloads) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := db.write.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, db.channel, payloads)
+	return err
 }
 
 // startListening connects the listener that receives the changes every

@@ -20,10 +20,20 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 	}
 	var conv switchboard.Conversation
 	err := db.inTx(ctx, func(tx *txn) error {
-		// The routing lock first: on PostgreSQL, inserting the conversation
-		// takes a share lock on its inbox's row for the foreign key, which
-		// taken before the routing lock makes every create share the row
-		// with the one holding it (a multixact each time).
+		// What needs no routing lock comes before it (on PostgreSQL the
+		// creates of an inbox take turns holding it): the conversation's
+		// number and the account's webhooks. Then the lock, before the
+		// conversation is inserted: the insert takes a share lock on the
+		// inbox's row for the foreign key, which taken first would make
+		// each create share the row with the one holding the lock (slower,
+		// measured).
+		var displayID int64
+		if err := tx.QueryRowContext(ctx, db.q.NextDisplayID, c.AccountID).Scan(&displayID); err != nil {
+			return err
+		}
+		if _, err := db.txWebhooks(ctx, tx, c.AccountID); err != nil {
+			return err
+		}
 		st, err := db.lockInbox(ctx, tx, c.AccountID, n.InboxID)
 		if err != nil {
 			return err
@@ -35,10 +45,6 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 			if err := db.checkAssignee(ctx, tx, c.AccountID, n.InboxID, *n.AssigneeID); err != nil {
 				return err
 			}
-		}
-		var displayID int64
-		if err := tx.QueryRowContext(ctx, db.q.NextDisplayID, c.AccountID).Scan(&displayID); err != nil {
-			return err
 		}
 		now := millis(db.Now())
 		var id int64

@@ -58,6 +58,12 @@ type DB struct {
 	stopListening context.CancelFunc
 	listenDone    chan struct{}
 	channel       string // the PostgreSQL channel of committed changes
+	// notes feeds the notifier (PostgreSQL), which sends committed changes
+	// to every process.
+	notes     chan []switchboard.Change
+	notesStop chan struct{}
+	notesOnce sync.Once
+	notesDone chan struct{}
 	// process names this process in console_connections.
 	process string
 	// writes feeds the group-commit writer (SQLite); nil runs each write in
@@ -140,6 +146,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	db.startNotifier()
 	return db, nil
 }
 
@@ -158,6 +165,7 @@ func finishOpen(ctx context.Context, db *DB, migrations string) (*DB, error) {
 // Close closes the database.
 func (db *DB) Close() error {
 	db.stopWriter()
+	db.stopNotifier()
 	if db.stopListening != nil {
 		db.stopListening()
 		<-db.listenDone
@@ -260,11 +268,6 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
 	if err := db.enqueueWebhooks(ctx, tx); err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}
-	if db.postgres {
-		if err := db.notify(ctx, tx); err != nil {
-			return fmt.Errorf("notify: %w", err)
-		}
-	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -276,7 +279,9 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
 // process's subscribers (on PostgreSQL they travel by NOTIFY), its
 // assignments to the metrics.
 func (db *DB) committed(tx *txn) {
-	if !db.postgres {
+	if db.postgres {
+		db.notifyLater(tx.changes)
+	} else {
 		db.publish(tx.changes)
 	}
 	if db.Observer != nil {

@@ -61,6 +61,23 @@ func (db *DB) webhooksOf(ctx context.Context, q querier, accountID int64) ([]swi
 	return hooks, rows.Err()
 }
 
+// txWebhooks returns the webhooks of an account, looked up once per
+// transaction.
+func (db *DB) txWebhooks(ctx context.Context, tx *txn, accountID int64) ([]switchboard.Webhook, error) {
+	if hooks, ok := tx.webhooks[accountID]; ok {
+		return hooks, nil
+	}
+	hooks, err := db.webhooksOf(ctx, tx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if tx.webhooks == nil {
+		tx.webhooks = map[int64][]switchboard.Webhook{}
+	}
+	tx.webhooks[accountID] = hooks
+	return hooks, nil
+}
+
 // DeleteWebhook removes a webhook and what it had still to send.
 func (db *DB) DeleteWebhook(ctx context.Context, c switchboard.Caller, id int64) error {
 	if err := requireAdministrator(c); err != nil {
@@ -119,7 +136,6 @@ func (db *DB) enqueueWebhooks(ctx context.Context, tx *txn) error {
 			created[h.convID] = true
 		}
 	}
-	hooksOf := map[int64][]switchboard.Webhook{}
 	snapshots := map[int64]conversationSnapshot{}
 	updated := map[int64]bool{}
 	now := db.Now()
@@ -128,13 +144,9 @@ func (db *DB) enqueueWebhooks(ctx context.Context, tx *txn) error {
 			continue // one update per conversation, none beside its creation
 		}
 		updated[h.convID] = updated[h.convID] || h.event == switchboard.EventConversationUpdated
-		hooks, ok := hooksOf[h.accountID]
-		if !ok {
-			var err error
-			if hooks, err = db.webhooksOf(ctx, tx, h.accountID); err != nil {
-				return err
-			}
-			hooksOf[h.accountID] = hooks
+		hooks, err := db.txWebhooks(ctx, tx, h.accountID)
+		if err != nil {
+			return err
 		}
 		hooks = slices.DeleteFunc(slices.Clone(hooks), func(w switchboard.Webhook) bool { return !slices.Contains(w.Subscriptions, h.event) })
 		if len(hooks) == 0 {
