@@ -248,9 +248,11 @@ func (s *benchSeed) members(ctx context.Context, account, inbox int64, n int) (l
 	if err := tx.Commit(); err != nil {
 		return 0, 0, err
 	}
-	// What autovacuum does after a bulk insert, before the planner sees
-	// ten thousand members as the handful it saw when the table was new.
-	_, err = s.db.ExecContext(ctx, "ANALYZE")
+	if s.postgres {
+		// What autovacuum does after a bulk insert, before the planner sees
+		// ten thousand members as the handful it saw when the table was new.
+		_, err = s.db.ExecContext(ctx, "ANALYZE")
+	}
 	return lo, hi, err
 }
 

@@ -448,7 +448,7 @@ func parseQueryBlocks(text string) map[string]string {
 	var body strings.Builder
 	flush := func() {
 		if name != "" {
-			blocks[name] = strings.TrimSpace(body.String())
+			blocks[name] = trimTrailingComments(body.String())
 		}
 		body.Reset()
 	}
@@ -462,6 +462,21 @@ func parseQueryBlocks(text string) map[string]string {
 	}
 	flush()
 	return blocks
+}
+
+// trimTrailingComments trims a block to its statement: comment lines after
+// it belong to what follows (the heading of the next file, say). Left in,
+// they made the driver see a script, which it parses again on every call
+// instead of keeping it prepared.
+func trimTrailingComments(block string) string {
+	block = strings.TrimSpace(block)
+	for {
+		i := strings.LastIndexByte(block, '\n')
+		if !strings.HasPrefix(strings.TrimSpace(block[i+1:]), "--") {
+			return block
+		}
+		block = strings.TrimSpace(block[:max(i, 0)])
+	}
 }
 
 // notFoundOr turns sql.ErrNoRows into a not-found error for what.
