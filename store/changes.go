@@ -191,7 +191,11 @@ func (db *DB) notify(changes []switchboard.Change) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := db.write.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, db.channel, payloads)
+	// The statement is a transaction of its own, whose commit need not wait
+	// for the disk: a notification is not data, and a lost one costs a
+	// console one refresh.
+	_, err := db.write.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, p)
+		FROM unnest($2::text[]) AS p`, db.channel, payloads)
 	return err
 }
 

@@ -19,9 +19,14 @@ func requireAdministrator(c switchboard.Caller) error {
 
 // inbox loads an inbox of the account and its rotation's last pick.
 func (db *DB) inbox(ctx context.Context, q querier, accountID, id int64) (switchboard.Inbox, int64, error) {
+	return db.inboxBy(ctx, q, db.q.Inbox, accountID, id)
+}
+
+// inboxBy runs query, Inbox or LockInbox, which read the same columns.
+func (db *DB) inboxBy(ctx context.Context, q querier, query string, accountID, id int64) (switchboard.Inbox, int64, error) {
 	in := switchboard.Inbox{ID: id, AccountID: accountID}
 	var last int64
-	err := q.QueryRowContext(ctx, db.q.Inbox, id, accountID).Scan(
+	err := q.QueryRowContext(ctx, query, id, accountID).Scan(
 		&in.Name, &in.WebhookURL, &in.EnableAutoAssignment, &in.EnableAutoReassignment,
 		&in.MaxAssignmentLimit, &in.AssignmentMode, &last)
 	return in, last, notFoundOr(err, "inbox")

@@ -258,14 +258,11 @@ func (db *DB) autoInboxesOf(ctx context.Context, tx *txn, accountID, userID int6
 // in this process and in every other one on the same database. It returns
 // the inbox's routing state, read under the lock.
 func (db *DB) lockInbox(ctx context.Context, tx *txn, accountID, inboxID int64) (*inboxState, error) {
-	st := &inboxState{Inbox: switchboard.Inbox{ID: inboxID, AccountID: accountID}}
-	err := tx.QueryRowContext(ctx, db.q.LockInbox, inboxID, accountID).Scan(
-		&st.Name, &st.WebhookURL, &st.EnableAutoAssignment, &st.EnableAutoReassignment,
-		&st.MaxAssignmentLimit, &st.AssignmentMode, &st.last)
+	inbox, last, err := db.inboxBy(ctx, tx, db.q.LockInbox, accountID, inboxID)
 	if err != nil {
-		return nil, notFoundOr(err, "inbox")
+		return nil, err
 	}
-	return st, nil
+	return &inboxState{Inbox: inbox, last: last}, nil
 }
 
 // lockAccountInboxes takes the routing lock of every inbox of the account,
