@@ -12,7 +12,7 @@ import (
 // CountAccounts returns how many accounts the installation holds.
 func (db *DB) CountAccounts(ctx context.Context) (int, error) {
 	var n int
-	if err := db.read.QueryRowContext(ctx, db.q.CountAccounts).Scan(&n); err != nil {
+	if err := db.reads.QueryRowContext(ctx, db.q.CountAccounts).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count accounts: %w", err)
 	}
 	return n, nil

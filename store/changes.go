@@ -15,8 +15,9 @@ import (
 	"github.com/switchboard/switchboard"
 )
 
-// txn is a write transaction and the changes it makes; subscribers hear of
-// the changes once, and only if, it commits.
+// txn is a transaction and, when it writes, the changes it makes;
+// subscribers hear of the changes once, and only if, it commits. Reads run
+// in one too (readTx), for the read pool's prepared statements.
 type txn struct {
 	*sql.Tx
 	stmts    *statements // nil on PostgreSQL, whose driver caches them
@@ -298,6 +299,43 @@ func (s *statements) close() {
 	for _, stmt := range s.m {
 		stmt.Close()
 	}
+}
+
+// pooled runs single queries on a pool, prepared once where the pool has
+// prepared statements.
+type pooled struct {
+	*sql.DB
+	stmts *statements
+}
+
+// QueryContext runs a query, prepared once.
+func (p pooled) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if p.stmts != nil {
+		if stmt, ok := p.stmts.m[query]; ok {
+			return stmt.QueryContext(ctx, args...)
+		}
+	}
+	return p.DB.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a query for one row, prepared once.
+func (p pooled) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if p.stmts != nil {
+		if stmt, ok := p.stmts.m[query]; ok {
+			return stmt.QueryRowContext(ctx, args...)
+		}
+	}
+	return p.DB.QueryRowContext(ctx, query, args...)
+}
+
+// readTx begins a read-only transaction on the read pool, which uses its
+// prepared statements.
+func (db *DB) readTx(ctx context.Context) (*txn, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	return &txn{Tx: tx, stmts: db.readStmts}, nil
 }
 
 // stmt returns the transaction's use of the prepared query, or nil to run

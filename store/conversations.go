@@ -163,7 +163,7 @@ func (db *DB) visibleConversation(ctx context.Context, q querier, c switchboard.
 
 // Conversation returns a conversation the caller may see, with its messages.
 func (db *DB) Conversation(ctx context.Context, c switchboard.Caller, displayID int64) (switchboard.Conversation, error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return switchboard.Conversation{}, fmt.Errorf("conversation: %w", err)
 	}
@@ -307,7 +307,7 @@ func (db *DB) ChangeStatus(ctx context.Context, c switchboard.Caller, displayID 
 // the filter selects, and the counts by assignee type.
 func (db *DB) Conversations(ctx context.Context, c switchboard.Caller, f switchboard.ConversationFilter) ([]switchboard.Conversation, switchboard.ConversationCounts, error) {
 	var counts switchboard.ConversationCounts
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return nil, counts, fmt.Errorf("conversations: %w", err)
 	}
@@ -353,7 +353,7 @@ func (db *DB) Conversations(ctx context.Context, c switchboard.Caller, f switchb
 // AssignmentEvents returns the assignment history of a conversation the
 // caller may see, oldest first.
 func (db *DB) AssignmentEvents(ctx context.Context, c switchboard.Caller, displayID int64) ([]switchboard.AssignmentEvent, error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("assignment events: %w", err)
 	}
@@ -391,7 +391,7 @@ func nullable(n sql.NullInt64) *int64 {
 
 // Queue returns the waiting queue of an inbox the caller may see, in order.
 func (db *DB) Queue(ctx context.Context, c switchboard.Caller, inboxID int64) ([]switchboard.Conversation, error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -423,7 +423,7 @@ type QueueLength struct {
 
 // QueueLengths returns the waiting queue length of every inbox that has one.
 func (db *DB) QueueLengths(ctx context.Context) ([]QueueLength, error) {
-	rows, err := db.read.QueryContext(ctx, db.q.QueueLengths)
+	rows, err := db.reads.QueryContext(ctx, db.q.QueueLengths)
 	if err != nil {
 		return nil, fmt.Errorf("queue lengths: %w", err)
 	}

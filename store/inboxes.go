@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 
@@ -70,7 +69,7 @@ func (db *DB) Inboxes(ctx context.Context, c switchboard.Caller) ([]switchboard.
 	if !c.IsAdministrator() {
 		query, args = db.q.InboxesOfMember, []any{c.AccountID, c.UserID}
 	}
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	rows, err := db.reads.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("inboxes: %w", err)
 	}
@@ -206,7 +205,7 @@ func (db *DB) UpdateCollaborators(ctx context.Context, c switchboard.Caller, inb
 
 // InboxMembers returns the members of an inbox the caller may see.
 func (db *DB) InboxMembers(ctx context.Context, c switchboard.Caller, inboxID int64) ([]switchboard.Agent, error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("inbox members: %w", err)
 	}

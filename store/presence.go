@@ -66,7 +66,7 @@ func (db *DB) forgetPresence(ctx context.Context, tx *txn, accountID, userID int
 func (db *DB) SweepPresence(ctx context.Context, grace time.Duration) (int, error) {
 	now := db.Now()
 	fresh, cutoff := millis(now.Add(-staleAfter)), millis(now.Add(-grace))
-	rows, err := db.read.QueryContext(ctx, db.q.PresenceAway, fresh, cutoff, 0, 0, 0)
+	rows, err := db.reads.QueryContext(ctx, db.q.PresenceAway, fresh, cutoff, 0, 0, 0)
 	if err != nil {
 		return 0, fmt.Errorf("sweep presence: %w", err)
 	}

@@ -101,7 +101,7 @@ func (db *DB) RoutingReport(ctx context.Context, c switchboard.Caller, since, un
 		return Report{}, switchboard.Invalid("since", "since must be before until")
 	}
 	report := Report{Since: since, Until: until, Agents: []ReportRow{}, Inboxes: []ReportRow{}}
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return report, fmt.Errorf("routing report: %w", err)
 	}
@@ -215,7 +215,7 @@ func (db *DB) RoutingReport(ctx context.Context, c switchboard.Caller, since, un
 
 // reportRows runs one of the report's queries in tx and calls row for each
 // row it returns.
-func (db *DB) reportRows(ctx context.Context, tx *sql.Tx, query string, args []any, row func(scan func(...any) error) error) error {
+func (db *DB) reportRows(ctx context.Context, tx querier, query string, args []any, row func(scan func(...any) error) error) error {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("routing report: %w", err)

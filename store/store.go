@@ -53,7 +53,10 @@ type DB struct {
 	postgres bool
 	q        queries
 	stmts    *statements // the write pool's prepared statements (SQLite)
-	broker   broker
+	// reads runs single queries on the read pool, prepared once (SQLite).
+	reads     pooled
+	readStmts *statements // the read pool's prepared statements (SQLite)
+	broker    broker
 	// stopListening and listenDone end the PostgreSQL change listener.
 	stopListening context.CancelFunc
 	listenDone    chan struct{}
@@ -122,6 +125,11 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.readStmts, err = prepareAll(ctx, read, q); err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.reads.stmts = db.readStmts
 	db.startWriter()
 	return db, nil
 }
@@ -151,6 +159,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 }
 
 func finishOpen(ctx context.Context, db *DB, migrations string) (*DB, error) {
+	db.reads = pooled{DB: db.read}
 	if err := db.write.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database: %w", err)
@@ -172,6 +181,9 @@ func (db *DB) Close() error {
 	}
 	if db.stmts != nil {
 		db.stmts.close()
+	}
+	if db.readStmts != nil {
+		db.readStmts.close()
 	}
 	if db.read == db.write {
 		return db.write.Close()

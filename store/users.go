@@ -45,7 +45,7 @@ func hashPassword(password string) (string, error) {
 func (db *DB) SignIn(ctx context.Context, email, password string) (switchboard.User, string, error) {
 	var id int64
 	var hash string
-	err := db.read.QueryRowContext(ctx, db.q.UserByEmail, email).Scan(&id, &hash)
+	err := db.reads.QueryRowContext(ctx, db.q.UserByEmail, email).Scan(&id, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 		return switchboard.User{}, "", switchboard.Errorf(switchboard.EUNAUTHORIZED, "Invalid login credentials. Please try again.")
@@ -121,7 +121,7 @@ func (db *DB) UserBySession(ctx context.Context, token string) (switchboard.User
 
 func (db *DB) userBy(ctx context.Context, query, key string) (switchboard.User, error) {
 	var id int64
-	err := db.read.QueryRowContext(ctx, query, key).Scan(&id)
+	err := db.reads.QueryRowContext(ctx, query, key).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return switchboard.User{}, switchboard.Errorf(switchboard.EUNAUTHORIZED, "You need to sign in or sign up before continuing.")
 	} else if err != nil {
@@ -132,7 +132,7 @@ func (db *DB) userBy(ctx context.Context, query, key string) (switchboard.User, 
 
 // User returns a user with their memberships.
 func (db *DB) User(ctx context.Context, id int64) (switchboard.User, error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return switchboard.User{}, fmt.Errorf("user: %w", err)
 	}
@@ -172,7 +172,7 @@ func (db *DB) Caller(ctx context.Context, accountID, userID int64) (switchboard.
 	c := switchboard.Caller{UserID: userID, AccountID: accountID}
 	var availability switchboard.Availability
 	var autoOffline bool
-	err := db.read.QueryRowContext(ctx, db.q.Membership, accountID, userID).Scan(&c.Role, &availability, &autoOffline)
+	err := db.reads.QueryRowContext(ctx, db.q.Membership, accountID, userID).Scan(&c.Role, &availability, &autoOffline)
 	if err != nil {
 		return c, notFoundOr(err, "account")
 	}
