@@ -115,7 +115,11 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// Readers stay open: the default keeps two idle, so under load the
+	// others were closed and opened again, each opening costing the
+	// pragmas and every statement prepared again.
 	read.SetMaxOpenConns(4)
+	read.SetMaxIdleConns(4)
 	db, err := finishOpen(ctx, &DB{write: write, read: read, q: q, Now: time.Now, process: rand.Text()}, "migrations/sqlite")
 	if err != nil {
 		return nil, err
