@@ -1,9 +1,10 @@
 -- PostgreSQL's versions of the queries in queries.sql that differ. Several
 -- processes write at once there, so the routing locks take row locks.
 
--- The routing locks are FOR NO KEY UPDATE: they exclude each other, but not
--- the key-share lock that inserting a conversation takes on its inbox for
--- the foreign key, so a create can insert before it waits for the lock.
+-- The routing locks are FOR NO KEY UPDATE: the rotation they guard is no
+-- key, and they exclude each other without also blocking the key-share
+-- locks that foreign keys take on an inbox's row (inserting a conversation
+-- or a member refers to it).
 
 -- name: LockInbox
 SELECT name, webhook_url, enable_auto_assignment, enable_auto_reassignment,
