@@ -27,9 +27,18 @@ type txn struct {
 	// webhooks caches the webhooks of the accounts the transaction has
 	// looked up, for enqueueWebhooks.
 	webhooks map[int64][]switchboard.Webhook
+	// locked holds the inboxes whose routing lock the transaction has taken.
+	locked map[int64]bool
 }
 
 func (tx *txn) changed(c switchboard.Change) { tx.changes = append(tx.changes, c) }
+
+func (tx *txn) lockedInbox(id int64) {
+	if tx.locked == nil {
+		tx.locked = map[int64]bool{}
+	}
+	tx.locked[id] = true
+}
 
 // broker hands committed changes to this process's subscribers. A subscriber
 // that falls behind by more than its buffer misses changes; consoles reread

@@ -237,20 +237,7 @@ func (db *DB) placeFor(ctx context.Context, tx *txn, accountID, userID int64) er
 // autoInboxesOf returns the inboxes with auto-assignment on where user is a
 // member, in id order, taking their routing locks on PostgreSQL.
 func (db *DB) autoInboxesOf(ctx context.Context, tx *txn, accountID, userID int64) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, db.q.AutoInboxesOfMember, accountID, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var inboxes []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		inboxes = append(inboxes, id)
-	}
-	return inboxes, rows.Err()
+	return db.lockInboxes(ctx, tx, db.q.AutoInboxesOfMember, accountID, userID)
 }
 
 // lockInbox takes the inbox's routing lock for the rest of the transaction:
@@ -262,6 +249,7 @@ func (db *DB) lockInbox(ctx context.Context, tx *txn, accountID, inboxID int64) 
 	if err != nil {
 		return nil, err
 	}
+	tx.lockedInbox(inboxID)
 	return &inboxState{Inbox: inbox, last: last}, nil
 }
 
@@ -269,29 +257,37 @@ func (db *DB) lockInbox(ctx context.Context, tx *txn, accountID, inboxID int64) 
 // for a change of a user (going offline, leaving, demotion) that may move
 // conversations in any of them.
 func (db *DB) lockAccountInboxes(ctx context.Context, tx *txn, accountID int64) error {
-	rows, err := tx.QueryContext(ctx, db.q.LockInboxesOfAccount, accountID)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-	}
-	return rows.Err()
+	_, err := db.lockInboxes(ctx, tx, db.q.LockInboxesOfAccount, accountID)
+	return err
 }
 
 // lockUserInboxes takes the routing locks that a user going offline needs:
 // those of the inboxes where they are a member or hold conversations. Other
-// inboxes of the account route on meanwhile. (reassign locks again each inbox
-// it moves conversations in, in case one was assigned to them since.)
+// inboxes of the account route on meanwhile. (reassign locks the inbox of a
+// conversation assigned to them since, see heldLocked.)
 func (db *DB) lockUserInboxes(ctx context.Context, tx *txn, accountID, userID int64) error {
-	rows, err := tx.QueryContext(ctx, db.q.LockInboxesOfUser, accountID, userID, accountID, userID)
+	_, err := db.lockInboxes(ctx, tx, db.q.LockInboxesOfUser, accountID, userID, accountID, userID)
+	return err
+}
+
+// lockInboxes runs a query that locks inboxes and returns their ids, in
+// order, and notes them as locked in tx.
+func (db *DB) lockInboxes(ctx context.Context, tx *txn, query string, args ...any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	var ids []int64
 	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+		tx.lockedInbox(id)
 	}
-	return rows.Err()
+	return ids, rows.Err()
 }
 
 // lockConversationInbox takes the routing lock of a conversation's inbox.
@@ -473,7 +469,6 @@ func (db *DB) writeMoves(ctx context.Context, tx *txn, accountID, userID int64, 
 // then stays true until the commit. (SQLite's one writer makes it true at
 // once.)
 func (db *DB) heldLocked(ctx context.Context, tx *txn, accountID, userID int64) ([]heldConversation, error) {
-	locked := map[int64]bool{}
 	for {
 		held, err := db.heldBy(ctx, tx, accountID, userID)
 		if err != nil || !db.postgres {
@@ -481,11 +476,11 @@ func (db *DB) heldLocked(ctx context.Context, tx *txn, accountID, userID int64) 
 		}
 		more := false
 		for _, c := range held {
-			if !locked[c.inboxID] {
+			if !tx.locked[c.inboxID] {
 				if _, err := db.lockInbox(ctx, tx, accountID, c.inboxID); err != nil {
 					return nil, err
 				}
-				locked[c.inboxID], more = true, true
+				more = true
 			}
 		}
 		if !more {
