@@ -294,6 +294,9 @@ func prepareAll(ctx context.Context, pool *sql.DB, q queries) (*statements, erro
 	v := reflect.ValueOf(q)
 	for i := range v.NumField() {
 		text := v.Field(i).String()
+		if text == "" {
+			continue // the other dialect's
+		}
 		stmt, err := pool.PrepareContext(ctx, text)
 		if err != nil {
 			s.close()

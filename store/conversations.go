@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/routing"
@@ -41,46 +42,109 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		if err := db.mayUseInbox(ctx, tx, c, n.InboxID); err != nil {
 			return err
 		}
-		if n.AssigneeID != nil {
+		row := createdRow{accountID: c.AccountID, displayID: displayID, inboxID: n.InboxID,
+			status: n.Status, contactID: n.ContactID, sourceID: n.SourceID, now: millis(db.Now()), message: n.Message}
+		// The assignee is known before the insert: given, or the
+		// rotation's pick, which the new conversation does not change.
+		route := n.AssigneeID == nil && n.Status == switchboard.StatusOpen && st.EnableAutoAssignment
+		var d decision
+		switch {
+		case n.AssigneeID != nil:
 			if err := db.checkAssignee(ctx, tx, c.AccountID, n.InboxID, *n.AssigneeID); err != nil {
 				return err
 			}
+			row.assignee, row.reason, row.actor = n.AssigneeID, switchboard.ReasonManual, &c.UserID
+		case route:
+			start := time.Now()
+			if d, err = db.decide(ctx, tx, st); err != nil {
+				return err
+			}
+			if db.Observer != nil {
+				db.Observer.Picked(time.Since(start))
+			}
+			if d.direct() {
+				row.assignee, row.reason, row.lastPick = &d.pick, switchboard.ReasonAuto, &d.pick
+			}
 		}
-		now := millis(db.Now())
-		var id int64
-		err = tx.QueryRowContext(ctx, db.q.InsertConversation, c.AccountID, displayID, n.InboxID,
-			n.Status, n.ContactID, n.SourceID, now, now).Scan(&id)
+		id, messageID, err := db.insertCreated(ctx, tx, row)
 		if err != nil {
 			return err
 		}
 		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: displayID, InboxID: n.InboxID})
 		tx.hooks = append(tx.hooks, hookEvent{event: switchboard.EventConversationCreated, accountID: c.AccountID, convID: id})
-		var messages []switchboard.Message
-		if n.Message != "" {
-			m := switchboard.Message{Content: n.Message, CreatedAt: fromMillis(now)}
-			if err := tx.QueryRowContext(ctx, db.q.InsertMessage, id, n.Message, now).Scan(&m.ID); err != nil {
+		if row.assignee != nil {
+			tx.assigneeChanged(c.AccountID, id, displayID, n.InboxID, nil, row.assignee, row.reason, row.actor)
+		}
+		if route && !d.direct() {
+			if err := db.enqueue(ctx, tx, st, id, nil); err != nil {
 				return err
 			}
-			messages = append(messages, m)
 		}
-		switch {
-		case n.AssigneeID != nil:
-			err = db.changeAssignee(ctx, tx, c.AccountID, id, nil, n.AssigneeID, switchboard.ReasonManual, &c.UserID)
-		case n.Status == switchboard.StatusOpen:
-			err = db.routeInIfOn(ctx, tx, st, id, nil)
-		}
+		// The caller may use the inbox (checked above), and its messages
+		// are the one just written, if any.
+		r, err := scanConversation(tx.QueryRowContext(ctx, db.q.ConversationByDisplay, c.AccountID, displayID).Scan, c.AccountID)
 		if err != nil {
 			return err
 		}
-		// Its messages are the one just written, if any.
-		r, err := db.visibleConversation(ctx, tx, c, displayID)
-		conv, conv.Messages = r.Conversation, messages
-		return err
+		conv = r.Conversation
+		if n.Message != "" {
+			conv.Messages = []switchboard.Message{{ID: messageID, Content: n.Message, CreatedAt: fromMillis(row.now)}}
+		}
+		return nil
 	})
 	if err != nil {
 		return switchboard.Conversation{}, fmt.Errorf("create conversation: %w", err)
 	}
 	return conv, nil
+}
+
+// createdRow is what a create writes: the conversation, its first message
+// unless empty, its assignee's event when it has one, and the rotation's new
+// last pick when the assignee is the rotation's.
+type createdRow struct {
+	accountID, displayID, inboxID int64
+	status                        switchboard.Status
+	contactID                     *int64
+	sourceID                      string
+	now                           int64
+	message                       string
+	assignee                      *int64
+	reason                        switchboard.Reason
+	actor                         *int64
+	lastPick                      *int64
+}
+
+// insertCreated writes a create's rows and returns the conversation's id and
+// the message's. PostgreSQL writes them in one statement, SQLite (no
+// data-modifying WITH, and no round trips) in one each.
+func (db *DB) insertCreated(ctx context.Context, tx *txn, r createdRow) (id, messageID int64, err error) {
+	if db.postgres {
+		var m sql.NullInt64
+		err = tx.QueryRowContext(ctx, db.q.InsertCreated, r.accountID, r.displayID, r.inboxID, r.status, r.contactID, r.sourceID,
+			r.assignee, r.now, r.now, r.message, r.reason, r.actor, r.lastPick).Scan(&id, &m)
+		return id, m.Int64, err
+	}
+	err = tx.QueryRowContext(ctx, db.q.InsertConversation, r.accountID, r.displayID, r.inboxID, r.status, r.contactID, r.sourceID,
+		r.assignee, r.now, r.now).Scan(&id)
+	if err != nil {
+		return 0, 0, err
+	}
+	if r.message != "" {
+		if err := tx.QueryRowContext(ctx, db.q.InsertMessage, id, r.message, r.now).Scan(&messageID); err != nil {
+			return 0, 0, err
+		}
+	}
+	if r.assignee != nil {
+		if _, err := tx.ExecContext(ctx, db.q.InsertEvent, r.accountID, id, nil, r.assignee, r.reason, r.actor, r.now); err != nil {
+			return 0, 0, err
+		}
+	}
+	if r.lastPick != nil {
+		if _, err := tx.ExecContext(ctx, db.q.SetRotation, *r.lastPick, r.inboxID); err != nil {
+			return 0, 0, err
+		}
+	}
+	return id, messageID, nil
 }
 
 // checkAssignee refuses a user who may not be the assignee of a conversation

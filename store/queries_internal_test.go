@@ -25,6 +25,9 @@ func TestQueriesAreSingleStatements(t *testing.T) {
 		v := reflect.ValueOf(q)
 		for i := range v.NumField() {
 			text := v.Field(i).String()
+			if text == "" && !dialect.postgres && v.Type().Field(i).Tag.Get("dialect") == "postgres" {
+				continue
+			}
 			if !strings.HasSuffix(text, ";") {
 				t.Errorf("%s: query %s does not end with its statement's semicolon; it ends with %q",
 					dialect.name, v.Type().Field(i).Name, text[max(0, len(text)-60):])

@@ -103,41 +103,64 @@ func (db *DB) give(ctx context.Context, tx *txn, st *inboxState, convID int64, f
 	return nil
 }
 
-// route gives an open conversation that has just been created or reopened
-// (held by from, an absent agent, or by nobody) its assignee by the inbox's
-// rules, or puts it at the end of the queue. While others wait, it waits
-// behind them: the queue is served oldest first.
-func (db *DB) route(ctx context.Context, tx *txn, st *inboxState, convID int64, from *int64) error {
-	var waiting int
-	var pick int64
-	var ok bool
+// decision is where the routing sends an open conversation entering it: to
+// pick (when ok), unless others wait before it (waiting > 0) and it joins
+// the end of the queue.
+type decision struct {
+	waiting int
+	pick    int64
+	ok      bool
+}
+
+// direct says the conversation goes to the pick at once.
+func (d decision) direct() bool { return d.waiting == 0 && d.ok }
+
+// decide asks the inbox's rules where an open conversation entering the
+// routing goes. It writes nothing.
+func (db *DB) decide(ctx context.Context, tx *txn, st *inboxState) (decision, error) {
+	var d decision
 	if st.AssignmentMode == switchboard.RoundRobin && st.MaxAssignmentLimit == 0 {
 		var err error
-		if waiting, pick, ok, err = db.rotationPick(ctx, tx, st); err != nil {
-			return err
-		}
-	} else {
-		if err := tx.QueryRowContext(ctx, db.q.QueueLength, st.ID).Scan(&waiting); err != nil {
-			return err
-		}
-		if waiting == 0 {
-			if err := db.loadMembers(ctx, tx, st); err != nil {
-				return err
-			}
-			pick, ok = routing.Pick(routing.AutoCandidates(st.members, st.MaxAssignmentLimit), st.last, st.AssignmentMode)
-		}
+		d.waiting, d.pick, d.ok, err = db.rotationPick(ctx, tx, st)
+		return d, err
 	}
-	if waiting == 0 {
-		switch {
-		case ok && from != nil && pick == *from:
+	if err := tx.QueryRowContext(ctx, db.q.QueueLength, st.ID).Scan(&d.waiting); err != nil {
+		return d, err
+	}
+	if d.waiting == 0 {
+		if err := db.loadMembers(ctx, tx, st); err != nil {
+			return d, err
+		}
+		d.pick, d.ok = routing.Pick(routing.AutoCandidates(st.members, st.MaxAssignmentLimit), st.last, st.AssignmentMode)
+	}
+	return d, nil
+}
+
+// route gives an open conversation that has just been reopened (held by
+// from, an absent agent, or by nobody) its assignee by the inbox's rules, or
+// puts it at the end of the queue. While others wait, it waits behind them:
+// the queue is served oldest first.
+func (db *DB) route(ctx context.Context, tx *txn, st *inboxState, convID int64, from *int64) error {
+	d, err := db.decide(ctx, tx, st)
+	if err != nil {
+		return err
+	}
+	if d.direct() {
+		if from != nil && d.pick == *from {
 			return nil // the rules chose the holder again
-		case ok:
-			if err := db.give(ctx, tx, st, convID, from, pick, switchboard.ReasonAuto, nil); err != nil {
-				return err
-			}
-			return db.saveRotation(ctx, tx, st)
 		}
+		if err := db.give(ctx, tx, st, convID, from, d.pick, switchboard.ReasonAuto, nil); err != nil {
+			return err
+		}
+		return db.saveRotation(ctx, tx, st)
 	}
+	return db.enqueue(ctx, tx, st, convID, from)
+}
+
+// enqueue takes an open conversation from its holder, if any, and puts it at
+// the end of the inbox's queue, which is then served as far as there is
+// room.
+func (db *DB) enqueue(ctx context.Context, tx *txn, st *inboxState, convID int64, from *int64) error {
 	if from != nil {
 		if err := db.changeAssignee(ctx, tx, st.AccountID, convID, from, nil, switchboard.ReasonAuto, nil); err != nil {
 			return err
@@ -307,14 +330,20 @@ func (db *DB) changeAssignee(ctx context.Context, tx *txn, accountID, convID int
 	if err := tx.QueryRowContext(ctx, db.q.SetAssignee, to, millis(db.Now()), convID).Scan(&displayID, &inboxID); err != nil {
 		return err
 	}
+	tx.assigneeChanged(accountID, convID, displayID, inboxID, from, to, reason, actor)
+	_, err := tx.ExecContext(ctx, db.q.InsertEvent, accountID, convID, from, to, reason, actor, millis(db.Now()))
+	return err
+}
+
+// assigneeChanged notes in tx what a change of a conversation's assignee
+// tells the consoles, the metrics and the webhooks.
+func (tx *txn) assigneeChanged(accountID, convID, displayID, inboxID int64, from, to *int64, reason switchboard.Reason, actor *int64) {
 	tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: accountID, ConversationID: displayID, InboxID: inboxID})
 	tx.assigned = append(tx.assigned, reason)
 	change := &assigneeChange{From: from, To: to, Reason: string(reason), Actor: actor}
 	tx.hooks = append(tx.hooks,
 		hookEvent{event: switchboard.EventAssigneeChanged, accountID: accountID, convID: convID, change: change},
 		hookEvent{event: switchboard.EventConversationUpdated, accountID: accountID, convID: convID})
-	_, err := tx.ExecContext(ctx, db.q.InsertEvent, accountID, convID, from, to, reason, actor, millis(db.Now()))
-	return err
 }
 
 // reassignMode says which of a user's conversations reassign moves.

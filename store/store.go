@@ -422,16 +422,33 @@ type queries struct {
 	InsertEvents           string
 	SetWaitingAll          string
 	EventsOf               string
+
+	// PostgreSQL only: what SQLite, without data-modifying WITH, does in
+	// several statements.
+	InsertCreated string `dialect:"postgres"`
 }
 
 // loadQueries fills a queries from the text of a queries file, with the
 // blocks of overrides replacing those of the same name, failing when a field
 // has no block or a block has no field, so a typo cannot wait for the request
-// that runs it. postgres rebinds the placeholders.
+// that runs it. Fields tagged dialect:"postgres" come from overrides only,
+// and stay empty on SQLite. postgres rebinds the placeholders.
 func loadQueries(text, overrides string, postgres bool) (queries, error) {
 	blocks := parseQueryBlocks(text)
+	t := reflect.TypeFor[queries]()
+	pgOnly := map[string]bool{}
+	for i := range t.NumField() {
+		if t.Field(i).Tag.Get("dialect") == "postgres" {
+			pgOnly[t.Field(i).Name] = true
+		}
+	}
+	for name := range blocks {
+		if pgOnly[name] {
+			return queries{}, fmt.Errorf("query %s is PostgreSQL's only, not in queries.sql", name)
+		}
+	}
 	for name, body := range parseQueryBlocks(overrides) {
-		if _, ok := blocks[name]; !ok {
+		if _, ok := blocks[name]; !ok && !pgOnly[name] {
 			return queries{}, fmt.Errorf("override of unknown query %s", name)
 		}
 		blocks[name] = body
@@ -444,9 +461,12 @@ func loadQueries(text, overrides string, postgres bool) (queries, error) {
 	var q queries
 	v := reflect.ValueOf(&q).Elem()
 	for i := range v.NumField() {
-		field := v.Type().Field(i).Name
+		field := t.Field(i).Name
 		sqlText, ok := blocks[field]
 		if !ok {
+			if pgOnly[field] && !postgres {
+				continue
+			}
 			return q, fmt.Errorf("queries.sql has no query %s", field)
 		}
 		v.Field(i).SetString(sqlText)

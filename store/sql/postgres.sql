@@ -50,3 +50,30 @@ FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS j(value, n) ORDER BY j.n;
 -- name: SetWaitingAll
 UPDATE conversations SET waiting_since = ?
 WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));
+
+-- name: InsertCreated
+-- A create's writes in one statement, each of which would be a round trip
+-- under the inbox's routing lock: InsertConversation; InsertMessage unless
+-- the content is empty; InsertEvent when it has an assignee; SetRotation
+-- when the rotation's last pick is not NULL. Parameters: account, display
+-- id, inbox, status, contact, source, assignee, now (twice); content;
+-- reason, actor; last pick. Returns the conversation's and message's ids.
+WITH c AS (
+  INSERT INTO conversations (account_id, display_id, inbox_id, status, contact_id, source_id, assignee_id, created_at, last_activity_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  RETURNING id, account_id, inbox_id, assignee_id, created_at
+), m AS (
+  INSERT INTO messages (conversation_id, content, created_at)
+  SELECT c.id, t.content, c.created_at FROM c, (SELECT ?::text AS content) AS t
+  WHERE t.content <> ''
+  RETURNING id
+), e AS (
+  INSERT INTO assignment_events (account_id, conversation_id, from_assignee_id, to_assignee_id, reason, actor_id, created_at)
+  SELECT c.account_id, c.id, NULL, c.assignee_id, ?::text, ?::bigint, c.created_at FROM c
+  WHERE c.assignee_id IS NOT NULL
+), r AS (
+  UPDATE inboxes SET rotation_last_user_id = p.last
+  FROM (SELECT ?::bigint AS last) AS p, c
+  WHERE inboxes.id = c.inbox_id AND p.last IS NOT NULL
+)
+SELECT c.id, (SELECT id FROM m) FROM c;

@@ -134,8 +134,11 @@ DELETE FROM inbox_members
 WHERE user_id = ? AND inbox_id IN (SELECT id FROM inboxes WHERE account_id = ?);
 
 -- name: InsertConversation
-INSERT INTO conversations (account_id, display_id, inbox_id, status, contact_id, source_id, created_at, last_activity_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;
+-- With its assignee when the create already knows it (given, or the
+-- rotation's pick); the event and the rotation follow (see InsertCreated in
+-- postgres.sql).
+INSERT INTO conversations (account_id, display_id, inbox_id, status, contact_id, source_id, assignee_id, created_at, last_activity_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;
 
 -- name: ConversationByDisplay
 SELECT c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.source_id,
