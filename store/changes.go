@@ -29,6 +29,17 @@ type txn struct {
 	webhooks map[int64][]switchboard.Webhook
 	// locked holds the inboxes whose routing lock the transaction has taken.
 	locked map[int64]bool
+	// gates are the inbox gates it holds (see DB.enterGate).
+	gates []chan struct{}
+}
+
+// leaveGates lets the next transaction of the process through the gates tx
+// holds, once it has ended.
+func (tx *txn) leaveGates() {
+	for _, g := range tx.gates {
+		<-g
+	}
+	tx.gates = nil
 }
 
 func (tx *txn) changed(c switchboard.Change) { tx.changes = append(tx.changes, c) }

@@ -35,6 +35,11 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		if _, err := db.txWebhooks(ctx, tx, c.AccountID); err != nil {
 			return err
 		}
+		if db.postgres {
+			if err := db.enterGate(ctx, tx, n.InboxID); err != nil {
+				return err
+			}
+		}
 		st, err := db.lockInbox(ctx, tx, c.AccountID, n.InboxID)
 		if err != nil {
 			return err
@@ -47,44 +52,48 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		// The assignee is known before the insert: given, or the
 		// rotation's pick, which the new conversation does not change.
 		route := n.AssigneeID == nil && n.Status == switchboard.StatusOpen && st.EnableAutoAssignment
-		var d decision
+		start := time.Now()
 		switch {
 		case n.AssigneeID != nil:
 			if err := db.checkAssignee(ctx, tx, c.AccountID, n.InboxID, *n.AssigneeID); err != nil {
 				return err
 			}
 			row.assignee, row.reason, row.actor = n.AssigneeID, switchboard.ReasonManual, &c.UserID
+		case route && db.postgres && st.AssignmentMode == switchboard.RoundRobin && st.MaxAssignmentLimit == 0:
+			row.pickHere, row.last = true, st.last // InsertCreated picks as decide would
 		case route:
-			start := time.Now()
-			if d, err = db.decide(ctx, tx, st); err != nil {
+			d, err := db.decide(ctx, tx, st)
+			if err != nil {
 				return err
-			}
-			if db.Observer != nil {
-				db.Observer.Picked(time.Since(start))
 			}
 			if d.direct() {
 				row.assignee, row.reason, row.lastPick = &d.pick, switchboard.ReasonAuto, &d.pick
 			}
 		}
-		id, messageID, err := db.insertCreated(ctx, tx, row)
+		r, messageID, err := db.insertCreated(ctx, tx, row)
 		if err != nil {
 			return err
 		}
-		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: displayID, InboxID: n.InboxID})
-		tx.hooks = append(tx.hooks, hookEvent{event: switchboard.EventConversationCreated, accountID: c.AccountID, convID: id})
-		if row.assignee != nil {
-			tx.assigneeChanged(c.AccountID, id, displayID, n.InboxID, nil, row.assignee, row.reason, row.actor)
+		if row.pickHere && r.Assignee != nil {
+			row.assignee, row.reason = &r.Assignee.ID, switchboard.ReasonAuto
 		}
-		if route && !d.direct() {
-			if err := db.enqueue(ctx, tx, st, id, nil); err != nil {
+		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: displayID, InboxID: n.InboxID})
+		tx.hooks = append(tx.hooks, hookEvent{event: switchboard.EventConversationCreated, accountID: c.AccountID, convID: r.globalID})
+		if row.assignee != nil {
+			tx.assigneeChanged(c.AccountID, r.globalID, displayID, n.InboxID, nil, row.assignee, row.reason, row.actor)
+		}
+		if route && row.assignee == nil {
+			// No pick, or others wait before it: it joins the queue.
+			if err := db.enqueue(ctx, tx, st, r.globalID, nil); err != nil {
+				return err
+			}
+			if r, err = db.createdReply(ctx, tx, c.AccountID, displayID); err != nil {
 				return err
 			}
 		}
-		// The caller may use the inbox (checked above), and its messages
-		// are the one just written, if any.
-		r, err := scanConversation(tx.QueryRowContext(ctx, db.q.ConversationByDisplay, c.AccountID, displayID).Scan, c.AccountID)
-		if err != nil {
-			return err
+		if route && db.Observer != nil {
+			// The routing: its decision and writes, made with the insert's.
+			db.Observer.Picked(time.Since(start))
 		}
 		conv = r.Conversation
 		if n.Message != "" {
@@ -100,7 +109,8 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 
 // createdRow is what a create writes: the conversation, its first message
 // unless empty, its assignee's event when it has one, and the rotation's new
-// last pick when the assignee is the rotation's.
+// last pick when the assignee is the rotation's. With pickHere, PostgreSQL
+// makes the round-robin pick in the insert's statement, after last.
 type createdRow struct {
 	accountID, displayID, inboxID int64
 	status                        switchboard.Status
@@ -112,39 +122,51 @@ type createdRow struct {
 	reason                        switchboard.Reason
 	actor                         *int64
 	lastPick                      *int64
+	pickHere                      bool
+	last                          int64
 }
 
-// insertCreated writes a create's rows and returns the conversation's id and
-// the message's. PostgreSQL writes them in one statement, SQLite (no
-// data-modifying WITH, and no round trips) in one each.
-func (db *DB) insertCreated(ctx context.Context, tx *txn, r createdRow) (id, messageID int64, err error) {
+// insertCreated writes a create's rows and returns the conversation as the
+// reply shows it, and the message's id. PostgreSQL writes and reads in one
+// statement, SQLite (no data-modifying WITH, and no round trips) in one
+// each.
+func (db *DB) insertCreated(ctx context.Context, tx *txn, r createdRow) (conversationRow, int64, error) {
 	if db.postgres {
-		var m sql.NullInt64
-		err = tx.QueryRowContext(ctx, db.q.InsertCreated, r.accountID, r.displayID, r.inboxID, r.status, r.contactID, r.sourceID,
-			r.assignee, r.now, r.now, r.message, r.reason, r.actor, r.lastPick).Scan(&id, &m)
-		return id, m.Int64, err
+		var messageID sql.NullInt64
+		row := tx.QueryRowContext(ctx, db.q.InsertCreated, r.accountID, r.displayID, r.inboxID, r.status, r.contactID, r.sourceID,
+			r.assignee, r.now, r.message, r.reason, r.actor, r.lastPick, r.pickHere, r.last)
+		conv, err := scanConversation(func(dest ...any) error { return row.Scan(append(dest, &messageID)...) }, r.accountID)
+		return conv, messageID.Int64, err
 	}
-	err = tx.QueryRowContext(ctx, db.q.InsertConversation, r.accountID, r.displayID, r.inboxID, r.status, r.contactID, r.sourceID,
+	var id, messageID int64
+	err := tx.QueryRowContext(ctx, db.q.InsertConversation, r.accountID, r.displayID, r.inboxID, r.status, r.contactID, r.sourceID,
 		r.assignee, r.now, r.now).Scan(&id)
 	if err != nil {
-		return 0, 0, err
+		return conversationRow{}, 0, err
 	}
 	if r.message != "" {
 		if err := tx.QueryRowContext(ctx, db.q.InsertMessage, id, r.message, r.now).Scan(&messageID); err != nil {
-			return 0, 0, err
+			return conversationRow{}, 0, err
 		}
 	}
 	if r.assignee != nil {
 		if _, err := tx.ExecContext(ctx, db.q.InsertEvent, r.accountID, id, nil, r.assignee, r.reason, r.actor, r.now); err != nil {
-			return 0, 0, err
+			return conversationRow{}, 0, err
 		}
 	}
 	if r.lastPick != nil {
 		if _, err := tx.ExecContext(ctx, db.q.SetRotation, *r.lastPick, r.inboxID); err != nil {
-			return 0, 0, err
+			return conversationRow{}, 0, err
 		}
 	}
-	return id, messageID, nil
+	conv, err := db.createdReply(ctx, tx, r.accountID, r.displayID)
+	return conv, messageID, err
+}
+
+// createdReply reads a conversation just created: the caller may use its
+// inbox (checked before), and its messages are the one just written, if any.
+func (db *DB) createdReply(ctx context.Context, tx *txn, accountID, displayID int64) (conversationRow, error) {
+	return scanConversation(tx.QueryRowContext(ctx, db.q.ConversationByDisplay, accountID, displayID).Scan, accountID)
 }
 
 // checkAssignee refuses a user who may not be the assignee of a conversation

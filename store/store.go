@@ -51,8 +51,10 @@ type DB struct {
 	// postgres is set on PostgreSQL, where transactions of several processes
 	// interleave and rows are locked explicitly (see lockInbox).
 	postgres bool
-	q        queries
-	stmts    *statements // the write pool's prepared statements (SQLite)
+	// gates holds a channel of capacity one per inbox (enterGate).
+	gates sync.Map
+	q     queries
+	stmts *statements // the write pool's prepared statements (SQLite)
 	// reads runs single queries on the read pool, prepared once (SQLite).
 	reads     pooled
 	readStmts *statements // the read pool's prepared statements (SQLite)
@@ -277,6 +279,7 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	tx := &txn{Tx: sqlTx, stmts: db.stmts}
+	defer tx.leaveGates()
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err

@@ -52,28 +52,60 @@ UPDATE conversations SET waiting_since = ?
 WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));
 
 -- name: InsertCreated
--- A create's writes in one statement, each of which would be a round trip
--- under the inbox's routing lock: InsertConversation; InsertMessage unless
--- the content is empty; InsertEvent when it has an assignee; SetRotation
--- when the rotation's last pick is not NULL. Parameters: account, display
--- id, inbox, status, contact, source, assignee, now (twice); content;
--- reason, actor; last pick. Returns the conversation's and message's ids.
-WITH c AS (
+-- A create's writes and reply in one statement, each of which would be a
+-- round trip under the inbox's routing lock (the lock is taken by the
+-- statement before, so this one sees every decision before it). In order:
+-- the decision: the assignee given (by the caller, or the pick the store
+-- made), or, when pick_here, RotationPick's pick unless others wait;
+-- InsertConversation with it; InsertMessage unless the content is empty;
+-- InsertEvent when it has an assignee; SetRotation when the rotation moved;
+-- and ConversationByDisplay's columns (not waiting: a create left without
+-- an assignee is queued after, and read again) with the message's id.
+WITH p AS (
+  SELECT ?::bigint AS account, ?::bigint AS display, ?::bigint AS inbox, ?::text AS status,
+         ?::bigint AS contact, ?::text AS source, ?::bigint AS assignee, ?::bigint AS now,
+         ?::text AS content, ?::text AS reason, ?::bigint AS actor, ?::bigint AS last_pick,
+         ?::boolean AS pick_here, ?::bigint AS last
+), r AS (
+  SELECT
+    CASE WHEN NOT EXISTS (SELECT 1 FROM conversations w WHERE w.inbox_id = p.inbox AND w.waiting_since IS NOT NULL) THEN
+      COALESCE(
+        (SELECT m.user_id FROM inbox_members m JOIN account_users au ON au.account_id = p.account AND au.user_id = m.user_id
+         WHERE m.inbox_id = p.inbox AND au.availability = 'online' AND m.user_id > p.last ORDER BY m.user_id LIMIT 1),
+        (SELECT m.user_id FROM inbox_members m JOIN account_users au ON au.account_id = p.account AND au.user_id = m.user_id
+         WHERE m.inbox_id = p.inbox AND au.availability = 'online' ORDER BY m.user_id LIMIT 1),
+        (SELECT m.user_id FROM inbox_members m JOIN account_users au ON au.account_id = p.account AND au.user_id = m.user_id
+         WHERE m.inbox_id = p.inbox AND m.user_id > p.last ORDER BY m.user_id LIMIT 1),
+        (SELECT m.user_id FROM inbox_members m JOIN account_users au ON au.account_id = p.account AND au.user_id = m.user_id
+         WHERE m.inbox_id = p.inbox ORDER BY m.user_id LIMIT 1))
+    END AS pick
+  FROM p WHERE p.pick_here
+), d AS (
+  SELECT COALESCE(p.assignee, r.pick) AS assignee,
+         CASE WHEN r.pick IS NULL THEN p.reason ELSE 'auto' END AS reason,
+         COALESCE(p.last_pick, r.pick) AS last_pick
+  FROM p LEFT JOIN r ON TRUE
+), c AS (
   INSERT INTO conversations (account_id, display_id, inbox_id, status, contact_id, source_id, assignee_id, created_at, last_activity_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-  RETURNING id, account_id, inbox_id, assignee_id, created_at
+  SELECT p.account, p.display, p.inbox, p.status, p.contact, p.source, d.assignee, p.now, p.now FROM p, d
+  RETURNING id, account_id, display_id, inbox_id, status, assignee_id, contact_id, source_id, snoozed_until,
+            created_at, last_activity_at, waiting_since
 ), m AS (
   INSERT INTO messages (conversation_id, content, created_at)
-  SELECT c.id, t.content, c.created_at FROM c, (SELECT ?::text AS content) AS t
-  WHERE t.content <> ''
+  SELECT c.id, p.content, p.now FROM c, p WHERE p.content <> ''
   RETURNING id
 ), e AS (
   INSERT INTO assignment_events (account_id, conversation_id, from_assignee_id, to_assignee_id, reason, actor_id, created_at)
-  SELECT c.account_id, c.id, NULL, c.assignee_id, ?::text, ?::bigint, c.created_at FROM c
+  SELECT c.account_id, c.id, NULL, c.assignee_id, d.reason, p.actor, p.now FROM c, d, p
   WHERE c.assignee_id IS NOT NULL
-), r AS (
-  UPDATE inboxes SET rotation_last_user_id = p.last
-  FROM (SELECT ?::bigint AS last) AS p, c
-  WHERE inboxes.id = c.inbox_id AND p.last IS NOT NULL
+), rot AS (
+  UPDATE inboxes SET rotation_last_user_id = d.last_pick FROM d, c
+  WHERE inboxes.id = c.inbox_id AND d.last_pick IS NOT NULL
 )
-SELECT c.id, (SELECT id FROM m) FROM c;
+SELECT c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.source_id,
+       c.snoozed_until, c.created_at, c.last_activity_at,
+       u.name, u.email, au.role, au.availability, au.auto_offline, c.waiting_since, 0,
+       (SELECT id FROM m)
+FROM c
+LEFT JOIN users u ON u.id = c.assignee_id
+LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id;
