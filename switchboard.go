@@ -111,6 +111,18 @@ type User struct {
 	Accounts    []Membership
 }
 
+// CallerIn is the user as the caller of a request in accountID, from the
+// memberships loaded with them: not found when they are not a user of that
+// account, which hides the account from them.
+func (u User) CallerIn(accountID int64) (Caller, error) {
+	for _, m := range u.Accounts {
+		if m.AccountID == accountID {
+			return Caller{UserID: u.ID, AccountID: accountID, Role: m.Role}, nil
+		}
+	}
+	return Caller{}, NotFound("account")
+}
+
 // Membership is a user's role and availability in one account.
 type Membership struct {
 	AccountID    int64

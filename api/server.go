@@ -26,7 +26,6 @@ type Store interface {
 	UserByAccessToken(ctx context.Context, token string) (switchboard.User, error)
 	UserBySession(ctx context.Context, token string) (switchboard.User, error)
 	User(ctx context.Context, id int64) (switchboard.User, error)
-	Caller(ctx context.Context, accountID, userID int64) (switchboard.Caller, error)
 	SetAvailability(ctx context.Context, c switchboard.Caller, userID int64, a switchboard.Availability) error
 
 	Agents(ctx context.Context, c switchboard.Caller) ([]switchboard.Agent, error)
@@ -288,7 +287,7 @@ func (s *Server) inAccount(h accountHandler) func(http.ResponseWriter, *http.Req
 		if err != nil {
 			return err
 		}
-		c, err := s.store.Caller(r.Context(), accountID, auth.user.ID)
+		c, err := auth.user.CallerIn(accountID)
 		if err != nil {
 			return err
 		}

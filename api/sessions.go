@@ -106,7 +106,7 @@ func (s *Server) setProfileAvailability(w http.ResponseWriter, r *http.Request) 
 		}
 		accountID = auth.user.Accounts[0].AccountID
 	}
-	c, err := s.store.Caller(r.Context(), accountID, auth.user.ID)
+	c, err := auth.user.CallerIn(accountID)
 	if err != nil {
 		return err
 	}

@@ -120,14 +120,35 @@ func (db *DB) UserBySession(ctx context.Context, token string) (switchboard.User
 }
 
 func (db *DB) userBy(ctx context.Context, query, key string) (switchboard.User, error) {
-	var id int64
-	err := db.reads.QueryRowContext(ctx, query, key).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return switchboard.User{}, switchboard.Errorf(switchboard.EUNAUTHORIZED, "You need to sign in or sign up before continuing.")
-	} else if err != nil {
+	rows, err := db.reads.QueryContext(ctx, query, key)
+	if err != nil {
 		return switchboard.User{}, fmt.Errorf("authenticate: %w", err)
 	}
-	return db.User(ctx, id)
+	defer rows.Close()
+	var u switchboard.User
+	found := false
+	for rows.Next() {
+		var account sql.NullInt64
+		var m switchboard.Membership
+		var name, role, availability sql.NullString
+		var autoOffline sql.NullBool
+		if err := rows.Scan(&u.ID, &u.Name, &u.Email, &u.AccessToken, &account, &name, &role, &availability, &autoOffline); err != nil {
+			return switchboard.User{}, fmt.Errorf("authenticate: %w", err)
+		}
+		found = true
+		if account.Valid {
+			m.AccountID, m.AccountName, m.Role = account.Int64, name.String, switchboard.Role(role.String)
+			m.Availability, m.AutoOffline = switchboard.Availability(availability.String), autoOffline.Bool
+			u.Accounts = append(u.Accounts, m)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return switchboard.User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if !found {
+		return switchboard.User{}, switchboard.Errorf(switchboard.EUNAUTHORIZED, "You need to sign in or sign up before continuing.")
+	}
+	return u, nil
 }
 
 // User returns a user with their memberships.
@@ -164,19 +185,6 @@ func (db *DB) user(ctx context.Context, q querier, id int64) (switchboard.User, 
 		u.Accounts = append(u.Accounts, m)
 	}
 	return u, rows.Err()
-}
-
-// Caller returns who userID is in accountID; not found when they are not a
-// user of that account, which hides the account from them.
-func (db *DB) Caller(ctx context.Context, accountID, userID int64) (switchboard.Caller, error) {
-	c := switchboard.Caller{UserID: userID, AccountID: accountID}
-	var availability switchboard.Availability
-	var autoOffline bool
-	err := db.reads.QueryRowContext(ctx, db.q.Membership, accountID, userID).Scan(&c.Role, &availability, &autoOffline)
-	if err != nil {
-		return c, notFoundOr(err, "account")
-	}
-	return c, nil
 }
 
 // SetAvailability sets the availability of userID in the caller's account.

@@ -36,7 +36,6 @@ type Store interface {
 	SignIn(ctx context.Context, email, password string) (switchboard.User, string, error)
 	SignOut(ctx context.Context, userID int64, session string) error
 	UserBySession(ctx context.Context, token string) (switchboard.User, error)
-	Caller(ctx context.Context, accountID, userID int64) (switchboard.Caller, error)
 	SetAvailability(ctx context.Context, c switchboard.Caller, userID int64, a switchboard.Availability) error
 
 	Agents(ctx context.Context, c switchboard.Caller) ([]switchboard.Agent, error)
@@ -243,7 +242,7 @@ func (c *Console) inAccount(h accountHandler) handler {
 		if err != nil {
 			return switchboard.NotFound("account")
 		}
-		caller, err := c.store.Caller(r.Context(), id, s.user.ID)
+		caller, err := s.user.CallerIn(id)
 		if err != nil {
 			return err
 		}

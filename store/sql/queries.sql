@@ -25,10 +25,25 @@ SELECT name, email, access_token FROM users WHERE id = ?;
 SELECT id, password_hash FROM users WHERE email = ?;
 
 -- name: UserByToken
-SELECT id FROM users WHERE access_token_hash = ?;
+-- Every request authenticates, so in one query: the user whose access token
+-- hashes to the parameter, with a row per account they belong to (one row
+-- with NULL account columns when none), in account order.
+SELECT u.id, u.name, u.email, u.access_token, a.id, a.name, au.role, au.availability, au.auto_offline
+FROM users u
+LEFT JOIN account_users au ON au.user_id = u.id
+LEFT JOIN accounts a ON a.id = au.account_id
+WHERE u.access_token_hash = ?
+ORDER BY a.id;
 
 -- name: UserBySession
-SELECT user_id FROM sessions WHERE token_hash = ?;
+-- UserByToken for the user of a cookie session.
+SELECT u.id, u.name, u.email, u.access_token, a.id, a.name, au.role, au.availability, au.auto_offline
+FROM sessions s
+JOIN users u ON u.id = s.user_id
+LEFT JOIN account_users au ON au.user_id = u.id
+LEFT JOIN accounts a ON a.id = au.account_id
+WHERE s.token_hash = ?
+ORDER BY a.id;
 
 -- name: UpdateUserName
 UPDATE users SET name = ? WHERE id = ?;
