@@ -31,6 +31,20 @@ type txn struct {
 	locked map[int64]bool
 	// gates are the inbox gates it holds (see DB.enterGate).
 	gates []chan struct{}
+	// detached: its statements run to their end whatever becomes of the
+	// request (SQLite's writer, which answers a write it has taken in any
+	// case). The driver then watches no context: modernc's SQLite starts a
+	// goroutine per statement to interrupt it, and database/sql one per
+	// result set, when the context can end.
+	detached bool
+}
+
+// ctx is the context tx's statements run under.
+func (tx *txn) ctx(ctx context.Context) context.Context {
+	if tx.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // leaveGates lets the next transaction of the process through the gates tx
@@ -376,6 +390,7 @@ func (tx *txn) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // ExecContext runs a statement of the transaction, prepared once.
 func (tx *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = tx.ctx(ctx)
 	if stmt := tx.stmt(ctx, query); stmt != nil {
 		return stmt.ExecContext(ctx, args...)
 	}
@@ -384,6 +399,7 @@ func (tx *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.
 
 // QueryContext runs a query of the transaction, prepared once.
 func (tx *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = tx.ctx(ctx)
 	if stmt := tx.stmt(ctx, query); stmt != nil {
 		return stmt.QueryContext(ctx, args...)
 	}
@@ -392,6 +408,7 @@ func (tx *txn) QueryContext(ctx context.Context, query string, args ...any) (*sq
 
 // QueryRowContext runs a one-row query of the transaction, prepared once.
 func (tx *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = tx.ctx(ctx)
 	if stmt := tx.stmt(ctx, query); stmt != nil {
 		return stmt.QueryRowContext(ctx, args...)
 	}

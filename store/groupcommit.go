@@ -123,7 +123,7 @@ func (db *DB) commitBatch(batch []writeRequest) {
 			fail(fmt.Errorf("savepoint: %w", err))
 			return
 		}
-		tx := &txn{Tx: sqlTx, stmts: db.stmts}
+		tx := &txn{Tx: sqlTx, stmts: db.stmts, detached: true}
 		err := runWrite(req.ctx, tx, req.fn, db)
 		if err != nil {
 			results[i] = err

@@ -274,11 +274,15 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
+	detached := db.writes != nil // SQLite's writer runs it
+	if detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &txn{Tx: sqlTx, stmts: db.stmts}
+	tx := &txn{Tx: sqlTx, stmts: db.stmts, detached: detached}
 	defer tx.leaveGates()
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {

@@ -120,7 +120,9 @@ func (db *DB) UserBySession(ctx context.Context, token string) (switchboard.User
 }
 
 func (db *DB) userBy(ctx context.Context, query, key string) (switchboard.User, error) {
-	rows, err := db.reads.QueryContext(ctx, query, key)
+	// A lookup by a unique key, too short to be worth cancelling: without a
+	// context that can end, the drivers start no goroutine to watch it.
+	rows, err := db.reads.QueryContext(context.WithoutCancel(ctx), query, key)
 	if err != nil {
 		return switchboard.User{}, fmt.Errorf("authenticate: %w", err)
 	}
