@@ -73,6 +73,7 @@ type options struct {
 
 	load                 load
 	agents               int
+	inboxes              int
 	offlineConversations int
 	pickMaxConversations int
 	pickMaxMembers       int
@@ -102,6 +103,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.load.N, "n", 20000, "at most this many requests per measurement")
 	fs.DurationVar(&o.load.Duration, "duration", 15*time.Second, "at most this long per measurement")
 	fs.IntVar(&o.agents, "agents", 5, "online agents in the inbox of create, assign and processes")
+	fs.IntVar(&o.inboxes, "inboxes", 1, "processes: inboxes the creates are spread over, round robin, each with the same agents (1 is the worst case: every create takes the same routing lock)")
 	fs.IntVar(&o.offlineConversations, "offline-conversations", 10000, "open conversations the agent holds when going offline")
 	fs.IntVar(&o.pickMaxConversations, "pick-max-conversations", 1_000_000, "largest stored-conversation count of pick-scale (powers of 10 from 1000)")
 	fs.IntVar(&o.pickMaxMembers, "pick-max-members", 10000, "largest inbox of pick-scale (powers of 10 from 10)")

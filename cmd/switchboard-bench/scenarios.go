@@ -544,17 +544,48 @@ func processesRun(ctx context.Context, e *env, rep *report, pg string, n int, l 
 	if err != nil {
 		return st, err
 	}
+	inboxes := []int64{inbox}
+	for i := 1; i < e.opts.inboxes; i++ {
+		id, err := admin.createInbox(ctx, fmt.Sprintf("Bench %s %d", runTag(), i))
+		if err != nil {
+			return st, err
+		}
+		if err := admin.addMembers(ctx, id, agents); err != nil {
+			return st, err
+		}
+		inboxes = append(inboxes, id)
+	}
 	var clients []*client
 	for _, u := range t.urls {
 		clients = append(clients, admin.on(u))
 	}
-	o := createOp(clients, inbox)
-	if err := warm(ctx, warmups, o); err != nil {
+	// Create k goes to process k mod processes (createOp) and to inbox
+	// (k / processes) mod inboxes, so every process sees every inbox, as
+	// behind a load balancer; created counts each inbox's creates.
+	created := make([]atomic.Int64, len(inboxes))
+	create := func(ctx context.Context, k int) error {
+		i := (k/len(clients)%len(inboxes) + len(inboxes)) % len(inboxes)
+		if err := createOp(clients, inboxes[i])(ctx, k); err != nil {
+			return err
+		}
+		created[i].Add(1)
+		return nil
+	}
+	if err := warm(ctx, warmups, create); err != nil {
 		return st, err
 	}
-	st = drive(ctx, l, o)
-	rep.add(result{Scenario: "processes", Name: fmt.Sprintf("%d process(es), postgres", n), Load: l.String(), stats: st})
+	st = drive(ctx, l, create)
+	name := fmt.Sprintf("%d process(es), postgres", n)
+	if len(inboxes) > 1 {
+		name += fmt.Sprintf(", %d inboxes", len(inboxes))
+	}
+	rep.add(result{Scenario: "processes", Name: name, Load: l.String(), stats: st})
 	rep.check("processes", fmt.Sprintf("%d process(es): creates acknowledged and auto-assigned", n), st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
 	slices.Sort(agents)
-	return st, checkFair(ctx, rep, "processes", t.db, inbox, agents, st.Count+warmups)
+	for i, id := range inboxes {
+		if err := checkFair(ctx, rep, "processes", t.db, id, agents, int(created[i].Load())); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
 }

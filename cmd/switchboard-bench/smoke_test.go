@@ -19,7 +19,8 @@ func TestSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	args := []string{"-smoke", "-scenario", "all", "-postgres", os.Getenv("SWITCHBOARD_TEST_POSTGRES")}
+	// Two inboxes: processes then checks fairness in each.
+	args := []string{"-smoke", "-scenario", "all", "-inboxes", "2", "-postgres", os.Getenv("SWITCHBOARD_TEST_POSTGRES")}
 	rep, err := run(ctx, args, &out)
 	t.Log(out.String())
 	if err != nil {
