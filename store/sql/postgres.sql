@@ -61,6 +61,8 @@ WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));
 -- InsertEvent when it has an assignee; SetRotation when the rotation moved;
 -- and ConversationByDisplay's columns (not waiting: a create left without
 -- an assignee is queued after, and read again) with the message's id.
+-- The pick is RotationPick's (queries.sql) and must stay so; the
+-- conformance suite's round-robin tests run through both.
 WITH p AS (
   SELECT ?::bigint AS account, ?::bigint AS display, ?::bigint AS inbox, ?::text AS status,
          ?::bigint AS contact, ?::text AS source, ?::bigint AS assignee, ?::bigint AS now,

@@ -405,7 +405,8 @@ UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_err
 -- thousand: the length of the inbox's queue, and the first of: the first
 -- online member after the last pick, the first online member, the first
 -- member after the last pick, the first member (COALESCE stops at the first
--- that exists). Parameters: account; inbox; last pick.
+-- that exists). Parameters: account; inbox; last pick. PostgreSQL's
+-- InsertCreated makes the same pick inside a create's statement.
 WITH p AS (SELECT CAST(? AS BIGINT) AS account, CAST(? AS BIGINT) AS inbox, CAST(? AS BIGINT) AS last)
 SELECT
   (SELECT count(*) FROM conversations c WHERE c.inbox_id = p.inbox AND c.waiting_since IS NOT NULL),
