@@ -20,6 +20,7 @@ type Metrics struct {
 	registry    *prometheus.Registry
 	assignments *prometheus.CounterVec
 	pick        prometheus.Histogram
+	batch       prometheus.Histogram
 	requests    *prometheus.HistogramVec
 	dbErrors    prometheus.Counter
 }
@@ -44,6 +45,11 @@ func New(queues func(ctx context.Context) ([]QueueLength, error)) *Metrics {
 			Help:    "Time to route one new or reopened conversation: load the inbox, choose, write.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
 		}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchboard_writes_per_commit",
+			Help:    "Writes that shared one transaction and commit: SQLite's writer, or PostgreSQL's creates of one inbox.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+		}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "switchboard_http_request_seconds",
 			Help:    "HTTP request latency by route and status.",
@@ -54,7 +60,7 @@ func New(queues func(ctx context.Context) ([]QueueLength, error)) *Metrics {
 			Help: "Database operations that failed for a reason other than the request's input.",
 		}),
 	}
-	m.registry.MustRegister(m.assignments, m.pick, m.requests, m.dbErrors,
+	m.registry.MustRegister(m.assignments, m.pick, m.batch, m.requests, m.dbErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{read: queues, desc: prometheus.NewDesc("switchboard_waiting_conversations",
 			"Conversations waiting in an inbox's queue for an agent with room.", []string{"account_id", "inbox_id"}, nil)})
@@ -69,6 +75,9 @@ func (m *Metrics) Assigned(reason string) { m.assignments.WithLabelValues(reason
 
 // Picked records how long routing one conversation took.
 func (m *Metrics) Picked(d time.Duration) { m.pick.Observe(d.Seconds()) }
+
+// Batched records how many writes shared a commit.
+func (m *Metrics) Batched(writes int) { m.batch.Observe(float64(writes)) }
 
 // DatabaseError counts a failed database operation.
 func (m *Metrics) DatabaseError() { m.dbErrors.Inc() }

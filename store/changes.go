@@ -29,8 +29,6 @@ type txn struct {
 	webhooks map[int64][]switchboard.Webhook
 	// locked holds the inboxes whose routing lock the transaction has taken.
 	locked map[int64]bool
-	// gates are the inbox gates it holds (see DB.enterGate).
-	gates []chan struct{}
 	// detached: its statements run to their end whatever becomes of the
 	// request (SQLite's writer, which answers a write it has taken in any
 	// case). The driver then watches no context: modernc's SQLite starts a
@@ -45,15 +43,6 @@ func (tx *txn) ctx(ctx context.Context) context.Context {
 		return context.WithoutCancel(ctx)
 	}
 	return ctx
-}
-
-// leaveGates lets the next transaction of the process through the gates tx
-// holds, once it has ended.
-func (tx *txn) leaveGates() {
-	for _, g := range tx.gates {
-		<-g
-	}
-	tx.gates = nil
 }
 
 func (tx *txn) changed(c switchboard.Change) { tx.changes = append(tx.changes, c) }

@@ -19,26 +19,28 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 	if n.Status == "" {
 		n.Status = switchboard.StatusOpen
 	}
+	// What needs no routing lock comes before it (the creates of an inbox
+	// take turns holding it): the conversation's number (on PostgreSQL from
+	// a sequence, outside any transaction) and the account's webhooks.
+	// Then the lock, before the conversation is inserted: the insert takes
+	// a share lock on the inbox's row for the foreign key, which taken
+	// first would make each create share the row with the one holding the
+	// lock (slower, measured).
+	var displayID int64
+	if db.postgres {
+		if err := db.write.QueryRowContext(ctx, db.q.NextDisplayID, c.AccountID).Scan(&displayID); err != nil {
+			return switchboard.Conversation{}, fmt.Errorf("create conversation: %w", err)
+		}
+	}
 	var conv switchboard.Conversation
-	err := db.inTx(ctx, func(tx *txn) error {
-		// What needs no routing lock comes before it (on PostgreSQL the
-		// creates of an inbox take turns holding it): the conversation's
-		// number and the account's webhooks. Then the lock, before the
-		// conversation is inserted: the insert takes a share lock on the
-		// inbox's row for the foreign key, which taken first would make
-		// each create share the row with the one holding the lock (slower,
-		// measured).
-		var displayID int64
-		if err := tx.QueryRowContext(ctx, db.q.NextDisplayID, c.AccountID).Scan(&displayID); err != nil {
-			return err
+	create := func(tx *txn) error {
+		if !db.postgres {
+			if err := tx.QueryRowContext(ctx, db.q.NextDisplayID, c.AccountID).Scan(&displayID); err != nil {
+				return err
+			}
 		}
 		if _, err := db.txWebhooks(ctx, tx, c.AccountID); err != nil {
 			return err
-		}
-		if db.postgres {
-			if err := db.enterGate(ctx, tx, n.InboxID); err != nil {
-				return err
-			}
 		}
 		st, err := db.lockInbox(ctx, tx, c.AccountID, n.InboxID)
 		if err != nil {
@@ -100,7 +102,15 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 			conv.Messages = []switchboard.Message{{ID: messageID, Content: n.Message, CreatedAt: fromMillis(row.now)}}
 		}
 		return nil
-	})
+	}
+	var err error
+	if db.postgres {
+		// The creates of the inbox waiting in this process share one
+		// transaction and its lock (inboxbatch.go).
+		err = db.inboxTx(ctx, n.InboxID, create)
+	} else {
+		err = db.inTx(ctx, create)
+	}
 	if err != nil {
 		return switchboard.Conversation{}, fmt.Errorf("create conversation: %w", err)
 	}

@@ -87,6 +87,7 @@ func (db *DB) writer() {
 func (db *DB) commitBatch(batch []writeRequest) {
 	if len(batch) == 1 {
 		req := batch[0]
+		db.batched(1)
 		req.done <- db.tryTx(req.ctx, func(tx *txn) (err error) {
 			defer func() {
 				if p := recover(); p != nil {
@@ -145,11 +146,19 @@ func (db *DB) commitBatch(batch []writeRequest) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
+	db.batched(len(batch))
 	for i, req := range batch {
 		if tx := done[i]; tx != nil {
 			db.committed(tx)
 		}
 		req.done <- results[i]
+	}
+}
+
+// batched tells the observer how many writes shared a commit.
+func (db *DB) batched(writes int) {
+	if db.Observer != nil {
+		db.Observer.Batched(writes)
 	}
 }
 

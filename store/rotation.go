@@ -276,26 +276,6 @@ func (db *DB) lockInbox(ctx context.Context, tx *txn, accountID, inboxID int64) 
 	return &inboxState{Inbox: inbox, last: last}, nil
 }
 
-// enterGate makes the creates of one inbox in this process take turns before
-// they take the inbox's routing lock on PostgreSQL, so that the database
-// sees one of them per process waiting for it, not every one. Only a
-// transaction that holds no routing lock yet may enter: one waiting at a
-// gate holds nothing another waits for, so gates cannot deadlock.
-func (db *DB) enterGate(ctx context.Context, tx *txn, inboxID int64) error {
-	if len(tx.locked) > 0 || len(tx.gates) > 0 {
-		return fmt.Errorf("inbox gate entered by a transaction holding routing locks")
-	}
-	v, _ := db.gates.LoadOrStore(inboxID, make(chan struct{}, 1))
-	g := v.(chan struct{})
-	select {
-	case g <- struct{}{}:
-		tx.gates = append(tx.gates, g)
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // lockAccountInboxes takes the routing lock of every inbox of the account,
 // for a change of a user (going offline, leaving, demotion) that may move
 // conversations in any of them.

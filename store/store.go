@@ -51,10 +51,10 @@ type DB struct {
 	// postgres is set on PostgreSQL, where transactions of several processes
 	// interleave and rows are locked explicitly (see lockInbox).
 	postgres bool
-	// gates holds a channel of capacity one per inbox (enterGate).
-	gates sync.Map
-	q     queries
-	stmts *statements // the write pool's prepared statements (SQLite)
+	// inboxQueues holds an *inboxQueue per inbox (inboxTx, PostgreSQL).
+	inboxQueues sync.Map
+	q           queries
+	stmts       *statements // the write pool's prepared statements (SQLite)
 	// reads runs single queries on the read pool, prepared once (SQLite).
 	reads     pooled
 	readStmts *statements // the read pool's prepared statements (SQLite)
@@ -244,10 +244,13 @@ func (db *DB) migrate(ctx context.Context, dir string) error {
 }
 
 // Observer hears of the store's work: committed changes of assignee by
-// reason, the time routing a conversation took, and database failures.
+// reason, the time routing a conversation took, how many writes shared a
+// commit (SQLite's writer, PostgreSQL's inbox batches), and database
+// failures.
 type Observer interface {
 	Assigned(reason string)
 	Picked(d time.Duration)
+	Batched(writes int)
 	DatabaseError()
 }
 
@@ -274,7 +277,12 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
-	detached := db.writes != nil // SQLite's writer runs it
+	return db.tryTxWith(ctx, db.writes != nil, fn) // SQLite's writer runs it detached
+}
+
+// tryTxWith runs fn in a transaction and commits it; detached, its
+// statements run to their end whatever becomes of ctx (see txn.detached).
+func (db *DB) tryTxWith(ctx context.Context, detached bool, fn func(tx *txn) error) error {
 	if detached {
 		ctx = context.WithoutCancel(ctx)
 	}
@@ -283,7 +291,6 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *txn) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	tx := &txn{Tx: sqlTx, stmts: db.stmts, detached: detached}
-	defer tx.leaveGates()
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err

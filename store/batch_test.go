@@ -1,0 +1,137 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/storetest"
+)
+
+// batchObserver records how many writes shared each commit.
+type batchObserver struct {
+	mu      sync.Mutex
+	batches []int
+}
+
+func (o *batchObserver) Assigned(string)      {}
+func (o *batchObserver) Picked(time.Duration) {}
+func (o *batchObserver) DatabaseError()       {}
+func (o *batchObserver) Batched(writes int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.batches = append(o.batches, writes)
+}
+
+func (o *batchObserver) largest() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := 0
+	for _, b := range o.batches {
+		m = max(m, b)
+	}
+	return m
+}
+
+// TestConcurrentCreatesShareCommits: creates in one inbox that arrive
+// together share transactions (SQLite's group commit, PostgreSQL's inbox
+// batches), and each is still a create of its own: every one acknowledged
+// is stored with its own assignee, the rotation fair to one, and a create
+// that fails (an agent who is not a member) fails alone.
+func TestConcurrentCreatesShareCommits(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := store.Open(ctx, b.DSN(t)(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			acc, u, err := db.CreateAccountWithAdministrator(ctx, "Batch", "Admin", "admin@example.com", "password123")
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin := switchboard.Caller{UserID: u.ID, AccountID: acc.ID, Role: switchboard.RoleAdministrator}
+			in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Web", EnableAutoAssignment: true, EnableAutoReassignment: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var agents []int64
+			for i := range 4 {
+				a, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "Agent", Email: fmt.Sprintf("a%d@example.com", i),
+					Role: switchboard.RoleAgent, Availability: switchboard.Online})
+				if err != nil {
+					t.Fatal(err)
+				}
+				agents = append(agents, a.ID)
+			}
+			outsider, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "Outsider", Email: "out@example.com",
+				Role: switchboard.RoleAgent, Availability: switchboard.Online})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ChangeMembers(ctx, admin, in.ID, agents, store.AddMembers); err != nil {
+				t.Fatal(err)
+			}
+			obs := &batchObserver{}
+			db.Observer = obs
+
+			const creates = 48
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			results := make([]switchboard.Conversation, creates)
+			errs := make([]error, creates)
+			outsiderErrs := make([]error, 3)
+			for i := range creates {
+				wg.Go(func() {
+					<-start
+					results[i], errs[i] = db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: in.ID, Message: fmt.Sprint("hello ", i)})
+				})
+			}
+			for i := range outsiderErrs {
+				wg.Go(func() {
+					<-start
+					c := switchboard.Caller{UserID: outsider.ID, AccountID: acc.ID, Role: switchboard.RoleAgent}
+					_, outsiderErrs[i] = db.CreateConversation(ctx, c, switchboard.NewConversation{InboxID: in.ID})
+				})
+			}
+			close(start)
+			wg.Wait()
+
+			for _, err := range outsiderErrs {
+				if code := switchboard.ErrorCode(err); code != switchboard.ENOTFOUND && code != switchboard.EFORBIDDEN {
+					t.Errorf("a create by an agent who is not a member: %v, want not found or forbidden", err)
+				}
+			}
+			per := map[int64]int{}
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("create %d: %v", i, err)
+				}
+				c := results[i]
+				if c.Assignee == nil {
+					t.Fatalf("create %d came back unassigned", i)
+				}
+				stored, err := db.Conversation(ctx, admin, c.ID)
+				if err != nil || stored.Assignee == nil || stored.Assignee.ID != c.Assignee.ID || len(stored.Messages) != 1 {
+					t.Fatalf("create %d acknowledged with assignee %d, stored as %+v (%v)", i, c.Assignee.ID, stored, err)
+				}
+				per[c.Assignee.ID]++
+			}
+			lo, hi := creates, 0
+			for _, a := range agents {
+				lo, hi = min(lo, per[a]), max(hi, per[a])
+			}
+			if hi-lo > 1 || len(per) != len(agents) {
+				t.Errorf("auto-assigned per agent %v: not fair to one", per)
+			}
+			if obs.largest() < 2 {
+				t.Errorf("%d creates sent together never shared a commit (batches %v)", creates, obs.batches)
+			}
+		})
+	}
+}
