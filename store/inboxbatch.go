@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -97,7 +98,7 @@ func (db *DB) runBatch(batch []*writeRequest) []error {
 	results := make([]error, len(batch))
 	if len(batch) == 1 {
 		db.batched(1)
-		results[0] = db.inTx(batch[0].ctx, batch[0].fn)
+		results[0] = db.inTx(batch[0].ctx, noPanic(batch[0].fn))
 		return results
 	}
 	var live []*writeRequest
@@ -112,7 +113,7 @@ func (db *DB) runBatch(batch []*writeRequest) []error {
 	// them, so the transaction's statements run to their end (detached).
 	err := db.tryTxWith(context.Background(), true, func(tx *txn) error {
 		for _, req := range live {
-			if err := req.fn(tx); err != nil {
+			if err := noPanic(req.fn)(tx); err != nil {
 				return err
 			}
 		}
@@ -125,8 +126,21 @@ func (db *DB) runBatch(batch []*writeRequest) []error {
 	for i, req := range batch {
 		if results[i] == nil {
 			db.batched(1)
-			results[i] = db.inTx(req.ctx, req.fn)
+			results[i] = db.inTx(req.ctx, noPanic(req.fn))
 		}
 	}
 	return results
+}
+
+// noPanic turns a panic of fn into its error: a leader runs other requests'
+// work, and must hand the queue on whatever that work does.
+func noPanic(fn func(tx *txn) error) func(tx *txn) error {
+	return func(tx *txn) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("write panicked: %v", p)
+			}
+		}()
+		return fn(tx)
+	}
 }
