@@ -72,23 +72,28 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 	batch := append([]*writeRequest{first}, q.waiting[:n]...)
 	q.waiting = q.waiting[n:]
 	q.mu.Unlock()
+	defer q.handOver()
 
 	results := db.runBatch(batch)
 	for i, req := range batch[1:] {
 		req.done <- results[i+1]
 	}
+	return results[0]
+}
 
+// handOver makes the first waiting request the next leader, or the queue
+// idle.
+func (q *inboxQueue) handOver() {
 	q.mu.Lock()
 	if len(q.waiting) > 0 {
 		next := q.waiting[0]
 		q.waiting = q.waiting[1:]
 		q.mu.Unlock()
 		next.done <- errLead
-	} else {
-		q.busy = false
-		q.mu.Unlock()
+		return
 	}
-	return results[0]
+	q.busy = false
+	q.mu.Unlock()
 }
 
 // runBatch runs the requests in one transaction; if any fails, it rolls
