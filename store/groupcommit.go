@@ -146,13 +146,15 @@ func (db *DB) commitBatch(batch []writeRequest) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
-	db.batched(len(batch))
+	committed := 0
 	for i, req := range batch {
 		if tx := done[i]; tx != nil {
 			db.committed(tx)
+			committed++
 		}
 		req.done <- results[i]
 	}
+	db.batched(committed)
 }
 
 // batched tells the observer how many writes shared a commit.
