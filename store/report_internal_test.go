@@ -25,6 +25,21 @@ func TestQueriesLoad(t *testing.T) {
 	if _, err := loadQueries(queryFile+"\n"+reportFile, "-- name: NoSuchQuery\nSELECT 1;\n", true); err == nil {
 		t.Error("an override of an unknown query was accepted")
 	}
+	// A query tagged dialect:"postgres" is PostgreSQL's alone: empty on
+	// SQLite, required of postgres.sql, refused in queries.sql.
+	sqlite, err := loadQueries(queryFile+"\n"+reportFile, "", false)
+	if err != nil || sqlite.InsertCreated != "" {
+		t.Errorf("SQLite's queries: InsertCreated %q, %v; want empty", sqlite.InsertCreated, err)
+	}
+	if q.InsertCreated == "" {
+		t.Error("PostgreSQL's InsertCreated is empty")
+	}
+	if _, err := loadQueries(queryFile+"\n"+reportFile, "", true); err == nil {
+		t.Error("PostgreSQL's queries loaded without their InsertCreated")
+	}
+	if _, err := loadQueries(queryFile+"\n"+reportFile+"\n-- name: InsertCreated\nSELECT 1;\n", "", false); err == nil {
+		t.Error("a PostgreSQL-only query was accepted in queries.sql")
+	}
 }
 
 // TestReportPercentilesNearestRank checks the nearest-rank definition:
