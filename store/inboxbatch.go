@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -11,9 +12,10 @@ import (
 // routing lock, and each turn used to be a transaction of its own: its
 // lock, its statement, its commit and fsync, then the next create's lock.
 // Instead the creates of an inbox that arrive in this process while one is
-// running wait in memory, and the next of them leads them all through one
-// transaction: one lock, one commit, each create still making its own
-// decision in turn and acknowledged only after the commit. (SQLite's writer
+// running wait in memory, and the next of them leads them through one
+// transaction: it takes the lock, then those that queued until then join
+// it; one lock, one commit, each create still making its own decision in
+// turn and acknowledged only after the commit. (SQLite's writer
 // does the same for every write; see groupcommit.go.)
 
 // inboxQueue is one inbox's queue in this process.
@@ -63,22 +65,71 @@ func (db *DB) inboxTx(ctx context.Context, inboxID int64, fn func(tx *txn) error
 	return err
 }
 
-// lead runs first and the requests waiting behind it as one batch, answers
-// them, hands the queue to the next waiting request, and returns first's
-// result.
+// lead runs first in a transaction and, once first holds the inbox's lock,
+// the requests that queued meanwhile (while it waited for another process
+// to let the lock go, too); answers them; hands the queue to the next
+// waiting request; and returns first's result. If any fails, it rolls them
+// all back and runs each in a transaction of its own, so that one request's
+// error is its own.
 func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
-	q.mu.Lock()
-	n := min(len(q.waiting), maxBatch-1)
-	batch := append([]*writeRequest{first}, q.waiting[:n]...)
-	q.waiting = q.waiting[n:]
-	q.mu.Unlock()
 	defer q.handOver()
-
-	results := db.runBatch(batch)
-	for i, req := range batch[1:] {
+	reqs := []*writeRequest{first}
+	results := []error{nil}
+	run := func(tx *txn, i int) error {
+		if err := reqs[i].ctx.Err(); err != nil {
+			results[i] = err // gone before it started: not run
+			return nil
+		}
+		return noPanic(reqs[i].fn)(tx)
+	}
+	// Once taken, the requests are answered whatever becomes of any one of
+	// them, so the transaction's statements run to their end (detached).
+	err := db.tryTxWith(context.Background(), true, func(tx *txn) error {
+		if err := run(tx, 0); err != nil {
+			return err
+		}
+		reqs = append(reqs, q.take(maxBatch-1)...)
+		for len(results) < len(reqs) {
+			results = append(results, nil)
+		}
+		for i := 1; i < len(reqs); i++ {
+			if err := run(tx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	shared := 0
+	for i, req := range reqs {
+		switch {
+		case results[i] != nil: // its request was gone
+		case err == nil:
+			shared++
+		case len(reqs) == 1 && !retryable(err):
+			results[i] = err // alone: its error is its own already
+			db.failed(req.ctx, err)
+		default:
+			db.batched(1)
+			results[i] = db.inTx(req.ctx, noPanic(req.fn))
+		}
+	}
+	if shared > 0 {
+		db.batched(shared)
+	}
+	for i, req := range reqs[1:] {
 		req.done <- results[i+1]
 	}
 	return results[0]
+}
+
+// take removes up to n requests from the front of the queue.
+func (q *inboxQueue) take(n int) []*writeRequest {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n = min(n, len(q.waiting))
+	taken := slices.Clone(q.waiting[:n])
+	q.waiting = q.waiting[n:]
+	return taken
 }
 
 // handOver makes the first waiting request the next leader, or the queue
@@ -94,47 +145,6 @@ func (q *inboxQueue) handOver() {
 	}
 	q.busy = false
 	q.mu.Unlock()
-}
-
-// runBatch runs the requests in one transaction; if any fails, it rolls
-// them all back and runs each in a transaction of its own, so that one
-// request's error is its own.
-func (db *DB) runBatch(batch []*writeRequest) []error {
-	results := make([]error, len(batch))
-	if len(batch) == 1 {
-		db.batched(1)
-		results[0] = db.inTx(batch[0].ctx, noPanic(batch[0].fn))
-		return results
-	}
-	var live []*writeRequest
-	for i, req := range batch {
-		if err := req.ctx.Err(); err != nil {
-			results[i] = err
-			continue
-		}
-		live = append(live, req)
-	}
-	// Once taken, the requests are answered whatever becomes of any one of
-	// them, so the transaction's statements run to their end (detached).
-	err := db.tryTxWith(context.Background(), true, func(tx *txn) error {
-		for _, req := range live {
-			if err := noPanic(req.fn)(tx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		db.batched(len(live))
-		return results
-	}
-	for i, req := range batch {
-		if results[i] == nil {
-			db.batched(1)
-			results[i] = db.inTx(req.ctx, noPanic(req.fn))
-		}
-	}
-	return results
 }
 
 // noPanic turns a panic of fn into its error: a leader runs other requests'

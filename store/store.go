@@ -265,13 +265,19 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		} else {
 			err = db.tryTx(ctx, fn)
 		}
-		if err != nil && db.Observer != nil {
-			if _, domain := errors.AsType[*switchboard.Error](err); !domain && ctx.Err() == nil {
-				db.Observer.DatabaseError()
-			}
-		}
+		db.failed(ctx, err)
 		if err == nil || attempt == 5 || !retryable(err) {
 			return err
+		}
+	}
+}
+
+// failed tells the observer of a write's failure that is not the request's
+// doing: not the caller's input, and not a request that went away.
+func (db *DB) failed(ctx context.Context, err error) {
+	if err != nil && db.Observer != nil {
+		if _, domain := errors.AsType[*switchboard.Error](err); !domain && ctx.Err() == nil {
+			db.Observer.DatabaseError()
 		}
 	}
 }
