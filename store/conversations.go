@@ -61,7 +61,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 				return err
 			}
 			row.assignee, row.reason, row.actor = n.AssigneeID, switchboard.ReasonManual, &c.UserID
-		case route && db.postgres && st.AssignmentMode == switchboard.RoundRobin && st.MaxAssignmentLimit == 0:
+		case route && db.postgres && st.pickedByIndex():
 			row.pickHere, row.last = true, st.last // InsertCreated picks as decide would
 		case route:
 			d, err := db.decide(ctx, tx, st)

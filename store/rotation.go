@@ -80,6 +80,12 @@ func (db *DB) rotationPick(ctx context.Context, tx *txn, st *inboxState) (waitin
 	return waiting, next.Int64, next.Valid, err
 }
 
+// pickedByIndex says the inbox's pick is rotationPick's (round robin
+// without a limit), which SQL answers from the indexes.
+func (st *inboxState) pickedByIndex() bool {
+	return st.AssignmentMode == switchboard.RoundRobin && st.MaxAssignmentLimit == 0
+}
+
 // load adds delta to the open conversations that user holds in the inbox.
 func (st *inboxState) load(user int64, delta int) {
 	for i := range st.members {
@@ -119,7 +125,7 @@ func (d decision) direct() bool { return d.waiting == 0 && d.ok }
 // routing goes. It writes nothing.
 func (db *DB) decide(ctx context.Context, tx *txn, st *inboxState) (decision, error) {
 	var d decision
-	if st.AssignmentMode == switchboard.RoundRobin && st.MaxAssignmentLimit == 0 {
+	if st.pickedByIndex() {
 		var err error
 		d.waiting, d.pick, d.ok, err = db.rotationPick(ctx, tx, st)
 		return d, err
