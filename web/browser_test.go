@@ -138,7 +138,7 @@ func (c *console) browser(email string) context.Context {
 	c.t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	c.t.Cleanup(cancelTimeout)
-	c.do(ctx,
+	do(c.t, ctx,
 		chromedp.Navigate(c.srv.URL+"/app/login"),
 		chromedp.SendKeys(chromedp.ID("email"), email),
 		chromedp.SendKeys(chromedp.ID("password"), password),
@@ -150,11 +150,11 @@ func (c *console) browser(email string) context.Context {
 
 type step = chromedp.Action[chromedp.Void]
 
-// do runs the steps in the browser of ctx and fails the test at an error.
-func (c *console) do(ctx context.Context, steps ...step) {
-	c.t.Helper()
+// do runs the steps in the browser of ctx and fails t at an error.
+func do(t *testing.T, ctx context.Context, steps ...step) {
+	t.Helper()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 }
 
@@ -187,7 +187,7 @@ func waitLive() step {
 // seconds (the console promises under one; the slack is for a loaded CI).
 func within(selector string) step {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		return chromedp.WaitVisible(chromedp.CSS(selector))(ctx, t)
 	}
@@ -204,7 +204,7 @@ func TestSignIn(t *testing.T) {
 	t.Run("WrongPasswordRefused", func(t *testing.T) {
 		ctx, cancel := chromedp.NewContext(c.alloc, chromedp.WithNewBrowserContext())
 		defer cancel()
-		c.do(ctx, chromedp.Navigate(c.srv.URL+"/app/login"),
+		do(t, ctx, chromedp.Navigate(c.srv.URL+"/app/login"),
 			chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
 			chromedp.SendKeys(chromedp.ID("password"), "wrong password"),
 			chromedp.Click(chromedp.ID("sign-in")),
@@ -227,21 +227,21 @@ func TestAssignFromDropdownShowsInAssigneesMineTab(t *testing.T) {
 	}
 	admin := c.browser("ada@example.com")
 	bobs := c.browser("bob@example.com")
-	c.do(bobs, chromedp.Navigate(c.url("/conversations?tab=mine")), waitLive())
+	do(t, bobs, chromedp.Navigate(c.url("/conversations?tab=mine")), waitLive())
 
-	c.do(admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
+	do(t, admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
 	options := js[[]string](t, admin, `[...document.querySelectorAll('#assignee option')].map(o => o.textContent.trim())`)
 	// None, then exactly the members and administrators: Ada, Ann, Bob; not Olga.
 	if len(options) != 4 || !strings.Contains(options[0], "None") || strings.Contains(strings.Join(options, ","), "Olga") {
 		t.Errorf("Assigned Agent options %q, want None and exactly Ada, Ann, Bob", options)
 	}
-	c.do(admin, chromedp.SetValue(chromedp.ID("assignee"), fmt.Sprint(bob.ID)),
+	do(t, admin, chromedp.SetValue(chromedp.ID("assignee"), fmt.Sprint(bob.ID)),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := chromedp.Evaluate[any](`document.querySelector('#assignee').dispatchEvent(new Event('change'))`)(ctx, tg)
 			return err
 		}))
-	c.do(bobs, within(fmt.Sprintf(`#conversation-list tr[data-conversation="%d"][data-assignee="%d"]`, conv.ID, bob.ID)))
-	c.do(admin, within("#assignment-history .reason.manual"))
+	do(t, bobs, within(fmt.Sprintf(`#conversation-list tr[data-conversation="%d"][data-assignee="%d"]`, conv.ID, bob.ID)))
+	do(t, admin, within("#assignment-history .reason.manual"))
 	if history := get(t, admin, chromedp.Text(chromedp.ID("assignment-history"))); !strings.Contains(history, "Bob") {
 		t.Errorf("history %q does not show the assignment to Bob", history)
 	}
@@ -249,9 +249,18 @@ func TestAssignFromDropdownShowsInAssigneesMineTab(t *testing.T) {
 		// Olga is no member: add her option by hand, as a stale page might have.
 		js[any](t, admin, fmt.Sprintf(`(() => { const s = document.querySelector('#assignee');
 			s.add(new Option('Olga', '%d')); s.value = '%d'; s.dispatchEvent(new Event('change')); })()`, outsider.ID, outsider.ID))
-		c.do(admin, within("#assign-error:not([hidden])"))
+		do(t, admin, within("#assign-error:not([hidden])"))
 		if shown := get(t, admin, chromedp.Text(chromedp.ID("assign-error"))); !strings.Contains(shown, "member") {
 			t.Errorf("inline error %q", shown)
+		}
+		// Someone else's change rereads the page: the message stays.
+		refreshed := js[string](t, admin, `document.body.dataset.refreshed || ""`)
+		if _, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID}); err != nil {
+			t.Fatal(err)
+		}
+		do(t, admin, within(fmt.Sprintf(`body:not([data-refreshed=%q])`, refreshed)))
+		if shown := get(t, admin, chromedp.Text(chromedp.ID("assign-error"))); !strings.Contains(shown, "member") {
+			t.Errorf("after a live update the inline error reads %q", shown)
 		}
 		got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID)
 		if got.Assignee == nil || got.Assignee.ID != bob.ID {
@@ -265,7 +274,7 @@ func TestAutoAssignmentOffThenAPICreateArrivesUnassignedLive(t *testing.T) {
 	ann := c.agent("Ann", switchboard.RoleAgent)
 	in := c.inbox("Website", ann)
 	admin := c.browser("ada@example.com")
-	c.do(admin, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", in.ID)),
+	do(t, admin, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", in.ID)),
 		chromedp.Click(chromedp.ID("enable-auto-assignment")),
 		chromedp.Click(chromedp.ID("update-collaborators")),
 		chromedp.WaitVisible(chromedp.CSS(".notice")))
@@ -276,7 +285,7 @@ func TestAutoAssignmentOffThenAPICreateArrivesUnassignedLive(t *testing.T) {
 	if members, _ := c.db.InboxMembers(context.Background(), c.admin, in.ID); len(members) != 1 {
 		t.Fatalf("Update changed the members to %v", members)
 	}
-	c.do(admin, chromedp.Navigate(c.url("/conversations?tab=unassigned")), waitLive())
+	do(t, admin, chromedp.Navigate(c.url("/conversations?tab=unassigned")), waitLive())
 
 	req, _ := http.NewRequest("POST", c.srv.URL+"/api/v1/accounts/1/conversations", strings.NewReader(fmt.Sprintf(`{"inbox_id": %d}`, in.ID)))
 	req.Header.Set("api_access_token", c.token)
@@ -285,7 +294,7 @@ func TestAutoAssignmentOffThenAPICreateArrivesUnassignedLive(t *testing.T) {
 		t.Fatalf("create through the API: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	c.do(admin, within(`#conversation-list tr[data-conversation="1"][data-assignee=""]`))
+	do(t, admin, within(`#conversation-list tr[data-conversation="1"][data-assignee=""]`))
 }
 
 func TestOfflineFromProfileMenuMovesConversationLive(t *testing.T) {
@@ -298,17 +307,17 @@ func TestOfflineFromProfileMenuMovesConversationLive(t *testing.T) {
 	if err != nil || conv.Assignee == nil || conv.Assignee.ID != ann.ID {
 		t.Fatalf("setup: conversation should go to Ann: %+v %v", conv.Assignee, err)
 	}
-	c.do(bobs, chromedp.Navigate(c.url("/conversations?tab=mine")), waitLive())
-	c.do(anns, chromedp.Navigate(c.url("/conversations?tab=mine")),
+	do(t, bobs, chromedp.Navigate(c.url("/conversations?tab=mine")), waitLive())
+	do(t, anns, chromedp.Navigate(c.url("/conversations?tab=mine")),
 		chromedp.Click(chromedp.CSS("#profile-menu summary")),
 		chromedp.Click(chromedp.ID("set-offline")),
 		chromedp.WaitVisible(chromedp.CSS(`#my-availability[data-availability="offline"]`)))
-	c.do(bobs, within(fmt.Sprintf(`#conversation-list tr[data-conversation="%d"][data-assignee="%d"]`, conv.ID, bob.ID)))
+	do(t, bobs, within(fmt.Sprintf(`#conversation-list tr[data-conversation="%d"][data-assignee="%d"]`, conv.ID, bob.ID)))
 	if pressed := js[string](t, anns, `document.getElementById("set-offline").getAttribute("aria-pressed")`); pressed != "true" {
 		t.Errorf("the profile menu does not mark Offline as current")
 	}
 	t.Run("SignOutConfirms", func(t *testing.T) {
-		c.do(bobs, chromedp.Click(chromedp.CSS("#profile-menu summary")),
+		do(t, bobs, chromedp.Click(chromedp.CSS("#profile-menu summary")),
 			chromedp.Click(chromedp.ID("sign-out")),
 			chromedp.WaitVisible(chromedp.CSS(".notice")))
 		if notice := get(t, bobs, chromedp.Text(chromedp.CSS(".notice"))); !strings.Contains(notice, "signed out") {
@@ -331,17 +340,17 @@ func TestAgentDoesNotSeeOtherInboxes(t *testing.T) {
 		}
 	}
 	anns := c.browser("ann@example.com")
-	c.do(anns, chromedp.Navigate(c.url("/conversations?tab=all")))
+	do(t, anns, chromedp.Navigate(c.url("/conversations?tab=all")))
 	rows := js[[]string](t, anns, `[...document.querySelectorAll('#conversation-list tr[data-conversation]')].map(r => r.textContent)`)
 	inboxes := js[[]string](t, anns, `[...document.querySelectorAll('#filter-inbox option')].map(o => o.textContent)`)
 	if len(rows) != 1 || strings.Contains(rows[0], "Billing") || strings.Contains(strings.Join(inboxes, ","), "Billing") {
 		t.Errorf("agent sees rows %q and inboxes %q; want only Website", rows, inboxes)
 	}
-	c.do(anns, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", other.ID)))
+	do(t, anns, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", other.ID)))
 	if title := get(t, anns, chromedp.Title()); !strings.Contains(title, "Not Found") {
 		t.Errorf("another inbox's settings by URL: %q, want Not Found", title)
 	}
-	c.do(anns, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", mine.ID)))
+	do(t, anns, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", mine.ID)))
 	if title := get(t, anns, chromedp.Title()); !strings.Contains(title, "Forbidden") {
 		t.Errorf("own inbox's settings by URL: %q, want Forbidden", title)
 	}
@@ -356,7 +365,7 @@ func TestCollaboratorsSetsLimitAndModeAndShowsTheQueue(t *testing.T) {
 	in := c.inbox("Website", ann)
 	admin := c.browser("ada@example.com")
 	c.browser("ann@example.com") // Ann online
-	c.do(admin, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", in.ID)),
+	do(t, admin, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", in.ID)),
 		chromedp.SendKeys(chromedp.ID("max-assignment-limit"), "1"),
 		chromedp.SetValue(chromedp.ID("assignment-mode"), "balanced"),
 		chromedp.Click(chromedp.ID("update-collaborators")),
@@ -370,7 +379,7 @@ func TestCollaboratorsSetsLimitAndModeAndShowsTheQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.do(admin, chromedp.Navigate(c.url("/conversations/2")))
+	do(t, admin, chromedp.Navigate(c.url("/conversations/2")))
 	if text := get(t, admin, chromedp.Text(chromedp.ID("queue-position"))); !strings.Contains(text, "#1 in the queue") {
 		t.Errorf("queue position shown as %q", text)
 	}
@@ -391,7 +400,7 @@ func TestAssignWithTheKeyboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := c.browser("ada@example.com")
-	c.do(admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive(),
+	do(t, admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive(),
 		chromedp.Focus(chromedp.ID("assignee")),
 		chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown))
 	// The script has run its handlers; nothing may have been assigned yet.
@@ -401,7 +410,7 @@ func TestAssignWithTheKeyboard(t *testing.T) {
 	if got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID); got.Assignee != nil {
 		t.Fatalf("browsing with the arrow keys assigned %s", got.Assignee.Name)
 	}
-	c.do(admin, chromedp.KeyEvent(kb.Enter), within("#assignment-history .reason.manual"))
+	do(t, admin, chromedp.KeyEvent(kb.Enter), within("#assignment-history .reason.manual"))
 	if got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID); got.Assignee == nil {
 		t.Error("Enter did not assign")
 	}

@@ -82,7 +82,7 @@ func TestReportPageShowsTheFigures(t *testing.T) {
 
 	admin := c.browser("ada@example.com")
 	before := time.Now().UTC().Format("2006-01-02")
-	c.do(admin, chromedp.Click(chromedp.CSS(`nav a[href$="/reports"]`)), chromedp.WaitVisible(chromedp.ID("report-agents")))
+	do(t, admin, chromedp.Click(chromedp.CSS(`nav a[href$="/reports"]`)), chromedp.WaitVisible(chromedp.ID("report-agents")))
 	if heading := get(t, admin, chromedp.Text(chromedp.CSS("h1"))); heading != "Reports" {
 		t.Errorf("the Reports link leads to %q", heading)
 	}
@@ -117,7 +117,7 @@ func TestReportPageShowsTheFigures(t *testing.T) {
 	}
 
 	t.Run("DatesChooseTheWindow", func(t *testing.T) {
-		c.do(admin, chromedp.SetValue(chromedp.ID("report-since"), "2020-01-01"),
+		do(t, admin, chromedp.SetValue(chromedp.ID("report-since"), "2020-01-01"),
 			chromedp.SetValue(chromedp.ID("report-until"), "2020-01-07"),
 			chromedp.Click(chromedp.ID("report-show")),
 			chromedp.WaitVisible(chromedp.CSS(`#report-since[value="2020-01-01"]`)))
@@ -126,7 +126,7 @@ func TestReportPageShowsTheFigures(t *testing.T) {
 		if want := "Ann: manual=0 auto=0 reassign=0 p50=— p90=— open=2"; got != want {
 			t.Errorf("Ann in 2020: %q, want %q", got, want)
 		}
-		c.do(admin, chromedp.Navigate(c.url("/reports?since=yesterday")))
+		do(t, admin, chromedp.Navigate(c.url("/reports?since=yesterday")))
 		if title := get(t, admin, chromedp.Title()); !strings.Contains(title, "Unprocessable") {
 			t.Errorf("a bad date gives %q, want Unprocessable Entity", title)
 		}
@@ -134,7 +134,7 @@ func TestReportPageShowsTheFigures(t *testing.T) {
 
 	t.Run("AgentSeesTheirInboxesOnly", func(t *testing.T) {
 		bobs := c.browser("bob@example.com")
-		c.do(bobs, chromedp.Click(chromedp.CSS(`nav a[href$="/reports"]`)), chromedp.WaitVisible(chromedp.ID("report-inboxes")))
+		do(t, bobs, chromedp.Click(chromedp.CSS(`nav a[href$="/reports"]`)), chromedp.WaitVisible(chromedp.ID("report-inboxes")))
 		inboxes := reportTableText(t, bobs, "report-inboxes")
 		if want := "Website: manual=2 auto=0 reassign=0 p50=30s p90=1m 30s open=2"; len(inboxes) != 1 || inboxes[fmt.Sprint(website.ID)] != want {
 			t.Errorf("Bob's inboxes %v, want only %s", inboxes, want)

@@ -32,7 +32,7 @@ func TestConversationScreenshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := c.browser("ada@example.com")
-	c.do(admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
+	do(t, admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
 	inView := js[bool](t, admin, `(() => { const r = document.querySelector('.sidebar').getBoundingClientRect();
 		return r.width > 0 && r.right <= window.innerWidth && r.bottom <= window.innerHeight; })()`)
 	if !inView {

@@ -22,7 +22,12 @@
       if (fresh && main) {
         // Keep keyboard focus where it was.
         const focused = document.activeElement && main.contains(document.activeElement) ? document.activeElement.id : "";
+        // A refused assignment's message stays until the next choice: a
+        // change by someone else must not wipe it before it is read.
+        const refused = main.querySelector("#assign-error:not([hidden])");
         main.replaceWith(fresh);
+        const error = fresh.querySelector("#assign-error");
+        if (refused && error) { error.textContent = refused.textContent; error.hidden = false; }
         wire(fresh);
         if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
       }
@@ -61,7 +66,9 @@
     const form = root.querySelector("#assign-form");
     if (!form) return;
     const select = form.querySelector("select");
-    const error = form.querySelector("#assign-error");
+    // The page may be reread while an assignment is on its way: its answer
+    // goes to the error line on the page then, not to the one replaced.
+    const errorLine = () => document.getElementById("assign-error") || form.querySelector("#assign-error");
     let browsing = false;
     let assigned = select.value;
     select.addEventListener("keydown", function (e) {
@@ -82,7 +89,7 @@
     });
     async function assign() {
       assigned = select.value;
-      error.hidden = true;
+      errorLine().hidden = true;
       const resp = await fetch(form.action, {
         method: "POST",
         body: new URLSearchParams(new FormData(form)),
@@ -92,6 +99,7 @@
       if (resp.ok) { scheduleRefresh(); return; }
       let message = "The assignment failed.";
       try { message = (await resp.json()).error || message; } catch (e) { /* not JSON */ }
+      const error = errorLine();
       error.textContent = message;
       error.hidden = false;
     }
