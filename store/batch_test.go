@@ -41,7 +41,8 @@ func (o *batchObserver) largest() int {
 // together share transactions (SQLite's group commit, PostgreSQL's inbox
 // batches), and each is still a create of its own: every one acknowledged
 // is stored with its own assignee, the rotation fair to one, and a create
-// that fails (an agent who is not a member) fails alone.
+// that fails (an agent who is not a member, another account's
+// administrator) fails alone.
 func TestConcurrentCreatesShareCommits(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
@@ -77,17 +78,27 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 			if _, err := db.ChangeMembers(ctx, admin, in.ID, agents, store.AddMembers); err != nil {
 				t.Fatal(err)
 			}
+			// An administrator of another account, who must not reach this
+			// account's inbox by its id, batched or not.
+			acc2, u2, err := db.CreateAccountWithAdministrator(ctx, "Other", "Admin", "admin2@example.com", "password123")
+			if err != nil {
+				t.Fatal(err)
+			}
+			stranger := switchboard.Caller{UserID: u2.ID, AccountID: acc2.ID, Role: switchboard.RoleAdministrator}
 			obs := &batchObserver{}
 			db.Observer = obs
 
-			// All at once: creates of the inbox, and (in a second round)
+			// All at once: creates of the inbox, and (in two more rounds)
 			// creates mixed with ones that must fail, which send their
 			// batch back to a transaction each.
 			const creates = 48
 			results := make([]switchboard.Conversation, creates)
 			errs := make([]error, creates)
-			outsiderErrs := make([]error, 3)
-			together := func(from, to int, outsiders bool) {
+			// Creates that must fail, each round by one caller: an agent
+			// who is not a member, then another account's administrator.
+			nonMember := switchboard.Caller{UserID: outsider.ID, AccountID: acc.ID, Role: switchboard.RoleAgent}
+			var outsiderErrs []error
+			together := func(from, to int, outsider *switchboard.Caller) {
 				start := make(chan struct{})
 				var wg sync.WaitGroup
 				for i := from; i < to; i++ {
@@ -96,28 +107,35 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 						results[i], errs[i] = db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: in.ID, Message: fmt.Sprint("hello ", i)})
 					})
 				}
-				for i := range outsiderErrs {
-					if outsiders {
+				var mu sync.Mutex
+				for range 3 {
+					if outsider != nil {
 						wg.Go(func() {
 							<-start
-							c := switchboard.Caller{UserID: outsider.ID, AccountID: acc.ID, Role: switchboard.RoleAgent}
-							_, outsiderErrs[i] = db.CreateConversation(ctx, c, switchboard.NewConversation{InboxID: in.ID})
+							_, err := db.CreateConversation(ctx, *outsider, switchboard.NewConversation{InboxID: in.ID})
+							mu.Lock()
+							outsiderErrs = append(outsiderErrs, err)
+							mu.Unlock()
 						})
 					}
 				}
 				close(start)
 				wg.Wait()
 			}
-			together(0, 32, false)
+			together(0, 32, nil)
 			if obs.largest() < 2 {
 				t.Errorf("32 creates sent together never shared a commit (batches %v)", obs.batches)
 			}
-			together(32, creates, true)
+			together(32, 40, &nonMember)
+			together(40, creates, &stranger)
 
 			for _, err := range outsiderErrs {
 				if code := switchboard.ErrorCode(err); code != switchboard.ENOTFOUND && code != switchboard.EFORBIDDEN {
-					t.Errorf("a create by an agent who is not a member: %v, want not found or forbidden", err)
+					t.Errorf("a create by an agent who is not a member or by another account: %v, want not found or forbidden", err)
 				}
+			}
+			if list, _, err := db.Conversations(ctx, stranger, switchboard.ConversationFilter{AssigneeType: "all", Status: "all", Page: 1}); err != nil || len(list) != 0 {
+				t.Errorf("the other account has conversations %+v (%v), want none", list, err)
 			}
 			per := map[int64]int{}
 			for i, err := range errs {

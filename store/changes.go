@@ -29,6 +29,11 @@ type txn struct {
 	webhooks map[int64][]switchboard.Webhook
 	// locked holds the inboxes whose routing lock the transaction has taken.
 	locked map[int64]bool
+	// created holds, on PostgreSQL, the routing state of an inbox as the
+	// last create of the transaction left it: the next create of a batch
+	// (inboxbatch.go), which holds only creates of that inbox, goes on from
+	// it without a round trip to lock and read it again.
+	created map[int64]*inboxState
 	// detached: its statements run to their end whatever becomes of the
 	// request (SQLite's writer, which answers a write it has taken in any
 	// case). The driver then watches no context: modernc's SQLite starts a

@@ -42,7 +42,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		if _, err := db.txWebhooks(ctx, tx, c.AccountID); err != nil {
 			return err
 		}
-		st, err := db.lockInbox(ctx, tx, c.AccountID, n.InboxID)
+		st, err := db.lockForCreate(ctx, tx, c.AccountID, n.InboxID)
 		if err != nil {
 			return err
 		}
@@ -79,6 +79,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		if row.pickHere && r.Assignee != nil {
 			row.assignee, row.reason = &r.Assignee.ID, switchboard.ReasonAuto
 		}
+		db.createdIn(tx, st, route, row.assignee)
 		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: displayID, InboxID: n.InboxID})
 		tx.hooks = append(tx.hooks, hookEvent{event: switchboard.EventConversationCreated, accountID: c.AccountID, convID: r.globalID})
 		if row.assignee != nil {
@@ -115,6 +116,39 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		return switchboard.Conversation{}, fmt.Errorf("create conversation: %w", err)
 	}
 	return conv, nil
+}
+
+// lockForCreate takes the inbox's routing lock for a create and returns its
+// state; in a PostgreSQL batch, after its first create, the lock is held and
+// the state is the one the create before left.
+func (db *DB) lockForCreate(ctx context.Context, tx *txn, accountID, inboxID int64) (*inboxState, error) {
+	if st := tx.created[inboxID]; st != nil && st.AccountID == accountID {
+		return st, nil
+	}
+	return db.lockInbox(ctx, tx, accountID, inboxID)
+}
+
+// createdIn keeps, on PostgreSQL, the inbox's state after a create for the
+// next create of the transaction, when what the create changed in it is
+// known: nothing (not routed), or the rotation's last pick (a round-robin
+// pick, which is the assignee). Otherwise (a queue, limits, balanced mode)
+// the next create reads it again. SQLite keeps none: its transactions
+// carry other writes between creates.
+func (db *DB) createdIn(tx *txn, st *inboxState, routed bool, assignee *int64) {
+	if !db.postgres {
+		return
+	}
+	if routed && (assignee == nil || !st.pickedByIndex()) {
+		delete(tx.created, st.ID)
+		return
+	}
+	if routed {
+		st.last = *assignee
+	}
+	if tx.created == nil {
+		tx.created = map[int64]*inboxState{}
+	}
+	tx.created[st.ID] = st
 }
 
 // createdRow is what a create writes: the conversation, its first message
