@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,9 @@ type console struct {
 	admin switchboard.Caller
 	token string          // the administrator's access token, for API calls
 	alloc context.Context // the browser's context, from which users' contexts derive
+	// before, when set, sees each request before the server does (a test
+	// holds one back with it).
+	before *atomic.Pointer[func(*http.Request)]
 }
 
 const password = "password123"
@@ -67,7 +71,13 @@ func newConsole(t *testing.T) *console {
 	mux.Handle("/app/", ui)
 	mux.Handle("/static/", ui)
 	mux.Handle("/", api.New(db, log, api.Config{}))
-	srv := httptest.NewServer(mux)
+	before := new(atomic.Pointer[func(*http.Request)])
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := before.Load(); f != nil {
+			(*f)(r)
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -99,7 +109,7 @@ func newConsole(t *testing.T) *console {
 	case <-time.After(60 * time.Second):
 		t.Fatal("chromium did not start within a minute")
 	}
-	return &console{t: t, db: db, srv: srv, alloc: browser, token: u.AccessToken,
+	return &console{t: t, db: db, srv: srv, alloc: browser, token: u.AccessToken, before: before,
 		admin: switchboard.Caller{UserID: u.ID, AccountID: a.ID, Role: switchboard.RoleAdministrator}}
 }
 
@@ -193,6 +203,17 @@ func within(selector string) step {
 	}
 }
 
+// reread is the number of times the page has reread itself live.
+func reread(t *testing.T, ctx context.Context) string {
+	return js[string](t, ctx, `document.body.dataset.refreshed || "0"`)
+}
+
+// rereadSince waits until the page has reread itself since it had done so
+// n times.
+func rereadSince(n string) step {
+	return within(fmt.Sprintf(`body[data-refreshed]:not([data-refreshed=%q])`, n))
+}
+
 func TestSignIn(t *testing.T) {
 	c := newConsole(t)
 	ctx := c.browser("ada@example.com")
@@ -254,11 +275,11 @@ func TestAssignFromDropdownShowsInAssigneesMineTab(t *testing.T) {
 			t.Errorf("inline error %q", shown)
 		}
 		// Someone else's change rereads the page: the message stays.
-		refreshed := js[string](t, admin, `document.body.dataset.refreshed || ""`)
+		n := reread(t, admin)
 		if _, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID}); err != nil {
 			t.Fatal(err)
 		}
-		do(t, admin, within(fmt.Sprintf(`body:not([data-refreshed=%q])`, refreshed)))
+		do(t, admin, rereadSince(n))
 		if shown := get(t, admin, chromedp.Text(chromedp.ID("assign-error"))); !strings.Contains(shown, "member") {
 			t.Errorf("after a live update the inline error reads %q", shown)
 		}
@@ -267,6 +288,55 @@ func TestAssignFromDropdownShowsInAssigneesMineTab(t *testing.T) {
 			t.Errorf("a refused assignment changed the assignee")
 		}
 	})
+}
+
+// The page may be reread while an assignment is on its way (a change by
+// someone else): the refusal still shows, on the page as it is then.
+func TestRefusalAnsweredAfterALiveReread(t *testing.T) {
+	c := newConsole(t)
+	ann := c.agent("Ann", switchboard.RoleAgent)
+	outsider := c.agent("Olga", switchboard.RoleAgent)
+	in := c.inbox("Website", ann)
+	c.inbox("Billing", outsider)
+	conv, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := c.browser("ada@example.com")
+	do(t, admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
+
+	// Hold the assignment at the server until the page has been reread.
+	arrived, release := make(chan struct{}), make(chan struct{})
+	hold := func(r *http.Request) {
+		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/assign") {
+			close(arrived)
+			<-release
+		}
+	}
+	c.before.Store(&hold)
+	defer c.before.Store(nil)
+	js[any](t, admin, fmt.Sprintf(`(() => { const s = document.querySelector('#assignee');
+		s.add(new Option('Olga', '%d')); s.value = '%d'; s.dispatchEvent(new Event('change')); })()`, outsider.ID, outsider.ID))
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the assignment never reached the server")
+	}
+	n := reread(t, admin)
+	if _, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID}); err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	err = chromedp.Do(admin, rereadSince(n))
+	close(release)
+	if err != nil {
+		t.Fatalf("the page was not reread: %v", err)
+	}
+	do(t, admin, within("#assign-error:not([hidden])"))
+	if shown := get(t, admin, chromedp.Text(chromedp.ID("assign-error"))); !strings.Contains(shown, "member") {
+		t.Errorf("inline error %q", shown)
+	}
 }
 
 func TestAutoAssignmentOffThenAPICreateArrivesUnassignedLive(t *testing.T) {
