@@ -98,7 +98,7 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 			// who is not a member, then another account's administrator.
 			nonMember := switchboard.Caller{UserID: outsider.ID, AccountID: acc.ID, Role: switchboard.RoleAgent}
 			var outsiderErrs []error
-			together := func(from, to int, outsider *switchboard.Caller) {
+			together := func(from, to int, failing *switchboard.Caller) {
 				start := make(chan struct{})
 				var wg sync.WaitGroup
 				for i := from; i < to; i++ {
@@ -109,10 +109,10 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 				}
 				var mu sync.Mutex
 				for range 3 {
-					if outsider != nil {
+					if failing != nil {
 						wg.Go(func() {
 							<-start
-							_, err := db.CreateConversation(ctx, *outsider, switchboard.NewConversation{InboxID: in.ID})
+							_, err := db.CreateConversation(ctx, *failing, switchboard.NewConversation{InboxID: in.ID})
 							mu.Lock()
 							outsiderErrs = append(outsiderErrs, err)
 							mu.Unlock()

@@ -119,8 +119,9 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 }
 
 // lockForCreate takes the inbox's routing lock for a create and returns its
-// state; in a PostgreSQL batch, after its first create, the lock is held and
-// the state is the one the create before left.
+// state, or, in a PostgreSQL batch, the state a create before it in the
+// transaction kept (createdIn) for the caller's account: the lock is held
+// then.
 func (db *DB) lockForCreate(ctx context.Context, tx *txn, accountID, inboxID int64) (*inboxState, error) {
 	if st := tx.created[inboxID]; st != nil && st.AccountID == accountID {
 		return st, nil
