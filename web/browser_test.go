@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -142,13 +143,13 @@ func (c *console) inbox(name string, members ...switchboard.Agent) switchboard.I
 }
 
 // browser opens a fresh browser context (its own cookies) and signs in.
-func (c *console) browser(email string) context.Context {
-	c.t.Helper()
+func (c *console) browser(t *testing.T, email string) context.Context {
+	t.Helper()
 	ctx, cancel := chromedp.NewContext(c.alloc, chromedp.WithNewBrowserContext())
-	c.t.Cleanup(cancel)
+	t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	c.t.Cleanup(cancelTimeout)
-	do(c.t, ctx,
+	t.Cleanup(cancelTimeout)
+	do(t, ctx,
 		chromedp.Navigate(c.srv.URL+"/app/login"),
 		chromedp.SendKeys(chromedp.ID("email"), email),
 		chromedp.SendKeys(chromedp.ID("password"), password),
@@ -203,6 +204,23 @@ func within(selector string) step {
 	}
 }
 
+// holdFirstAssignment holds the next assignment posted to the server until
+// release is called (or the test ends); arrived is closed when it is held.
+func (c *console) holdFirstAssignment(t *testing.T) (arrived <-chan struct{}, release func()) {
+	in, out := make(chan struct{}), make(chan struct{})
+	var held atomic.Bool
+	hold := func(r *http.Request) {
+		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/assign") && held.CompareAndSwap(false, true) {
+			close(in)
+			<-out
+		}
+	}
+	c.before.Store(&hold)
+	release = sync.OnceFunc(func() { close(out) })
+	t.Cleanup(func() { release(); c.before.Store(nil) })
+	return in, release
+}
+
 // reread is the number of times the page has reread itself live.
 func reread(t *testing.T, ctx context.Context) string {
 	return js[string](t, ctx, `document.body.dataset.refreshed || "0"`)
@@ -216,7 +234,7 @@ func rereadSince(n string) step {
 
 func TestSignIn(t *testing.T) {
 	c := newConsole(t)
-	ctx := c.browser("ada@example.com")
+	ctx := c.browser(t, "ada@example.com")
 	heading := get(t, ctx, chromedp.Text(chromedp.CSS("h1")))
 	availability := js[string](t, ctx, `document.getElementById("my-availability").dataset.availability`)
 	if heading != "Conversations" || availability != "online" {
@@ -246,8 +264,8 @@ func TestAssignFromDropdownShowsInAssigneesMineTab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := c.browser("ada@example.com")
-	bobs := c.browser("bob@example.com")
+	admin := c.browser(t, "ada@example.com")
+	bobs := c.browser(t, "bob@example.com")
 	do(t, bobs, chromedp.Navigate(c.url("/conversations?tab=mine")), waitLive())
 
 	do(t, admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
@@ -302,40 +320,64 @@ func TestRefusalAnsweredAfterALiveReread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := c.browser("ada@example.com")
+	admin := c.browser(t, "ada@example.com")
 	do(t, admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
 
 	// Hold the assignment at the server until the page has been reread.
-	arrived, release := make(chan struct{}), make(chan struct{})
-	hold := func(r *http.Request) {
-		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/assign") {
-			close(arrived)
-			<-release
-		}
-	}
-	c.before.Store(&hold)
-	defer c.before.Store(nil)
+	arrived, release := c.holdFirstAssignment(t)
 	js[any](t, admin, fmt.Sprintf(`(() => { const s = document.querySelector('#assignee');
 		s.add(new Option('Olga', '%d')); s.value = '%d'; s.dispatchEvent(new Event('change')); })()`, outsider.ID, outsider.ID))
 	select {
 	case <-arrived:
 	case <-time.After(10 * time.Second):
-		close(release)
 		t.Fatal("the assignment never reached the server")
 	}
 	n := reread(t, admin)
 	if _, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID}); err != nil {
-		close(release)
 		t.Fatal(err)
 	}
-	err = chromedp.Do(admin, rereadSince(n))
-	close(release)
-	if err != nil {
-		t.Fatalf("the page was not reread: %v", err)
-	}
+	do(t, admin, rereadSince(n))
+	release()
 	do(t, admin, within("#assign-error:not([hidden])"))
 	if shown := get(t, admin, chromedp.Text(chromedp.ID("assign-error"))); !strings.Contains(shown, "member") {
 		t.Errorf("inline error %q", shown)
+	}
+}
+
+// Two choices in a row, the first answered last: only the latest one's
+// answer shows.
+func TestOnlyTheLatestChoiceAnswers(t *testing.T) {
+	c := newConsole(t)
+	ann, bob := c.agent("Ann", switchboard.RoleAgent), c.agent("Bob", switchboard.RoleAgent)
+	outsider := c.agent("Olga", switchboard.RoleAgent)
+	in := c.inbox("Website", ann, bob)
+	c.inbox("Billing", outsider)
+	conv, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID})
+	if err != nil || conv.Assignee == nil || conv.Assignee.ID != ann.ID {
+		t.Fatalf("setup: the conversation should go to Ann: %+v %v", conv.Assignee, err)
+	}
+	admin := c.browser(t, "ada@example.com")
+	do(t, admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
+
+	arrived, release := c.holdFirstAssignment(t)
+	js[any](t, admin, fmt.Sprintf(`(() => { const s = document.querySelector('#assignee');
+		s.add(new Option('Olga', '%d')); s.value = '%d'; s.dispatchEvent(new Event('change')); })()`, outsider.ID, outsider.ID))
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first choice never reached the server")
+	}
+	// The second choice, Bob, goes through while the first (refused) waits.
+	js[any](t, admin, fmt.Sprintf(`(() => { const s = document.querySelector('#assignee');
+		s.value = '%d'; s.dispatchEvent(new Event('change')); })()`, bob.ID))
+	do(t, admin, within("#assignment-history .reason.manual"))
+	release()
+	do(t, admin, within(`#assign-form[aria-busy="false"]`))
+	if shown := js[bool](t, admin, `!document.getElementById("assign-error").hidden`); shown {
+		t.Errorf("the first choice's late refusal shows: %q", get(t, admin, chromedp.Text(chromedp.ID("assign-error"))))
+	}
+	if got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID); got.Assignee == nil || got.Assignee.ID != bob.ID {
+		t.Errorf("assignee %+v, want Bob", got.Assignee)
 	}
 }
 
@@ -343,7 +385,7 @@ func TestAutoAssignmentOffThenAPICreateArrivesUnassignedLive(t *testing.T) {
 	c := newConsole(t)
 	ann := c.agent("Ann", switchboard.RoleAgent)
 	in := c.inbox("Website", ann)
-	admin := c.browser("ada@example.com")
+	admin := c.browser(t, "ada@example.com")
 	do(t, admin, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", in.ID)),
 		chromedp.Click(chromedp.ID("enable-auto-assignment")),
 		chromedp.Click(chromedp.ID("update-collaborators")),
@@ -371,8 +413,8 @@ func TestOfflineFromProfileMenuMovesConversationLive(t *testing.T) {
 	c := newConsole(t)
 	ann, bob := c.agent("Ann", switchboard.RoleAgent), c.agent("Bob", switchboard.RoleAgent)
 	in := c.inbox("Website", ann, bob)
-	anns := c.browser("ann@example.com")
-	bobs := c.browser("bob@example.com") // both online now
+	anns := c.browser(t, "ann@example.com")
+	bobs := c.browser(t, "bob@example.com") // both online now
 	conv, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID})
 	if err != nil || conv.Assignee == nil || conv.Assignee.ID != ann.ID {
 		t.Fatalf("setup: conversation should go to Ann: %+v %v", conv.Assignee, err)
@@ -409,7 +451,7 @@ func TestAgentDoesNotSeeOtherInboxes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	anns := c.browser("ann@example.com")
+	anns := c.browser(t, "ann@example.com")
 	do(t, anns, chromedp.Navigate(c.url("/conversations?tab=all")))
 	rows := js[[]string](t, anns, `[...document.querySelectorAll('#conversation-list tr[data-conversation]')].map(r => r.textContent)`)
 	inboxes := js[[]string](t, anns, `[...document.querySelectorAll('#filter-inbox option')].map(o => o.textContent)`)
@@ -433,8 +475,8 @@ func TestCollaboratorsSetsLimitAndModeAndShowsTheQueue(t *testing.T) {
 	c := newConsole(t)
 	ann := c.agent("Ann", switchboard.RoleAgent)
 	in := c.inbox("Website", ann)
-	admin := c.browser("ada@example.com")
-	c.browser("ann@example.com") // Ann online
+	admin := c.browser(t, "ada@example.com")
+	c.browser(t, "ann@example.com") // Ann online
 	do(t, admin, chromedp.Navigate(c.url("/settings/inboxes/%d/collaborators", in.ID)),
 		chromedp.SendKeys(chromedp.ID("max-assignment-limit"), "1"),
 		chromedp.SetValue(chromedp.ID("assignment-mode"), "balanced"),
@@ -469,19 +511,26 @@ func TestAssignWithTheKeyboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := c.browser("ada@example.com")
+	admin := c.browser(t, "ada@example.com")
 	do(t, admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive(),
 		chromedp.Focus(chromedp.ID("assignee")),
 		chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown))
 	// The script has run its handlers; nothing may have been assigned yet.
-	if browsed := js[string](t, admin, `document.getElementById("assignee").value`); browsed == "" {
+	browsed := js[string](t, admin, `document.getElementById("assignee").value`)
+	if browsed == "" {
 		t.Fatal("the arrow keys did not move the selection")
 	}
 	if got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID); got.Assignee != nil {
 		t.Fatalf("browsing with the arrow keys assigned %s", got.Assignee.Name)
 	}
+	// A change by someone else meanwhile does not take the list away: the
+	// page is reread once the choice is made.
+	if _, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, admin, within("body[data-refresh-held]"))
 	do(t, admin, chromedp.KeyEvent(kb.Enter), within("#assignment-history .reason.manual"))
-	if got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID); got.Assignee == nil {
-		t.Error("Enter did not assign")
+	if got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID); got.Assignee == nil || fmt.Sprint(got.Assignee.ID) != browsed {
+		t.Errorf("Enter assigned %+v, want the browsed %s", got.Assignee, browsed)
 	}
 }

@@ -80,7 +80,7 @@ func TestReportPageShowsTheFigures(t *testing.T) {
 	}
 	clock.ms.Store(0)
 
-	admin := c.browser("ada@example.com")
+	admin := c.browser(t, "ada@example.com")
 	before := time.Now().UTC().Format("2006-01-02")
 	do(t, admin, chromedp.Click(chromedp.CSS(`nav a[href$="/reports"]`)), chromedp.WaitVisible(chromedp.ID("report-agents")))
 	if heading := get(t, admin, chromedp.Text(chromedp.CSS("h1"))); heading != "Reports" {
@@ -133,7 +133,7 @@ func TestReportPageShowsTheFigures(t *testing.T) {
 	})
 
 	t.Run("AgentSeesTheirInboxesOnly", func(t *testing.T) {
-		bobs := c.browser("bob@example.com")
+		bobs := c.browser(t, "bob@example.com")
 		do(t, bobs, chromedp.Click(chromedp.CSS(`nav a[href$="/reports"]`)), chromedp.WaitVisible(chromedp.ID("report-inboxes")))
 		inboxes := reportTableText(t, bobs, "report-inboxes")
 		if want := "Website: manual=2 auto=0 reassign=0 p50=30s p90=1m 30s open=2"; len(inboxes) != 1 || inboxes[fmt.Sprint(website.ID)] != want {

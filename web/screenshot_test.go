@@ -23,7 +23,7 @@ func TestConversationScreenshot(t *testing.T) {
 	ann, bob := c.agent("Ann", switchboard.RoleAgent), c.agent("Bob", switchboard.RoleAgent)
 	c.agent("Carla", switchboard.RoleAgent)
 	in := c.inbox("Website", ann, bob)
-	c.browser("ann@example.com") // Ann signs in and is online
+	c.browser(t, "ann@example.com") // Ann signs in and is online
 	conv, err := c.db.CreateConversation(ctx, c.admin, switchboard.NewConversation{InboxID: in.ID, Message: "Hi! My order #4411 has not arrived yet."})
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +31,7 @@ func TestConversationScreenshot(t *testing.T) {
 	if _, err := c.db.Assign(ctx, c.admin, conv.ID, &bob.ID); err != nil {
 		t.Fatal(err)
 	}
-	admin := c.browser("ada@example.com")
+	admin := c.browser(t, "ada@example.com")
 	do(t, admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
 	inView := js[bool](t, admin, `(() => { const r = document.querySelector('.sidebar').getBoundingClientRect();
 		return r.width > 0 && r.right <= window.innerWidth && r.bottom <= window.innerHeight; })()`)

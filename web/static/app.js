@@ -11,6 +11,14 @@
   let refreshing = false;
   async function refresh() {
     if (refreshing) { scheduleRefresh(); return; }
+    // Someone moving through the Assigned Agent list with the keyboard
+    // keeps it until they choose or leave it; the page is reread after.
+    if (document.querySelector("#main [data-browsing]")) {
+      body.dataset.refreshHeld = "true";
+      scheduleRefresh();
+      return;
+    }
+    delete body.dataset.refreshHeld;
     refreshing = true;
     try {
       const resp = await fetch(location.href, { headers: { "X-Requested-With": "refresh" }, credentials: "same-origin" });
@@ -29,6 +37,7 @@
         const error = fresh.querySelector("#assign-error");
         if (refused && error) { error.textContent = refused.textContent; error.hidden = false; }
         wire(fresh);
+        markBusy();
         if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
       }
       const dot = doc.getElementById("my-availability");
@@ -58,6 +67,16 @@
     source.addEventListener("change", scheduleRefresh);
   }
 
+  // Only the answer to the latest choice shows (pages reread in between
+  // included): an earlier one answered late says nothing.
+  let latestAssign = 0;
+  // The form says it is busy while an assignment is on its way.
+  let inFlight = 0;
+  function markBusy() {
+    const form = document.getElementById("assign-form");
+    if (form) form.setAttribute("aria-busy", String(inFlight > 0));
+  }
+
   // Choosing an assignee assigns at once; an error shows beside the select.
   // With the keyboard, arrow keys only move through the list (a closed
   // select changes its value on each one): Enter or leaving the field
@@ -71,37 +90,61 @@
     const errorLine = () => document.getElementById("assign-error") || form.querySelector("#assign-error");
     let browsing = false;
     let assigned = select.value;
+    function browse(on) {
+      browsing = on;
+      if (on) select.dataset.browsing = "true"; else delete select.dataset.browsing;
+    }
     select.addEventListener("keydown", function (e) {
       if (e.key.startsWith("Arrow") || e.key === "Home" || e.key === "End" || e.key === "PageUp" || e.key === "PageDown") {
-        browsing = true;
+        browse(true);
       } else if (e.key === "Enter") {
         e.preventDefault();
-        browsing = false;
+        browse(false);
         if (select.value !== assigned) assign();
       }
     });
     select.addEventListener("blur", function () {
-      if (browsing && select.value !== assigned) assign();
-      browsing = false;
+      const chosen = browsing && select.value !== assigned;
+      browse(false);
+      if (chosen) assign();
     });
     select.addEventListener("change", function () {
       if (!browsing) assign();
     });
     async function assign() {
+      const n = ++latestAssign;
       assigned = select.value;
       errorLine().hidden = true;
-      const resp = await fetch(form.action, {
-        method: "POST",
-        body: new URLSearchParams(new FormData(form)),
-        headers: { "X-Requested-With": "fetch" },
-        credentials: "same-origin",
-      });
-      if (resp.ok) { scheduleRefresh(); return; }
+      inFlight++;
+      markBusy();
+      try {
+        const message = await send();
+        if (message && n === latestAssign) {
+          const error = errorLine();
+          error.textContent = message;
+          error.hidden = false;
+        }
+      } finally {
+        inFlight--;
+        markBusy();
+      }
+    }
+    // send posts the form and returns the refusal's message, or "".
+    async function send() {
       let message = "The assignment failed.";
-      try { message = (await resp.json()).error || message; } catch (e) { /* not JSON */ }
-      const error = errorLine();
-      error.textContent = message;
-      error.hidden = false;
+      try {
+        const resp = await fetch(form.action, {
+          method: "POST",
+          body: new URLSearchParams(new FormData(form)),
+          headers: { "X-Requested-With": "fetch" },
+          credentials: "same-origin",
+        });
+        if (resp.ok) { scheduleRefresh(); return ""; }
+        try { message = (await resp.json()).error || message; } catch (e) { /* not JSON */ }
+      } catch (e) {
+        message = "The assignment failed: the server could not be reached.";
+      }
+      return message;
     }
   }
   wire(document);
