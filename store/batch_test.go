@@ -27,14 +27,15 @@ func (o *batchObserver) Batched(writes int) {
 	o.batches = append(o.batches, writes)
 }
 
-func (o *batchObserver) largest() int {
+// largest returns the number of commits so far and the largest share of
+// one among them from the from-th on.
+func (o *batchObserver) largest(from int) (commits, largest int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	m := 0
-	for _, b := range o.batches {
-		m = max(m, b)
+	for _, b := range o.batches[from:] {
+		largest = max(largest, b)
 	}
-	return m
+	return len(o.batches), largest
 }
 
 // TestConcurrentCreatesShareCommits: creates in one inbox that arrive
@@ -123,11 +124,22 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 				wg.Wait()
 			}
 			together(0, 32, nil)
-			if obs.largest() < 2 {
+			commits, largest := obs.largest(0)
+			if largest < 2 {
 				t.Errorf("32 creates sent together never shared a commit (batches %v)", obs.batches)
 			}
-			together(32, 40, &nonMember)
-			together(40, creates, &stranger)
+			// A refusal comes before any write, so it does not cost the
+			// others their shared commit.
+			for _, round := range []struct {
+				from, to int
+				failing  *switchboard.Caller
+			}{{32, 40, &nonMember}, {40, creates, &stranger}} {
+				together(round.from, round.to, round.failing)
+				before := commits
+				if commits, largest = obs.largest(before); largest < 2 {
+					t.Errorf("8 creates sent with 3 refused ones never shared a commit (batches %v)", obs.batches[before:])
+				}
+			}
 
 			for _, err := range outsiderErrs {
 				if code := switchboard.ErrorCode(err); code != switchboard.ENOTFOUND && code != switchboard.EFORBIDDEN {

@@ -42,12 +42,13 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		if _, err := db.txWebhooks(ctx, tx, c.AccountID); err != nil {
 			return err
 		}
+		// Refusals come before any write (see refused).
 		st, err := db.lockForCreate(ctx, tx, c.AccountID, n.InboxID)
 		if err != nil {
-			return err
+			return refused(err)
 		}
 		if err := db.mayUseInbox(ctx, tx, c, n.InboxID); err != nil {
-			return err
+			return refused(err)
 		}
 		row := createdRow{accountID: c.AccountID, displayID: displayID, inboxID: n.InboxID,
 			status: n.Status, contactID: n.ContactID, sourceID: n.SourceID, now: millis(db.Now()), message: n.Message}
@@ -58,7 +59,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		switch {
 		case n.AssigneeID != nil:
 			if err := db.checkAssignee(ctx, tx, c.AccountID, n.InboxID, *n.AssigneeID); err != nil {
-				return err
+				return refused(err)
 			}
 			row.assignee, row.reason, row.actor = n.AssigneeID, switchboard.ReasonManual, &c.UserID
 		case route && db.postgres && st.pickedByIndex():

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/switchboard/switchboard"
 )
 
 // Inbox batches (PostgreSQL). The creates of one inbox take turns at its
@@ -80,7 +82,12 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 			results[i] = err // gone before it started: not run
 			return nil
 		}
-		return noPanic(reqs[i].fn)(tx)
+		err := noPanic(reqs[i].fn)(tx)
+		if r, ok := errors.AsType[*refusal](err); ok {
+			results[i] = r.err // refused before writing: the others go on
+			return nil
+		}
+		return err
 	}
 	// Once taken, the requests are answered whatever becomes of any one of
 	// them, so the transaction's statements run to their end (detached).
@@ -102,7 +109,7 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 	shared := 0
 	for i, req := range reqs {
 		switch {
-		case results[i] != nil: // its request was gone
+		case results[i] != nil: // its request was gone, or refused
 		case err == nil:
 			shared++
 		case len(reqs) == 1 && !retryable(err):
@@ -145,6 +152,24 @@ func (q *inboxQueue) handOver() {
 	}
 	q.busy = false
 	q.mu.Unlock()
+}
+
+// refusal is a request's refusal (no such inbox, not a member, an assignee
+// it may not have) found before it wrote anything: the transaction is as it
+// was, so the other requests of the batch go on in it.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// refused marks a refusal made before any write; an error that may have
+// come from a failed statement (internal) is left as it is, and ends the
+// batch's transaction.
+func refused(err error) error {
+	if err == nil || switchboard.ErrorCode(err) == switchboard.EINTERNAL {
+		return err
+	}
+	return &refusal{err: err}
 }
 
 // noPanic turns a panic of fn into its error: a leader runs other requests'
