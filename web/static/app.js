@@ -11,14 +11,7 @@
   let refreshing = false;
   async function refresh() {
     if (refreshing) { scheduleRefresh(); return; }
-    // Someone moving through the Assigned Agent list with the keyboard
-    // keeps it until they choose or leave it; the page is reread after.
-    if (document.querySelector("#main [data-browsing]")) {
-      body.dataset.refreshHeld = "true";
-      scheduleRefresh();
-      return;
-    }
-    delete body.dataset.refreshHeld;
+    if (held()) return;
     refreshing = true;
     try {
       const resp = await fetch(location.href, { headers: { "X-Requested-With": "refresh" }, credentials: "same-origin" });
@@ -27,6 +20,7 @@
       const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
       const fresh = doc.getElementById("main");
       const main = document.getElementById("main");
+      if (held()) return; // browsing began while the page was fetched
       if (fresh && main) {
         // Keep keyboard focus where it was.
         const focused = document.activeElement && main.contains(document.activeElement) ? document.activeElement.id : "";
@@ -47,6 +41,17 @@
     } finally {
       refreshing = false;
     }
+  }
+  // Someone moving through the Assigned Agent list with the keyboard keeps
+  // it until they choose or leave it; the page is reread after.
+  function held() {
+    if (document.querySelector("#main [data-browsing]")) {
+      body.dataset.refreshHeld = "true";
+      scheduleRefresh();
+      return true;
+    }
+    delete body.dataset.refreshHeld;
+    return false;
   }
   function scheduleRefresh() {
     clearTimeout(refreshTimer);
