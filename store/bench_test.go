@@ -160,6 +160,36 @@ func BenchmarkReassign(b *testing.B) {
 	}
 }
 
+// BenchmarkListConversations measures the first page of a conversation list
+// (what the console and GET conversations show) while waiting conversations
+// queue in the inbox: each row on the page shows its place in the queue.
+func BenchmarkListConversations(b *testing.B) {
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			for _, waiting := range []int{1000, 10000} {
+				b.Run(fmt.Sprintf("waiting=%d", waiting), func(b *testing.B) {
+					f := newBenchFixture(b, be.dsn(b))
+					ctx := context.Background()
+					if err := f.seed.queue(ctx, f.admin.AccountID, f.inbox, waiting); err != nil {
+						b.Fatal(err)
+					}
+					filter := switchboard.ConversationFilter{AssigneeType: "all", Status: "open", Page: 1}
+					for b.Loop() {
+						page, counts, err := f.db.Conversations(ctx, f.admin, filter)
+						if err != nil || len(page) != switchboard.PageSize || counts.All != waiting {
+							b.Fatalf("a page of %d, counts %+v (%v)", len(page), counts, err)
+						}
+						// Newest first: the page is the end of the queue.
+						if last := page[0].QueuePosition; last != waiting {
+							b.Fatalf("the newest waits at %d, want %d", last, waiting)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
 // benchSeed writes members and conversations straight into a store's
 // database, as the store would have (minus events and messages, which no pick
 // reads).
@@ -265,6 +295,17 @@ func (s *benchSeed) conversations(ctx context.Context, account, inbox int64, n i
 // assignTo adds n open conversations to the inbox, all assigned to user.
 func (s *benchSeed) assignTo(ctx context.Context, account, inbox int64, n int, user int64) error {
 	return s.insert(ctx, account, inbox, n, fmt.Sprint(user), "'open'")
+}
+
+// queue adds n open, unassigned conversations to the inbox, waiting in the
+// order they were created.
+func (s *benchSeed) queue(ctx context.Context, account, inbox int64, n int) error {
+	if err := s.insert(ctx, account, inbox, n, "NULL", "'open'"); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE conversations SET waiting_since = created_at
+		WHERE inbox_id = ? AND status = 'open' AND assignee_id IS NULL`), inbox)
+	return err
 }
 
 func (s *benchSeed) insert(ctx context.Context, account, inbox int64, n int, assignee, status string) error {

@@ -184,26 +184,36 @@ WHERE c.account_id = ?
 -- name: ListConversations
 -- Parameters: account; status twice; inbox twice; is administrator; user;
 -- assignee type twice; user; assignee type twice; limit; offset.
+-- The page is chosen first; then the places in the queue of its waiting
+-- rows come from one ordered pass over the queues of their inboxes (a
+-- count per row would walk the queue up to each).
+WITH page AS (
+  SELECT c.* FROM conversations c
+  WHERE c.account_id = ?
+    AND (? = 'all' OR c.status = ?)
+    AND (? = 0 OR c.inbox_id = ?)
+    AND (? OR EXISTS (SELECT 1 FROM inbox_members m WHERE m.inbox_id = c.inbox_id AND m.user_id = ?))
+    AND (? = 'all'
+         OR (? = 'me' AND c.assignee_id = ?)
+         OR (? = 'unassigned' AND c.assignee_id IS NULL)
+         OR (? = 'assigned' AND c.assignee_id IS NOT NULL))
+  ORDER BY c.last_activity_at DESC, c.id DESC
+  LIMIT ? OFFSET ?
+), queue AS (
+  SELECT w.id, row_number() OVER (PARTITION BY w.inbox_id ORDER BY w.waiting_since, w.id) AS place
+  FROM conversations w
+  WHERE w.waiting_since IS NOT NULL
+    AND w.inbox_id IN (SELECT inbox_id FROM page WHERE waiting_since IS NOT NULL)
+)
 SELECT c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.source_id,
        c.snoozed_until, c.created_at, c.last_activity_at,
        u.name, u.email, au.role, au.availability, au.auto_offline, c.waiting_since,
-       CASE WHEN c.waiting_since IS NULL THEN 0 ELSE
-         (SELECT count(*) FROM conversations w WHERE w.inbox_id = c.inbox_id AND w.waiting_since IS NOT NULL
-          AND (w.waiting_since < c.waiting_since OR (w.waiting_since = c.waiting_since AND w.id <= c.id)))
-       END
-FROM conversations c
+       COALESCE(q.place, 0)
+FROM page c
+LEFT JOIN queue q ON q.id = c.id
 LEFT JOIN users u ON u.id = c.assignee_id
 LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id
-WHERE c.account_id = ?
-  AND (? = 'all' OR c.status = ?)
-  AND (? = 0 OR c.inbox_id = ?)
-  AND (? OR EXISTS (SELECT 1 FROM inbox_members m WHERE m.inbox_id = c.inbox_id AND m.user_id = ?))
-  AND (? = 'all'
-       OR (? = 'me' AND c.assignee_id = ?)
-       OR (? = 'unassigned' AND c.assignee_id IS NULL)
-       OR (? = 'assigned' AND c.assignee_id IS NOT NULL))
-ORDER BY c.last_activity_at DESC, c.id DESC
-LIMIT ? OFFSET ?;
+ORDER BY c.last_activity_at DESC, c.id DESC;
 
 -- name: SetAssignee
 -- A conversation that gets an assignee, or is unassigned, leaves the queue.

@@ -1,0 +1,86 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/storetest"
+)
+
+// TestListShowsPlacesInQueues: a conversation list shows each waiting
+// conversation's place in its own inbox's queue (oldest first, from 1), and
+// 0 for the others, whatever the page.
+func TestListShowsPlacesInQueues(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := store.Open(ctx, b.DSN(t)(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			acc, u, err := db.CreateAccountWithAdministrator(ctx, "Queues", "Admin", "admin@example.com", "password123")
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin := switchboard.Caller{UserID: u.ID, AccountID: acc.ID, Role: switchboard.RoleAdministrator}
+			// Two inboxes, each with one online agent who takes one
+			// conversation at a time: the rest wait.
+			var inboxes []int64
+			for i := range 2 {
+				in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: fmt.Sprint("Inbox ", i),
+					EnableAutoAssignment: true, EnableAutoReassignment: true, MaxAssignmentLimit: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				a, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "Agent", Email: fmt.Sprintf("a%d@example.com", i),
+					Role: switchboard.RoleAgent, Availability: switchboard.Online})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.ChangeMembers(ctx, admin, in.ID, []int64{a.ID}, store.AddMembers); err != nil {
+					t.Fatal(err)
+				}
+				inboxes = append(inboxes, in.ID)
+			}
+			// Created alternately, 4 in the first inbox and 3 in the second:
+			// want[id] is the place each should show.
+			want := map[int64]int{}
+			places := map[int64]int{}
+			for i := range 7 {
+				in := inboxes[i%2]
+				c, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: in})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Assignee == nil {
+					places[in]++
+					want[c.ID] = places[in]
+				} else {
+					want[c.ID] = 0
+				}
+			}
+			if places[inboxes[0]] != 3 || places[inboxes[1]] != 2 {
+				t.Fatalf("queues of %v, want 3 and 2 waiting", places)
+			}
+			for _, f := range []switchboard.ConversationFilter{
+				{AssigneeType: "all", Status: "open", Page: 1},
+				{AssigneeType: "unassigned", Status: "all", Page: 1},
+				{AssigneeType: "all", Status: "open", InboxID: &inboxes[1], Page: 1},
+			} {
+				page, _, err := db.Conversations(ctx, admin, f)
+				if err != nil || len(page) == 0 {
+					t.Fatalf("list %+v: %d rows (%v)", f, len(page), err)
+				}
+				for _, c := range page {
+					if c.QueuePosition != want[c.ID] {
+						t.Errorf("list %+v: conversation %d shows place %d, want %d", f, c.ID, c.QueuePosition, want[c.ID])
+					}
+				}
+			}
+		})
+	}
+}
