@@ -42,7 +42,9 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		if _, err := db.txWebhooks(ctx, tx, c.AccountID); err != nil {
 			return err
 		}
-		// Refusals come before any write (see refused).
+		// Refusals come before any write of PostgreSQL's (see refused);
+		// SQLite has taken the number, which its writer's savepoint rolls
+		// back with a refused create.
 		st, err := db.lockForCreate(ctx, tx, c.AccountID, n.InboxID)
 		if err != nil {
 			return refused(err)

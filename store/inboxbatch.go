@@ -70,9 +70,10 @@ func (db *DB) inboxTx(ctx context.Context, inboxID int64, fn func(tx *txn) error
 // lead runs first in a transaction and, once first holds the inbox's lock,
 // the requests that queued meanwhile (while it waited for another process
 // to let the lock go, too); answers them; hands the queue to the next
-// waiting request; and returns first's result. If any fails, it rolls them
-// all back and runs each in a transaction of its own, so that one request's
-// error is its own.
+// waiting request; and returns first's result. A request refused before it
+// wrote anything (refusal) is answered with its refusal while the others go
+// on. If any other fails, it rolls them all back and runs each in a
+// transaction of its own, so that one request's error is its own.
 func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 	defer q.handOver()
 	reqs := []*writeRequest{first}
@@ -106,13 +107,19 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 		}
 		return nil
 	})
+	ran := 0 // the requests whose writes the transaction held
+	for _, r := range results {
+		if r == nil {
+			ran++
+		}
+	}
 	shared := 0
 	for i, req := range reqs {
 		switch {
 		case results[i] != nil: // its request was gone, or refused
 		case err == nil:
 			shared++
-		case len(reqs) == 1 && !retryable(err):
+		case ran == 1 && !retryable(err):
 			results[i] = err // alone: its error is its own already
 			db.failed(req.ctx, err)
 		default:
