@@ -533,4 +533,13 @@ func TestAssignWithTheKeyboard(t *testing.T) {
 	if got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID); got.Assignee == nil || fmt.Sprint(got.Assignee.ID) != browsed {
 		t.Errorf("Enter assigned %+v, want the browsed %s", got.Assignee, browsed)
 	}
+	// Escape after browsing goes back to the assignee and sends nothing.
+	do(t, admin, chromedp.Focus(chromedp.ID("assignee")), chromedp.KeyEvent(kb.ArrowUp), chromedp.KeyEvent(kb.Escape))
+	if value := js[string](t, admin, `document.getElementById("assignee").value`); value != browsed {
+		t.Errorf("after Escape the list shows %q, want the assignee %s", value, browsed)
+	}
+	do(t, admin, chromedp.Blur(chromedp.ID("assignee")))
+	if got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID); got.Assignee == nil || fmt.Sprint(got.Assignee.ID) != browsed {
+		t.Errorf("after Escape and leaving the list the assignee is %+v, want %s", got.Assignee, browsed)
+	}
 }

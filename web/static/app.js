@@ -100,8 +100,13 @@
       if (on) select.dataset.browsing = "true"; else delete select.dataset.browsing;
     }
     select.addEventListener("keydown", function (e) {
-      if (e.key.startsWith("Arrow") || e.key === "Home" || e.key === "End" || e.key === "PageUp" || e.key === "PageDown") {
+      if (e.altKey) {
+        return; // Alt+Down opens the list: a choice there is a change
+      } else if (e.key.startsWith("Arrow") || e.key === "Home" || e.key === "End" || e.key === "PageUp" || e.key === "PageDown") {
         browse(true);
+      } else if (e.key === "Escape" && browsing) {
+        browse(false); // back to the assignee, nothing sent
+        select.value = assigned;
       } else if (e.key === "Enter") {
         e.preventDefault();
         browse(false);
@@ -128,6 +133,7 @@
           const error = errorLine();
           error.textContent = message;
           error.hidden = false;
+          scheduleRefresh(); // the list shows the assignee again
         }
       } finally {
         inFlight--;
