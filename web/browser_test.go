@@ -204,21 +204,39 @@ func within(selector string) step {
 	}
 }
 
-// holdFirstAssignment holds the next assignment posted to the server until
-// release is called (or the test ends); arrived is closed when it is held.
-func (c *console) holdFirstAssignment(t *testing.T) (arrived <-chan struct{}, release func()) {
-	in, out := make(chan struct{}), make(chan struct{})
-	var held atomic.Bool
+// holdNextAssignment holds the next assignment posted to the server until
+// release is called (or the test ends); held waits until it is held.
+func (c *console) holdNextAssignment(t *testing.T) (held, release func()) {
+	arrived, out := make(chan struct{}), make(chan struct{})
+	var taken atomic.Bool
 	hold := func(r *http.Request) {
-		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/assign") && held.CompareAndSwap(false, true) {
-			close(in)
+		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/assign") && taken.CompareAndSwap(false, true) {
+			close(arrived)
 			<-out
 		}
 	}
 	c.before.Store(&hold)
 	release = sync.OnceFunc(func() { close(out) })
 	t.Cleanup(func() { release(); c.before.Store(nil) })
-	return in, release
+	held = func() {
+		t.Helper()
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the assignment never reached the server")
+		}
+	}
+	return held, release
+}
+
+// choose picks the user in the Assigned Agent list as a mouse would (a
+// change event), adding their option first if the page has none, as a
+// stale page might.
+func choose(t *testing.T, ctx context.Context, userID int64) {
+	t.Helper()
+	js[any](t, ctx, fmt.Sprintf(`(() => { const s = document.querySelector('#assignee');
+		if (![...s.options].some(o => o.value === '%[1]d')) s.add(new Option('user %[1]d', '%[1]d'));
+		s.value = '%[1]d'; s.dispatchEvent(new Event('change')); })()`, userID))
 }
 
 // reread is the number of times the page has reread itself live.
@@ -274,20 +292,15 @@ func TestAssignFromDropdownShowsInAssigneesMineTab(t *testing.T) {
 	if len(options) != 4 || !strings.Contains(options[0], "None") || strings.Contains(strings.Join(options, ","), "Olga") {
 		t.Errorf("Assigned Agent options %q, want None and exactly Ada, Ann, Bob", options)
 	}
-	do(t, admin, chromedp.SetValue(chromedp.ID("assignee"), fmt.Sprint(bob.ID)),
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Evaluate[any](`document.querySelector('#assignee').dispatchEvent(new Event('change'))`)(ctx, tg)
-			return err
-		}))
+	choose(t, admin, bob.ID)
 	do(t, bobs, within(fmt.Sprintf(`#conversation-list tr[data-conversation="%d"][data-assignee="%d"]`, conv.ID, bob.ID)))
 	do(t, admin, within("#assignment-history .reason.manual"))
 	if history := get(t, admin, chromedp.Text(chromedp.ID("assignment-history"))); !strings.Contains(history, "Bob") {
 		t.Errorf("history %q does not show the assignment to Bob", history)
 	}
 	t.Run("RefusedAssignmentShownInline", func(t *testing.T) {
-		// Olga is no member: add her option by hand, as a stale page might have.
-		js[any](t, admin, fmt.Sprintf(`(() => { const s = document.querySelector('#assignee');
-			s.add(new Option('Olga', '%d')); s.value = '%d'; s.dispatchEvent(new Event('change')); })()`, outsider.ID, outsider.ID))
+		// Olga is no member: her option comes by hand, as a stale page might have it.
+		choose(t, admin, outsider.ID)
 		do(t, admin, within("#assign-error:not([hidden])"))
 		if shown := get(t, admin, chromedp.Text(chromedp.ID("assign-error"))); !strings.Contains(shown, "member") {
 			t.Errorf("inline error %q", shown)
@@ -324,14 +337,9 @@ func TestRefusalAnsweredAfterALiveReread(t *testing.T) {
 	do(t, admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
 
 	// Hold the assignment at the server until the page has been reread.
-	arrived, release := c.holdFirstAssignment(t)
-	js[any](t, admin, fmt.Sprintf(`(() => { const s = document.querySelector('#assignee');
-		s.add(new Option('Olga', '%d')); s.value = '%d'; s.dispatchEvent(new Event('change')); })()`, outsider.ID, outsider.ID))
-	select {
-	case <-arrived:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the assignment never reached the server")
-	}
+	held, release := c.holdNextAssignment(t)
+	choose(t, admin, outsider.ID)
+	held()
 	n := reread(t, admin)
 	if _, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID}); err != nil {
 		t.Fatal(err)
@@ -359,17 +367,11 @@ func TestOnlyTheLatestChoiceAnswers(t *testing.T) {
 	admin := c.browser(t, "ada@example.com")
 	do(t, admin, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
 
-	arrived, release := c.holdFirstAssignment(t)
-	js[any](t, admin, fmt.Sprintf(`(() => { const s = document.querySelector('#assignee');
-		s.add(new Option('Olga', '%d')); s.value = '%d'; s.dispatchEvent(new Event('change')); })()`, outsider.ID, outsider.ID))
-	select {
-	case <-arrived:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the first choice never reached the server")
-	}
+	held, release := c.holdNextAssignment(t)
+	choose(t, admin, outsider.ID)
+	held()
 	// The second choice, Bob, goes through while the first (refused) waits.
-	js[any](t, admin, fmt.Sprintf(`(() => { const s = document.querySelector('#assignee');
-		s.value = '%d'; s.dispatchEvent(new Event('change')); })()`, bob.ID))
+	choose(t, admin, bob.ID)
 	do(t, admin, within("#assignment-history .reason.manual"))
 	release()
 	do(t, admin, within(`#assign-form[aria-busy="false"]`))
