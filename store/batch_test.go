@@ -48,16 +48,7 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := store.Open(ctx, b.DSN(t)(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			acc, u, err := db.CreateAccountWithAdministrator(ctx, "Batch", "Admin", "admin@example.com", "password123")
-			if err != nil {
-				t.Fatal(err)
-			}
-			admin := switchboard.Caller{UserID: u.ID, AccountID: acc.ID, Role: switchboard.RoleAdministrator}
+			db, admin := openWithAdministrator(t, b.DSN(t)(t))
 			in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Web", EnableAutoAssignment: true, EnableAutoReassignment: true})
 			if err != nil {
 				t.Fatal(err)
@@ -97,7 +88,7 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 			errs := make([]error, creates)
 			// Creates that must fail, each round by one caller: an agent
 			// who is not a member, then another account's administrator.
-			nonMember := switchboard.Caller{UserID: outsider.ID, AccountID: acc.ID, Role: switchboard.RoleAgent}
+			nonMember := switchboard.Caller{UserID: outsider.ID, AccountID: admin.AccountID, Role: switchboard.RoleAgent}
 			var outsiderErrs []error
 			together := func(from, to int, failing *switchboard.Caller) {
 				start := make(chan struct{})

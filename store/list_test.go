@@ -17,16 +17,7 @@ func TestListShowsPlacesInQueues(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := store.Open(ctx, b.DSN(t)(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			acc, u, err := db.CreateAccountWithAdministrator(ctx, "Queues", "Admin", "admin@example.com", "password123")
-			if err != nil {
-				t.Fatal(err)
-			}
-			admin := switchboard.Caller{UserID: u.ID, AccountID: acc.ID, Role: switchboard.RoleAdministrator}
+			db, admin := openWithAdministrator(t, b.DSN(t)(t))
 			// Two inboxes, each with one online agent who takes one
 			// conversation at a time: the rest wait.
 			var inboxes []int64

@@ -13,6 +13,23 @@ import (
 
 func init() { store.BcryptCost = bcrypt.MinCost }
 
+// openWithAdministrator opens a store on dsn, closed when the test ends,
+// with a new account and its administrator.
+func openWithAdministrator(t *testing.T, dsn string) (*store.DB, switchboard.Caller) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	acc, u, err := db.CreateAccountWithAdministrator(ctx, "Acme", "Admin", "admin@example.com", "password123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, switchboard.Caller{UserID: u.ID, AccountID: acc.ID, Role: switchboard.RoleAdministrator}
+}
+
 // TestConformance runs the storage conformance suite on every backend.
 func TestConformance(t *testing.T) {
 	for _, b := range storetest.Backends() {
