@@ -34,23 +34,27 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 	}
 	var conv switchboard.Conversation
 	create := func(tx *txn) error {
-		if !db.postgres {
-			if err := tx.QueryRowContext(ctx, db.q.NextDisplayID, c.AccountID).Scan(&displayID); err != nil {
-				return err
-			}
-		}
 		if _, err := db.txWebhooks(ctx, tx, c.AccountID); err != nil {
 			return err
 		}
-		// Refusals come before any write of PostgreSQL's (see refused);
-		// SQLite has taken the number, which its writer's savepoint rolls
-		// back with a refused create.
+		// Refusals come before any write (see refused).
 		st, err := db.lockForCreate(ctx, tx, c.AccountID, n.InboxID)
 		if err != nil {
 			return refused(err)
 		}
 		if err := db.mayUseInbox(ctx, tx, c, n.InboxID); err != nil {
 			return refused(err)
+		}
+		if n.AssigneeID != nil {
+			if err := db.checkAssignee(ctx, tx, c.AccountID, n.InboxID, *n.AssigneeID); err != nil {
+				return refused(err)
+			}
+		}
+		if !db.postgres {
+			// SQLite's number comes from the account's row (a write).
+			if err := tx.QueryRowContext(ctx, db.q.NextDisplayID, c.AccountID).Scan(&displayID); err != nil {
+				return err
+			}
 		}
 		row := createdRow{accountID: c.AccountID, displayID: displayID, inboxID: n.InboxID,
 			status: n.Status, contactID: n.ContactID, sourceID: n.SourceID, now: millis(db.Now()), message: n.Message}
@@ -59,10 +63,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		route := n.AssigneeID == nil && n.Status == switchboard.StatusOpen && st.EnableAutoAssignment
 		start := time.Now()
 		switch {
-		case n.AssigneeID != nil:
-			if err := db.checkAssignee(ctx, tx, c.AccountID, n.InboxID, *n.AssigneeID); err != nil {
-				return refused(err)
-			}
+		case n.AssigneeID != nil: // checked above
 			row.assignee, row.reason, row.actor = n.AssigneeID, switchboard.ReasonManual, &c.UserID
 		case route && db.postgres && st.pickedByIndex():
 			row.pickHere, row.last = true, st.last // InsertCreated picks as decide would
