@@ -191,6 +191,10 @@ func (db *DB) UpdateCollaborators(ctx context.Context, c switchboard.Caller, inb
 		return err
 	}
 	err := db.inTx(ctx, func(tx *txn) error {
+		// The locks members leaving need come first, in order.
+		if err := db.lockMembersInboxes(ctx, tx, c.AccountID, inboxID); err != nil {
+			return err
+		}
 		if err := db.updateInbox(ctx, tx, c, inboxID, u); err != nil {
 			return err
 		}
@@ -251,7 +255,13 @@ func (db *DB) ChangeMembers(ctx context.Context, c switchboard.Caller, inboxID i
 }
 
 func (db *DB) changeMembers(ctx context.Context, tx *txn, c switchboard.Caller, inboxID int64, userIDs []int64, how MemberChange) ([]switchboard.Agent, error) {
-	if _, err := db.lockInbox(ctx, tx, c.AccountID, inboxID); err != nil {
+	var err error
+	if how == AddMembers {
+		_, err = db.lockInbox(ctx, tx, c.AccountID, inboxID)
+	} else {
+		err = db.lockMembersInboxes(ctx, tx, c.AccountID, inboxID) // members may leave
+	}
+	if err != nil {
 		return nil, err
 	}
 	for _, id := range userIDs {

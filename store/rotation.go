@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/switchboard/switchboard"
@@ -297,6 +298,23 @@ func (db *DB) lockAccountInboxes(ctx context.Context, tx *txn, accountID int64) 
 func (db *DB) lockUserInboxes(ctx context.Context, tx *txn, accountID, userID int64) error {
 	_, err := db.lockInboxes(ctx, tx, db.q.LockInboxesOfUser, accountID, userID, accountID, userID)
 	return err
+}
+
+// lockMembersInboxes takes the routing locks that a change of an inbox's
+// members needs when members may leave it: the inbox's and, since a
+// member who leaves has the conversations they hold read again under
+// their inboxes' locks (heldLocked), those where its members hold
+// conversations; all in id order, before any other, so that this and
+// going offline never wait on each other in a circle.
+func (db *DB) lockMembersInboxes(ctx context.Context, tx *txn, accountID, inboxID int64) error {
+	ids, err := db.lockInboxes(ctx, tx, db.q.LockInboxesOfMembers, accountID, inboxID, inboxID, accountID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(ids, inboxID) {
+		return switchboard.NotFound("inbox")
+	}
+	return nil
 }
 
 // lockInboxes runs a query that locks inboxes and returns their ids, in

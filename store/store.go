@@ -433,6 +433,7 @@ type queries struct {
 	PresenceAway           string
 	LockInboxesOfAccount   string
 	LockInboxesOfUser      string
+	LockInboxesOfMembers   string
 	CountConversations     string
 	ListConversations      string
 	InsertMessage          string

@@ -14,6 +14,14 @@ FROM inboxes WHERE id = ? AND account_id = ? FOR NO KEY UPDATE;
 -- name: LockInboxesOfAccount
 SELECT id FROM inboxes WHERE account_id = ? ORDER BY id FOR NO KEY UPDATE;
 
+-- name: LockInboxesOfMembers
+SELECT id FROM inboxes
+WHERE account_id = ?
+  AND (id = ?
+       OR id IN (SELECT c.inbox_id FROM conversations c JOIN inbox_members m ON m.user_id = c.assignee_id
+                 WHERE m.inbox_id = ? AND c.account_id = ?))
+ORDER BY id FOR NO KEY UPDATE;
+
 -- name: LockInboxesOfUser
 SELECT id FROM inboxes
 WHERE account_id = ?

@@ -281,6 +281,18 @@ FROM inboxes WHERE id = ? AND account_id = ?;
 -- inbox of the account, in id order so that lockers never deadlock.
 SELECT id FROM inboxes WHERE account_id = ? ORDER BY id;
 
+-- name: LockInboxesOfMembers
+-- Taken first when members may leave an inbox: the inbox, and the inboxes
+-- where its members hold conversations (a member who leaves has them read
+-- again under their locks), in id order. Parameters: account; inbox;
+-- inbox; account.
+SELECT id FROM inboxes
+WHERE account_id = ?
+  AND (id = ?
+       OR id IN (SELECT c.inbox_id FROM conversations c JOIN inbox_members m ON m.user_id = c.assignee_id
+                 WHERE m.inbox_id = ? AND c.account_id = ?))
+ORDER BY id;
+
 -- name: LockInboxesOfUser
 -- Taken first when a user goes offline: the inboxes where their availability
 -- enters the routing (they are a member) and those where they hold
