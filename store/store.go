@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	mathrand "math/rand/v2"
 	"net/url"
 	"path"
 	"reflect"
@@ -256,7 +257,9 @@ type Observer interface {
 
 // inTx runs fn in a write transaction and commits it when fn returns nil. On
 // PostgreSQL a transaction that lost a deadlock or a serialization conflict to
-// another process is run again from the start, a few times.
+// another process is run again from the start, a few times, each after a
+// random pause that grows, so that the same transactions do not meet again
+// in the same order.
 func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	for attempt := 1; ; attempt++ {
 		var err error
@@ -267,6 +270,13 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		}
 		db.failed(ctx, err)
 		if err == nil || attempt == 5 || !retryable(err) {
+			return err
+		}
+		pause := time.NewTimer(time.Duration(mathrand.Int64N(int64(attempt) * int64(5*time.Millisecond))))
+		select {
+		case <-pause.C:
+		case <-ctx.Done():
+			pause.Stop()
 			return err
 		}
 	}
