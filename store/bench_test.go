@@ -44,16 +44,7 @@ type benchFixture struct {
 func newBenchFixture(b *testing.B, dsn string) *benchFixture {
 	b.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	acc, u, err := db.CreateAccountWithAdministrator(ctx, "Bench", "Admin", "admin@example.com", "password123")
-	if err != nil {
-		b.Fatal(err)
-	}
-	admin := switchboard.Caller{UserID: u.ID, AccountID: acc.ID, Role: switchboard.RoleAdministrator}
+	db, admin := openWithAdministrator(b, dsn)
 	in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Web", EnableAutoAssignment: true, EnableAutoReassignment: true})
 	if err != nil {
 		b.Fatal(err)

@@ -15,7 +15,7 @@ func init() { store.BcryptCost = bcrypt.MinCost }
 
 // openWithAdministrator opens a store on dsn, closed when the test ends,
 // with a new account and its administrator.
-func openWithAdministrator(t *testing.T, dsn string) (*store.DB, switchboard.Caller) {
+func openWithAdministrator(t testing.TB, dsn string) (*store.DB, switchboard.Caller) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
