@@ -108,7 +108,7 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 		return switchboard.Agent{}, err
 	}
 	var agent switchboard.Agent
-	err := db.inTx(ctx, func(tx *txn) error {
+	err := db.availabilityTx(ctx, func(tx *txn) error {
 		// A change of role may move conversations in any inbox of the
 		// account; one of availability, only in the user's (as when users
 		// change their own).

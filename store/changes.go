@@ -34,6 +34,9 @@ type txn struct {
 	// (inboxbatch.go), which holds only creates of that inbox, goes on from
 	// it without a round trip to lock and read it again.
 	created map[int64]*inboxState
+	// pending holds the reassignments it leaves under way, to go on with
+	// after its commit (offline.go).
+	pending []pendingReassign
 	// detached: its statements run to their end whatever becomes of the
 	// request (SQLite's writer, which answers a write it has taken in any
 	// case). The driver then watches no context: modernc's SQLite starts a

@@ -85,7 +85,7 @@ func (db *DB) SweepPresence(ctx context.Context, grace time.Duration) (int, erro
 	}
 	n := 0
 	for _, a := range away {
-		err := db.inTx(ctx, func(tx *txn) error {
+		err := db.availabilityTx(ctx, func(tx *txn) error {
 			if err := db.lockUserInboxes(ctx, tx, a[0], a[1]); err != nil {
 				return err
 			}
@@ -116,8 +116,18 @@ func (db *DB) Heartbeat(ctx context.Context) error {
 }
 
 // KeepPresence beats and sweeps every interval (HeartbeatEvery in a
-// deployment; tests shorten it) until ctx ends.
+// deployment; tests shorten it) until ctx ends. It also finishes, at once
+// and then with every sweep, the reassignments that a stopped process left
+// under way (FinishReassignments).
 func (db *DB) KeepPresence(ctx context.Context, grace, interval time.Duration, log *slog.Logger) {
+	finish := func() {
+		if n, err := db.FinishReassignments(ctx); err != nil {
+			log.Warn("finishing reassignments failed", "err", err)
+		} else if n > 0 {
+			log.Info("finished reassignments left under way", "users", n)
+		}
+	}
+	finish()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -126,6 +136,7 @@ func (db *DB) KeepPresence(ctx context.Context, grace, interval time.Duration, l
 			return
 		case <-tick.C:
 		}
+		finish()
 		if err := db.Heartbeat(ctx); err != nil {
 			log.Warn("presence heartbeat failed", "err", err)
 		}

@@ -398,9 +398,20 @@ type heldConversation struct {
 // SQLite's one writer for tens of milliseconds, not for thirty thousand
 // statements.
 func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, actor *int64, mode reassignMode) error {
-	held, err := db.heldLocked(ctx, tx, accountID, userID)
-	if err != nil || len(held) == 0 {
+	held, err := db.heldLocked(ctx, tx, accountID, func() ([]heldConversation, error) {
+		return db.heldBy(ctx, tx, db.q.AssignedTo, accountID, userID)
+	})
+	if err != nil {
 		return err
+	}
+	return db.moveAway(ctx, tx, accountID, userID, actor, mode, held)
+}
+
+// moveAway makes reassign's decisions for held, grouped by inbox, whose
+// inboxes' routing locks are held, and writes them.
+func (db *DB) moveAway(ctx context.Context, tx *txn, accountID, userID int64, actor *int64, mode reassignMode, held []heldConversation) error {
+	if len(held) == 0 {
+		return nil
 	}
 	var role switchboard.Role // stays empty when the user has left the account
 	if mode == lostAccess {
@@ -425,6 +436,7 @@ func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, ac
 			if err := flush(); err != nil {
 				return err
 			}
+			var err error
 			if st, err = db.lockInbox(ctx, tx, accountID, c.inboxID); err != nil {
 				return err
 			}
@@ -514,37 +526,41 @@ func (db *DB) writeMoves(ctx context.Context, tx *txn, accountID, userID int64, 
 	return nil
 }
 
-// heldLocked returns the conversations assigned to userID in the account
-// once the routing lock of each of their inboxes is held. The caller locked
-// the inboxes where the user held conversations a moment before; one
-// assigned to them since, in another inbox, is locked here and the list
-// read again. Every change of assignee takes its inbox's lock, so the list
-// then stays true until the commit. (SQLite's one writer makes it true at
-// once.)
-func (db *DB) heldLocked(ctx context.Context, tx *txn, accountID, userID int64) ([]heldConversation, error) {
+// heldLocked returns the conversations that read finds (some of those
+// assigned to a user in the account) once the routing lock of each of their
+// inboxes is held. The caller locked the inboxes where the user held
+// conversations a moment before, or none; one assigned to them since, in
+// another inbox, is locked here and the list read again. Every change of
+// assignee takes its inbox's lock, so the list then stays true until the
+// commit. (SQLite's one writer makes it true at once.)
+func (db *DB) heldLocked(ctx context.Context, tx *txn, accountID int64, read func() ([]heldConversation, error)) ([]heldConversation, error) {
 	for {
-		held, err := db.heldBy(ctx, tx, accountID, userID)
+		held, err := read()
 		if err != nil || !db.postgres {
 			return held, err
 		}
-		more := false
+		var more []int64
 		for _, c := range held {
-			if !tx.locked[c.inboxID] {
-				if _, err := db.lockInbox(ctx, tx, accountID, c.inboxID); err != nil {
-					return nil, err
-				}
-				more = true
+			if !tx.locked[c.inboxID] && !slices.Contains(more, c.inboxID) {
+				more = append(more, c.inboxID)
 			}
 		}
-		if !more {
+		if len(more) == 0 {
 			return held, nil
+		}
+		slices.Sort(more) // in id order, as every locker of several takes them
+		for _, id := range more {
+			if _, err := db.lockInbox(ctx, tx, accountID, id); err != nil {
+				return nil, err
+			}
 		}
 	}
 }
 
-// heldBy returns the conversations assigned to userID in the account, by inbox.
-func (db *DB) heldBy(ctx context.Context, tx *txn, accountID, userID int64) ([]heldConversation, error) {
-	rows, err := tx.QueryContext(ctx, db.q.AssignedTo, accountID, userID)
+// heldBy runs a query of conversations assigned to a user (AssignedTo,
+// ReassignableOf).
+func (db *DB) heldBy(ctx context.Context, tx *txn, query string, args ...any) ([]heldConversation, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -82,6 +82,15 @@ type DB struct {
 	Observer Observer
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
+	// ReassignStep is how many conversations one transaction moves when a
+	// user goes offline (offline.go); 0 means DefaultReassignStep.
+	ReassignStep int
+	// reassigning counts the reassignments in steps this process runs.
+	reassigning counts
+	// betweenSteps, when set (tests), runs before each step of a
+	// reassignment after the first; an error stops it there, as a process
+	// that stops would.
+	betweenSteps func(accountID, userID int64) error
 }
 
 // Open opens the database named by dsn and brings its schema up to date. dsn
@@ -286,7 +295,7 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 // doing: not the caller's input, and not a request that went away.
 func (db *DB) failed(ctx context.Context, err error) {
 	if err != nil && db.Observer != nil {
-		if _, domain := errors.AsType[*switchboard.Error](err); !domain && ctx.Err() == nil {
+		if _, domain := errors.AsType[*switchboard.Error](err); !domain && !isReassignPending(err) && ctx.Err() == nil {
 			db.Observer.DatabaseError()
 		}
 	}
@@ -408,6 +417,12 @@ type queries struct {
 	SetAssignee            string
 	SetStatus              string
 	AssignedTo             string
+	ReassignableOf         string
+	EventsHighWater        string
+	ReassignBound          string
+	SetReassignBound       string
+	ClearReassignBound     string
+	PendingReassignments   string
 	UpdateUserName         string
 	LockInbox              string
 	ConversationInbox      string

@@ -57,7 +57,7 @@ func (db *DB) SignIn(ctx context.Context, email, password string) (switchboard.U
 	}
 	token := newToken()
 	var user switchboard.User
-	err = db.inTx(ctx, func(tx *txn) error {
+	err = db.availabilityTx(ctx, func(tx *txn) error {
 		now := millis(db.Now())
 		if _, err := tx.ExecContext(ctx, db.q.InsertSession, hashToken(token), id, now); err != nil {
 			return err
@@ -86,7 +86,7 @@ func (db *DB) SignIn(ctx context.Context, email, password string) (switchboard.U
 // offline in every account, which reassigns their conversations. Their access
 // token stays valid.
 func (db *DB) SignOut(ctx context.Context, userID int64, session string) error {
-	err := db.inTx(ctx, func(tx *txn) error {
+	err := db.availabilityTx(ctx, func(tx *txn) error {
 		if session != "" {
 			if _, err := tx.ExecContext(ctx, db.q.DeleteSession, hashToken(session)); err != nil {
 				return err
@@ -196,7 +196,7 @@ func (db *DB) SetAvailability(ctx context.Context, caller switchboard.Caller, us
 	if userID != caller.UserID && !caller.IsAdministrator() {
 		return switchboard.Errorf(switchboard.EFORBIDDEN, "only administrators change the availability of others")
 	}
-	err := db.inTx(ctx, func(tx *txn) error {
+	err := db.availabilityTx(ctx, func(tx *txn) error {
 		return db.setAvailability(ctx, tx, caller.AccountID, userID, a, &caller.UserID, false)
 	})
 	if err != nil {
@@ -231,6 +231,12 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	if err := tx.QueryRowContext(ctx, db.q.Membership, accountID, userID).Scan(&role, &old, &autoOffline); err != nil {
 		return notFoundOr(err, "agent")
 	}
+	if a != switchboard.Offline && old == switchboard.Offline {
+		// Coming back comes after all of going offline (offline.go).
+		if err := db.checkNoReassignPending(ctx, tx, accountID, userID); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
 		return err
 	}
@@ -244,7 +250,7 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	}
 	switch {
 	case a == switchboard.Offline && (old != switchboard.Offline || force):
-		return db.reassign(ctx, tx, accountID, userID, actor, wentOffline)
+		return db.wentOffline(ctx, tx, accountID, userID, actor)
 	case a == switchboard.Online && old != switchboard.Online:
 		return db.placeFor(ctx, tx, accountID, userID)
 	}

@@ -27,6 +27,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"ExplicitAssigneeKeptAndRotationUnmoved", testExplicitAssignee},
 		{"OfflineReassignsToNextOnlineOrUnassigns", testOfflineReassigns},
 		{"SignOutReassigns", testSignOutReassigns},
+		{"OfflineInStepsMovesAllBeforeTheReply", testOfflineInSteps},
 		{"SignInSetsOnlineInEveryAccountWhereOffline", testSignInAccounts},
 		{"LeavingInboxOrAccountMovesConversations", testLosingAccess},
 		{"ManualAssignmentRules", testManualAssignment},
@@ -38,6 +39,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"PresenceSetsOfflineAfterTheConsoleCloses", testPresence},
 		{"ConcurrentCreatesStayFair", testConcurrentFairness},
 		{"ConcurrentChangesKeepInvariants", testConcurrentInvariants},
+		{"ConcurrentChangesKeepInvariantsInSteps", testConcurrentInvariantsInSteps},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -338,6 +340,65 @@ func testSignOutReassigns(t *testing.T, f *fixture) {
 	f.checkInvariants()
 }
 
+// testOfflineInSteps: a user who goes offline holding more conversations
+// than one transaction moves (the store's ReassignStep, made small here) has
+// lost every one of them when the change returns, whichever way they went
+// offline, each through its inbox's rotation; those that stay theirs
+// (resolved, or in an inbox that does not reassign) are passed over.
+func testOfflineInSteps(t *testing.T, f *fixture) {
+	f.db.ReassignStep = 2
+	offline := switchboard.Offline
+	for _, tc := range []struct {
+		name string
+		off  func(a switchboard.Caller) error
+	}{
+		{"Availability", func(a switchboard.Caller) error {
+			return f.db.SetAvailability(f.ctx, a, a.UserID, offline)
+		}},
+		{"SignOut", func(a switchboard.Caller) error { return f.db.SignOut(f.ctx, a.UserID, "") }},
+		{"AdministratorUpdate", func(a switchboard.Caller) error {
+			_, err := f.db.UpdateAgent(f.ctx, f.admin, a.UserID, switchboard.AgentUpdate{Availability: &offline})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b, c := f.online(), f.online(), f.online()
+			reassigns, keeps := f.inbox(true, true, a, b, c), f.inbox(true, false, a, b)
+			held := switchboard.NewConversation{AssigneeID: &a.UserID}
+			var moving, staying []int64
+			for i := range 11 {
+				moving = append(moving, f.create(reassigns, held).ID)
+				switch i {
+				case 2:
+					staying = append(staying, f.create(keeps, held).ID)
+				case 5:
+					resolved := held
+					resolved.Status = switchboard.StatusResolved
+					staying = append(staying, f.create(reassigns, resolved).ID)
+				}
+			}
+			f.must(tc.off(a))
+			got := map[int64]int{}
+			for _, id := range moving {
+				got[f.assignee(id)]++
+			}
+			if got[a.UserID] != 0 || got[b.UserID]+got[c.UserID] != len(moving) || max(got[b.UserID]-got[c.UserID], got[c.UserID]-got[b.UserID]) > 1 {
+				t.Errorf("after the reply: %v by assignee; want none left with %d and the %d split between %d and %d to ±1",
+					got, a.UserID, len(moving), b.UserID, c.UserID)
+			}
+			for _, id := range staying {
+				if got := f.assignee(id); got != a.UserID {
+					t.Errorf("conversation %d went to %d; it is resolved or in an inbox that does not reassign", id, got)
+				}
+			}
+			if n, err := f.db.FinishReassignments(f.ctx); err != nil || n != 0 {
+				t.Errorf("a sweep after the reply finished %d reassignments (%v), want none left", n, err)
+			}
+		})
+	}
+	f.checkInvariants()
+}
+
 func testLosingAccess(t *testing.T, f *fixture) {
 	a, b, c := f.online(), f.online(), f.online()
 	inbox := f.inbox(true, true, a, b, c)
@@ -546,6 +607,14 @@ func testConcurrentInvariants(t *testing.T, f *fixture) {
 		t.Errorf("%d conversations stored, %d acknowledged", got, created.Load())
 	}
 	f.checkInvariants()
+}
+
+// testConcurrentInvariantsInSteps is testConcurrentInvariants with users
+// going offline moving their conversations two per transaction, so that
+// the other changes run between the steps.
+func testConcurrentInvariantsInSteps(t *testing.T, f *fixture) {
+	f.db.ReassignStep = 2
+	testConcurrentInvariants(t, f)
 }
 
 // waitForChange reads changes until want arrives and returns those read

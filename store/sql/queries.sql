@@ -235,6 +235,43 @@ LEFT JOIN inbox_members m ON m.inbox_id = c.inbox_id AND m.user_id = c.assignee_
 WHERE c.account_id = ? AND c.assignee_id = ?
 ORDER BY c.inbox_id, c.id;
 
+-- name: ReassignableOf
+-- The next of the conversations that a user who went offline is to lose, in
+-- id order after a given id: theirs, not resolved, in inboxes that reassign,
+-- and with no assignment event after the bound (one assigned to them since
+-- they went offline stays theirs).
+SELECT c.id, c.display_id, c.inbox_id, c.status, (m.user_id IS NOT NULL)
+FROM conversations c
+JOIN inboxes i ON i.id = c.inbox_id
+LEFT JOIN inbox_members m ON m.inbox_id = c.inbox_id AND m.user_id = c.assignee_id
+WHERE c.account_id = ? AND c.assignee_id = ? AND c.id > ?
+  AND c.status <> 'resolved' AND i.enable_auto_reassignment
+  AND NOT EXISTS (SELECT 1 FROM assignment_events e WHERE e.conversation_id = c.id AND e.id > ?)
+ORDER BY c.id
+LIMIT ?;
+
+-- name: EventsHighWater
+SELECT coalesce(max(id), 0) FROM assignment_events;
+
+-- name: ReassignBound
+SELECT reassign_bound, reassign_actor FROM account_users
+WHERE account_id = ? AND user_id = ? AND reassign_bound IS NOT NULL;
+
+-- name: SetReassignBound
+UPDATE account_users SET reassign_bound = ?, reassign_actor = ?
+WHERE account_id = ? AND user_id = ?;
+
+-- name: ClearReassignBound
+-- Only the bound that the finished reassignment worked to: a newer one, set
+-- by the user going offline again meanwhile, stays for its own.
+UPDATE account_users SET reassign_bound = NULL, reassign_actor = NULL
+WHERE account_id = ? AND user_id = ? AND reassign_bound = ?;
+
+-- name: PendingReassignments
+SELECT account_id, user_id FROM account_users
+WHERE reassign_bound IS NOT NULL
+ORDER BY account_id, user_id;
+
 -- name: InsertMessage
 INSERT INTO messages (conversation_id, content, created_at) VALUES (?, ?, ?) RETURNING id;
 
