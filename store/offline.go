@@ -158,6 +158,11 @@ func (db *DB) finishReassign(ctx context.Context, p pendingReassign) error {
 			} else if err != nil {
 				return err
 			}
+			// The locks that going offline took, in the same order, so that
+			// a step and the changes it runs between never wait in a circle.
+			if err := db.lockUserInboxes(ctx, tx, p.accountID, p.userID); err != nil {
+				return err
+			}
 			var by *int64
 			if actor.Valid {
 				by = &actor.Int64

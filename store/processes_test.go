@@ -42,6 +42,7 @@ func TestTwoProcessesHammerInboxes(t *testing.T) {
 				t.Cleanup(func() { db.Close() })
 				observers[i] = &batchObserver{}
 				db.Observer = observers[i]
+				db.ReassignStep = 2 // going offline moves in steps, between the others' writes
 				dbs[i] = db
 			}
 			h := newHammer(t, dbs)

@@ -390,13 +390,13 @@ type heldConversation struct {
 	isMember               bool
 }
 
-// reassign moves conversations away from userID as mode says, in the same
-// transaction as the change that made it necessary, which has already been
-// written. The decisions are made in memory, one conversation after the
-// other through each inbox's rotation, and written per inbox in a few
-// statements: an agent with ten thousand conversations going offline holds
-// SQLite's one writer for tens of milliseconds, not for thirty thousand
-// statements.
+// reassign moves every conversation away from userID that mode says, in the
+// same transaction as the change that made it necessary, which has already
+// been written. (Going offline moves them in steps instead: wentOffline.)
+// The decisions are made in memory, one conversation after the other
+// through each inbox's rotation, and written per inbox in a few statements:
+// ten thousand conversations hold SQLite's one writer for a fraction of a
+// second, not for thirty thousand statements.
 func (db *DB) reassign(ctx context.Context, tx *txn, accountID, userID int64, actor *int64, mode reassignMode) error {
 	held, err := db.heldLocked(ctx, tx, accountID, func() ([]heldConversation, error) {
 		return db.heldBy(ctx, tx, db.q.AssignedTo, accountID, userID)

@@ -231,14 +231,16 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	if err := tx.QueryRowContext(ctx, db.q.Membership, accountID, userID).Scan(&role, &old, &autoOffline); err != nil {
 		return notFoundOr(err, "agent")
 	}
-	if a != switchboard.Offline && old == switchboard.Offline {
-		// Coming back comes after all of going offline (offline.go).
+	if _, err := tx.ExecContext(ctx, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
+		return err
+	}
+	if a != switchboard.Offline {
+		// Coming back comes after all of going offline (offline.go). Asked
+		// after the update, which on PostgreSQL waits for another process
+		// setting them offline to commit, and then sees its bound.
 		if err := db.checkNoReassignPending(ctx, tx, accountID, userID); err != nil {
 			return err
 		}
-	}
-	if _, err := tx.ExecContext(ctx, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
-		return err
 	}
 	if actor != nil {
 		if err := db.forgetPresence(ctx, tx, accountID, userID); err != nil {
