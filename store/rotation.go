@@ -47,13 +47,18 @@ func (db *DB) loadInboxState(ctx context.Context, tx *txn, accountID, inboxID in
 	return st, nil
 }
 
-// loadMembers loads the members with their availability and load, once per
+// loadMembers loads the members with their availability and, where the
+// inbox's rules use it (a limit, balanced mode), their load, once per
 // decision that needs them.
 func (db *DB) loadMembers(ctx context.Context, tx *txn, st *inboxState) error {
 	if st.membersLoaded {
 		return nil
 	}
-	rows, err := tx.QueryContext(ctx, db.q.InboxMembers, st.ID)
+	query := db.q.InboxMembers
+	if st.pickedByIndex() {
+		query = db.q.InboxMembersAvailability // the load decides nothing
+	}
+	rows, err := tx.QueryContext(ctx, query, st.ID)
 	if err != nil {
 		return err
 	}

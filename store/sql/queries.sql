@@ -130,6 +130,17 @@ JOIN inboxes i ON i.id = m.inbox_id
 JOIN account_users au ON au.account_id = i.account_id AND au.user_id = m.user_id
 WHERE m.inbox_id = ? ORDER BY m.user_id;
 
+-- name: InboxMembersAvailability
+-- InboxMembers without the load, for a round robin without a limit, whose
+-- picks do not depend on it: counting the open conversations of an agent
+-- going offline with ten thousand was a millisecond per step of their
+-- reassignment.
+SELECT m.user_id, au.availability, 0
+FROM inbox_members m
+JOIN inboxes i ON i.id = m.inbox_id
+JOIN account_users au ON au.account_id = i.account_id AND au.user_id = m.user_id
+WHERE m.inbox_id = ? ORDER BY m.user_id;
+
 -- name: MemberAgents
 SELECT u.id, au.account_id, u.name, u.email, au.role, au.availability, au.auto_offline
 FROM inbox_members m
