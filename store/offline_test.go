@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/store"
@@ -193,42 +195,60 @@ func TestComingBackWaitsForTheSteps(t *testing.T) {
 }
 
 // TestAStoppedReassignmentIsFinished: a reassignment stopped between two
-// steps (its process stopped) is finished by the next process's sweep, in
-// the name of the administrator who set the user offline, and fairly.
+// steps (its process stopped) is finished by the next process, in the name
+// of the administrator who set the user offline, and fairly: by the sweep
+// itself, and by the presence loop that serve starts, at its start.
 func TestAStoppedReassignmentIsFinished(t *testing.T) {
 	for _, b := range storetest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			s := newStepped(t, b.DSN(t)(t), 10, 3)
-			stopped := errors.New("the process stopped")
-			s.between(func() error { return stopped })
-			if err := s.offline(s.admin); !errors.Is(err, stopped) {
-				t.Fatalf("the offline change returned %v, want the stop", err)
-			}
-			if got := s.holders(t); got[s.a.UserID] != 7 {
-				t.Fatalf("after the first transaction %v by holder, want 7 still with %d", got, s.a.UserID)
-			}
-			s.db.Close()
-			next, err := store.Open(s.ctx, s.dsn)
-			s.must(t, err)
-			defer next.Close()
-			s.db = next
-			n, err := next.FinishReassignments(s.ctx)
-			if err != nil || n != 1 {
-				t.Fatalf("the sweep finished %d (%v), want 1", n, err)
-			}
-			got := s.holders(t)
-			if got[s.a.UserID] != 0 || got[s.b.UserID]+got[s.c.UserID] != 10 || max(got[s.b.UserID]-got[s.c.UserID], got[s.c.UserID]-got[s.b.UserID]) > 1 {
-				t.Errorf("after the sweep %v by holder, want the 10 split between %d and %d to ±1", got, s.b.UserID, s.c.UserID)
-			}
-			events, err := next.AssignmentEvents(s.ctx, s.admin, s.held[len(s.held)-1])
-			s.must(t, err)
-			if e := events[len(events)-1]; e.Reason != switchboard.ReasonReassign || e.ActorID == nil || *e.ActorID != s.admin.UserID {
-				t.Errorf("the sweep's move recorded as %+v, want a reassignment by %d", e, s.admin.UserID)
-			}
-			if n, err := next.FinishReassignments(s.ctx); err != nil || n != 0 {
-				t.Errorf("a second sweep finished %d (%v), want none", n, err)
-			}
-			storetest.CheckInvariants(t, next, s.admin)
-		})
+		for _, how := range []string{"FinishReassignments", "KeepPresence"} {
+			t.Run(b.Name+"/"+how, func(t *testing.T) {
+				s := newStepped(t, b.DSN(t)(t), 10, 3)
+				stopped := errors.New("the process stopped")
+				s.between(func() error { return stopped })
+				if err := s.offline(s.admin); !errors.Is(err, stopped) {
+					t.Fatalf("the offline change returned %v, want the stop", err)
+				}
+				if got := s.holders(t); got[s.a.UserID] != 7 {
+					t.Fatalf("after the first transaction %v by holder, want 7 still with %d", got, s.a.UserID)
+				}
+				s.db.Close()
+				next, err := store.Open(s.ctx, s.dsn)
+				s.must(t, err)
+				defer next.Close()
+				s.db = next
+				switch how {
+				case "FinishReassignments":
+					if n, err := next.FinishReassignments(s.ctx); err != nil || n != 1 {
+						t.Fatalf("the sweep finished %d (%v), want 1", n, err)
+					}
+				case "KeepPresence":
+					ctx, stop := context.WithCancel(s.ctx)
+					done := make(chan struct{})
+					go func() {
+						defer close(done)
+						next.KeepPresence(ctx, time.Hour, time.Hour, slog.New(slog.DiscardHandler))
+					}()
+					deadline := time.Now().Add(20 * time.Second) // a hang guard, not a speed check
+					for s.holders(t)[s.a.UserID] != 0 && time.Now().Before(deadline) {
+						time.Sleep(10 * time.Millisecond)
+					}
+					stop()
+					<-done
+				}
+				got := s.holders(t)
+				if got[s.a.UserID] != 0 || got[s.b.UserID]+got[s.c.UserID] != 10 || max(got[s.b.UserID]-got[s.c.UserID], got[s.c.UserID]-got[s.b.UserID]) > 1 {
+					t.Errorf("after the sweep %v by holder, want the 10 split between %d and %d to ±1", got, s.b.UserID, s.c.UserID)
+				}
+				events, err := next.AssignmentEvents(s.ctx, s.admin, s.held[len(s.held)-1])
+				s.must(t, err)
+				if e := events[len(events)-1]; e.Reason != switchboard.ReasonReassign || e.ActorID == nil || *e.ActorID != s.admin.UserID {
+					t.Errorf("the sweep's move recorded as %+v, want a reassignment by %d", e, s.admin.UserID)
+				}
+				if n, err := next.FinishReassignments(s.ctx); err != nil || n != 0 {
+					t.Errorf("a second sweep finished %d (%v), want none", n, err)
+				}
+				storetest.CheckInvariants(t, next, s.admin)
+			})
+		}
 	}
 }
