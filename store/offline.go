@@ -50,9 +50,15 @@ func (db *DB) reassignStep() int {
 }
 
 // pendingReassign is a reassignment to go on with after a commit: the
-// user's conversations after the id after.
+// user's conversations after the id after, up to the bound. A bound of 0
+// is not known yet (a sweep, or a change that waits): the first step takes
+// the stored one.
 type pendingReassign struct {
-	accountID, userID, after int64
+	accountID, userID, after, bound int64
+	// sweep: run by FinishReassignments, which stops between two steps
+	// once its context ends (the bound stays for the next sweep); a
+	// request's reassignment runs to its end.
+	sweep bool
 }
 
 // reassignPending is the error of a change of availability that found the
@@ -79,7 +85,7 @@ func (db *DB) wentOffline(ctx context.Context, tx *txn, accountID, userID int64,
 	if _, err := tx.ExecContext(ctx, db.q.SetReassignBound, bound, actor, accountID, userID); err != nil {
 		return err
 	}
-	tx.pending = append(tx.pending, pendingReassign{accountID: accountID, userID: userID, after: last})
+	tx.pending = append(tx.pending, pendingReassign{accountID: accountID, userID: userID, after: last, bound: bound})
 	return nil
 }
 
@@ -135,43 +141,63 @@ func (db *DB) availabilityTx(ctx context.Context, fn func(tx *txn) error) error 
 // finishReassign runs the steps of p's reassignment until none remains,
 // whatever becomes of the request that started it: the conversations are
 // the user's to lose either way.
+//
+// Each step reads the stored bound once it holds the user's inbox locks
+// (so no other step and no change of the user's inboxes runs meanwhile).
+// None: another run finished it. A newer one (the user went offline again,
+// say by signing out, while this ran): the conversations given to them
+// between the two bounds may lie before this run's place, so it starts
+// again from the first with the newer bound, as the newer run does; the
+// one that clears the bound has made a whole pass with it.
 func (db *DB) finishReassign(ctx context.Context, p pendingReassign) error {
+	done := ctx.Done()
+	if !p.sweep {
+		done = nil
+	}
 	ctx = context.WithoutCancel(ctx)
 	key := [2]int64{p.accountID, p.userID}
 	db.reassigning.add(key, 1)
 	defer db.reassigning.add(key, -1)
 	for {
+		select {
+		case <-done:
+			return nil // the bound stays: the next sweep goes on
+		default:
+		}
 		if db.betweenSteps != nil {
 			if err := db.betweenSteps(p.accountID, p.userID); err != nil {
 				return err
 			}
 		}
-		var last int64
-		var more bool
+		next := p
+		more := false
 		err := db.inTx(ctx, func(tx *txn) error {
-			var bound int64
-			var actor sql.NullInt64
-			err := tx.QueryRowContext(ctx, db.q.ReassignBound, p.accountID, p.userID).Scan(&bound, &actor)
-			if errors.Is(err, sql.ErrNoRows) {
-				more = false
-				return nil // finished, by another process or an earlier sweep
-			} else if err != nil {
-				return err
-			}
+			next, more = p, false
 			// The locks that going offline took, in the same order, so that
 			// a step and the changes it runs between never wait in a circle.
 			if err := db.lockUserInboxes(ctx, tx, p.accountID, p.userID); err != nil {
 				return err
 			}
+			var bound int64
+			var actor sql.NullInt64
+			err := tx.QueryRowContext(ctx, db.q.ReassignBound, p.accountID, p.userID).Scan(&bound, &actor)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // finished, by another run
+			} else if err != nil {
+				return err
+			}
+			if bound != next.bound {
+				next.bound, next.after = bound, 0
+			}
 			var by *int64
 			if actor.Valid {
 				by = &actor.Int64
 			}
-			if last, more, err = db.offlineStep(ctx, tx, p.accountID, p.userID, by, bound, p.after); err != nil {
+			if next.after, more, err = db.offlineStep(ctx, tx, p.accountID, p.userID, by, next.bound, next.after); err != nil {
 				return err
 			}
 			if !more {
-				_, err = tx.ExecContext(ctx, db.q.ClearReassignBound, p.accountID, p.userID, bound)
+				_, err = tx.ExecContext(ctx, db.q.ClearReassignBound, p.accountID, p.userID, next.bound)
 			}
 			return err
 		})
@@ -181,13 +207,14 @@ func (db *DB) finishReassign(ctx context.Context, p pendingReassign) error {
 		if !more {
 			return nil
 		}
-		p.after = last
+		p = next
 	}
 }
 
 // FinishReassignments finishes the reassignments that a process left under
 // way (it stopped between two steps), except those this process is running,
-// and returns how many it finished.
+// and returns how many it finished. One that fails does not hold up the
+// others; it is tried again at the next sweep.
 func (db *DB) FinishReassignments(ctx context.Context) (int, error) {
 	rows, err := db.reads.QueryContext(ctx, db.q.PendingReassignments)
 	if err != nil {
@@ -195,7 +222,7 @@ func (db *DB) FinishReassignments(ctx context.Context) (int, error) {
 	}
 	var pending []pendingReassign
 	for rows.Next() {
-		var p pendingReassign
+		p := pendingReassign{sweep: true}
 		if err := rows.Scan(&p.accountID, &p.userID); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("finish reassignments: %w", err)
@@ -207,14 +234,24 @@ func (db *DB) FinishReassignments(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("finish reassignments: %w", err)
 	}
 	n := 0
+	var errs []error
 	for _, p := range pending {
+		if ctx.Err() != nil {
+			break
+		}
 		if db.reassigning.running([2]int64{p.accountID, p.userID}) {
 			continue
 		}
 		if err := db.finishReassign(ctx, p); err != nil {
-			return n, fmt.Errorf("finish reassignments: %w", err)
+			errs = append(errs, fmt.Errorf("user %d in account %d: %w", p.userID, p.accountID, err))
+			continue
 		}
-		n++
+		if ctx.Err() == nil {
+			n++
+		}
+	}
+	if len(errs) > 0 {
+		return n, fmt.Errorf("finish reassignments: %w", errors.Join(errs...))
 	}
 	return n, nil
 }

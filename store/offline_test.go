@@ -194,6 +194,46 @@ func TestComingBackWaitsForTheSteps(t *testing.T) {
 	}
 }
 
+// TestSignOutDuringTheStepsLeavesNothing: a user who, while their
+// reassignment is under way, is given conversations back and then signs
+// out (going offline again, with a newer bound) loses every one of them,
+// even when the sign-out's own steps stop after its first transaction and
+// the first reassignment is the one left to finish.
+func TestSignOutDuringTheStepsLeavesNothing(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			s := newStepped(t, b.DSN(t)(t), 10, 2)
+			signingOut := false
+			stopped := errors.New("the sign-out's process stopped")
+			s.between(func() error {
+				if signingOut {
+					return stopped // the sign-out's first step after its own transaction
+				}
+				if s.stepsTaken != 3 {
+					return nil
+				}
+				// Six are moved; the first three come back to the user.
+				for _, id := range s.held[:3] {
+					if _, err := s.db.Assign(s.ctx, s.admin, id, &s.a.UserID); err != nil {
+						return err
+					}
+				}
+				signingOut = true
+				if err := s.db.SignOut(s.ctx, s.a.UserID, ""); !errors.Is(err, stopped) {
+					return fmt.Errorf("the sign-out returned %v, want its stop", err)
+				}
+				signingOut = false
+				return nil
+			})
+			s.must(t, s.offline(s.a))
+			if got := s.holders(t); got[s.a.UserID] != 0 {
+				t.Errorf("after the first reassignment's reply %v by holder, want none left with %d", got, s.a.UserID)
+			}
+			storetest.CheckInvariants(t, s.db, s.admin)
+		})
+	}
+}
+
 // TestAStoppedReassignmentIsFinished: a reassignment stopped between two
 // steps (its process stopped) is finished by the next process, in the name
 // of the administrator who set the user offline, and fairly: by the sweep
