@@ -258,6 +258,7 @@ type client struct {
 	base    string
 	token   string
 	account int64
+	user    int64 // the signed-in user
 	http    *http.Client
 }
 
@@ -330,6 +331,7 @@ func (e *env) signIn(ctx context.Context, base string) (*client, error) {
 	c := &client{base: base, http: e.http}
 	var reply struct {
 		Data struct {
+			ID          int64  `json:"id"`
 			AccessToken string `json:"access_token"`
 			AccountID   int64  `json:"account_id"`
 		} `json:"data"`
@@ -341,7 +343,7 @@ func (e *env) signIn(ctx context.Context, base string) (*client, error) {
 	if reply.Data.AccessToken == "" || reply.Data.AccountID == 0 {
 		return nil, errors.New("sign in: no access token or account in the reply")
 	}
-	c.token, c.account = reply.Data.AccessToken, reply.Data.AccountID
+	c.token, c.account, c.user = reply.Data.AccessToken, reply.Data.AccountID, reply.Data.ID
 	if e.opts.account != 0 {
 		c.account = e.opts.account
 	}
