@@ -112,7 +112,10 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 		// A change of role may move conversations in any inbox of the
 		// account; one of availability, only in the user's (as when users
 		// change their own).
-		lock := func() error { return db.lockUserInboxes(ctx, tx, c.AccountID, id) }
+		lock := func() error {
+			_, err := db.lockUserInboxes(ctx, tx, c.AccountID, id)
+			return err
+		}
 		if u.Role != nil {
 			lock = func() error { return db.lockAccountInboxes(ctx, tx, c.AccountID) }
 		}

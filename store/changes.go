@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -54,6 +56,16 @@ func (tx *txn) ctx(ctx context.Context) context.Context {
 }
 
 func (tx *txn) changed(c switchboard.Change) { tx.changes = append(tx.changes, c) }
+
+// lockedInboxes returns the inboxes whose routing lock tx holds, in id
+// order.
+func (tx *txn) lockedInboxes() []int64 {
+	ids := slices.Sorted(maps.Keys(tx.locked))
+	if ids == nil {
+		ids = []int64{}
+	}
+	return ids
+}
 
 func (tx *txn) lockedInbox(id int64) {
 	if tx.locked == nil {

@@ -86,7 +86,7 @@ func (db *DB) SweepPresence(ctx context.Context, grace time.Duration) (int, erro
 	n := 0
 	for _, a := range away {
 		err := db.availabilityTx(ctx, func(tx *txn) error {
-			if err := db.lockUserInboxes(ctx, tx, a[0], a[1]); err != nil {
+			if _, err := db.lockUserInboxes(ctx, tx, a[0], a[1]); err != nil {
 				return err
 			}
 			// Look again under the lock: they may have reconnected, or another

@@ -300,9 +300,8 @@ func (db *DB) lockAccountInboxes(ctx context.Context, tx *txn, accountID int64) 
 // those of the inboxes where they are a member or hold conversations. Other
 // inboxes of the account route on meanwhile. (reassign locks the inbox of a
 // conversation assigned to them since, see heldLocked.)
-func (db *DB) lockUserInboxes(ctx context.Context, tx *txn, accountID, userID int64) error {
-	_, err := db.lockInboxes(ctx, tx, db.q.LockInboxesOfUser, accountID, userID, accountID, userID)
-	return err
+func (db *DB) lockUserInboxes(ctx context.Context, tx *txn, accountID, userID int64) ([]int64, error) {
+	return db.lockInboxes(ctx, tx, db.q.LockInboxesOfUser, accountID, userID, accountID, userID)
 }
 
 // lockMembersInboxes takes the routing locks that a change of an inbox's

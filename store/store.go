@@ -472,7 +472,8 @@ type queries struct {
 
 	// PostgreSQL only: what SQLite, without data-modifying WITH, does in
 	// several statements.
-	InsertCreated string `dialect:"postgres"`
+	InsertCreated   string `dialect:"postgres"`
+	LockInboxesByID string `dialect:"postgres"`
 }
 
 // loadQueries fills a queries from the text of a queries file, with the

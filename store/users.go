@@ -215,9 +215,11 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	// the user's inboxes, so it takes theirs. Inbox locks come before the
 	// user's row in every transaction, so lockers never deadlock. Busy
 	// moves nothing.
+	var inboxes []int64 // the user's, locked when going offline
 	switch a {
 	case switchboard.Offline:
-		if err := db.lockUserInboxes(ctx, tx, accountID, userID); err != nil {
+		var err error
+		if inboxes, err = db.lockUserInboxes(ctx, tx, accountID, userID); err != nil {
 			return err
 		}
 	case switchboard.Online:
@@ -252,7 +254,7 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	}
 	switch {
 	case a == switchboard.Offline && (old != switchboard.Offline || force):
-		return db.wentOffline(ctx, tx, accountID, userID, actor)
+		return db.wentOffline(ctx, tx, accountID, userID, actor, inboxes)
 	case a == switchboard.Online && old != switchboard.Online:
 		return db.placeFor(ctx, tx, accountID, userID)
 	}

@@ -29,6 +29,13 @@ WHERE account_id = ?
        OR id IN (SELECT inbox_id FROM conversations WHERE account_id = ? AND assignee_id = ?))
 ORDER BY id FOR NO KEY UPDATE;
 
+-- name: LockInboxesByID
+-- The inboxes of a JSON array of ids, in id order: those a reassignment's
+-- first transaction locked, taken again by each of its later steps.
+SELECT id FROM inboxes
+WHERE account_id = ? AND id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x))
+ORDER BY id FOR NO KEY UPDATE;
+
 -- name: AutoInboxesOfMember
 SELECT i.id FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
 WHERE i.account_id = ? AND m.user_id = ? AND i.enable_auto_assignment
