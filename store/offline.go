@@ -191,13 +191,9 @@ func (db *DB) finishReassign(ctx context.Context, p pendingReassign) error {
 			if err := db.lockStepInboxes(ctx, tx, p); err != nil {
 				return err
 			}
-			var bound int64
-			var actor sql.NullInt64
-			err := tx.QueryRowContext(ctx, db.q.ReassignBound, p.accountID, p.userID).Scan(&bound, &actor)
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil // finished, by another run
-			} else if err != nil {
-				return err
+			bound, by, ok, err := db.reassignBound(ctx, tx, p.accountID, p.userID)
+			if err != nil || !ok {
+				return err // none: finished, by another run
 			}
 			if bound != next.bound {
 				// A newer bound may cover conversations in inboxes not
@@ -209,10 +205,6 @@ func (db *DB) finishReassign(ctx context.Context, p pendingReassign) error {
 					more = true
 					return nil
 				}
-			}
-			var by *int64
-			if actor.Valid {
-				by = &actor.Int64
 			}
 			if next.after, more, err = db.offlineStep(ctx, tx, p.accountID, p.userID, by, next.bound, next.after); err != nil {
 				return err
@@ -327,15 +319,26 @@ func (db *DB) lockStepInboxes(ctx context.Context, tx *txn, p pendingReassign) e
 // checkNoReassignPending refuses, with reassignPending, a change of
 // userID's availability while their reassignment is under way.
 func (db *DB) checkNoReassignPending(ctx context.Context, tx *txn, accountID, userID int64) error {
-	var bound int64
-	var actor sql.NullInt64
-	err := tx.QueryRowContext(ctx, db.q.ReassignBound, accountID, userID).Scan(&bound, &actor)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	} else if err != nil {
+	if _, _, ok, err := db.reassignBound(ctx, tx, accountID, userID); err != nil || !ok {
 		return err
 	}
 	return &reassignPending{accountID: accountID, userID: userID}
+}
+
+// reassignBound returns the bound and actor of userID's reassignment under
+// way, if any (ok).
+func (db *DB) reassignBound(ctx context.Context, tx *txn, accountID, userID int64) (bound int64, actor *int64, ok bool, err error) {
+	var by sql.NullInt64
+	err = tx.QueryRowContext(ctx, db.q.ReassignBound, accountID, userID).Scan(&bound, &by)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, false, nil
+	} else if err != nil {
+		return 0, nil, false, err
+	}
+	if by.Valid {
+		actor = &by.Int64
+	}
+	return bound, actor, true, nil
 }
 
 // isReassignPending says err is a change that waits for a

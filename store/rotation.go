@@ -56,7 +56,7 @@ func (db *DB) loadMembers(ctx context.Context, tx *txn, st *inboxState) error {
 	}
 	query := db.q.InboxMembers
 	if st.pickedByIndex() {
-		query = db.q.InboxMembersAvailability // the load decides nothing
+		query = db.q.InboxMembersNoLoad // the load decides nothing
 	}
 	rows, err := tx.QueryContext(ctx, query, st.ID)
 	if err != nil {

@@ -130,7 +130,7 @@ JOIN inboxes i ON i.id = m.inbox_id
 JOIN account_users au ON au.account_id = i.account_id AND au.user_id = m.user_id
 WHERE m.inbox_id = ? ORDER BY m.user_id;
 
--- name: InboxMembersAvailability
+-- name: InboxMembersNoLoad
 -- InboxMembers without the load, for a round robin without a limit, whose
 -- picks do not depend on it: counting the open conversations of an agent
 -- going offline with ten thousand was a millisecond per step of their
