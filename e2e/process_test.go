@@ -8,13 +8,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -54,11 +55,12 @@ func build(t testing.TB) string {
 
 // process is one running switchboard serve.
 type process struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *bytes.Buffer
-	out  *lockedWriter // writes to logs
-	done chan struct{}
+	cmd    *exec.Cmd
+	url    string
+	logs   *bytes.Buffer
+	out    *lockedWriter // writes to logs
+	done   chan struct{}
+	killed atomic.Bool // by the test
 }
 
 // errorLogs returns the log lines of the process at level ERROR or WARN.
@@ -74,38 +76,59 @@ func (p *process) errorLogs() string {
 	return b.String()
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// listening matches the log line that names the address serve listens on.
+var listening = regexp.MustCompile(`msg="switchboard listening" addr=(\S+)`)
+
+// listeningOn returns the address the process said it listens on, or "".
+func (p *process) listeningOn() string {
+	p.out.mu.Lock()
+	defer p.out.mu.Unlock()
+	if m := listening.FindStringSubmatch(p.logs.String()); m != nil {
+		return m[1]
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return ""
 }
 
 // startProcess starts switchboard serve on db, with any extra flags, and
-// waits until it is ready.
+// waits until it is ready. It listens on a port the kernel gives it (--addr
+// 127.0.0.1:0) and the test reads which from its log: a port found free and
+// handed over could be taken meanwhile by a server of another test package,
+// which would then answer for it.
 func startProcess(t testing.TB, db string, extra ...string) *process {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(build(t), append([]string{"serve", "--addr", addr, "--db", db}, extra...)...)
+	cmd := exec.Command(build(t), append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, extra...)...)
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_EMAIL="+adminEmail, "SWITCHBOARD_ADMIN_PASSWORD="+adminPassword)
-	p := &process{cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan struct{})}
+	p := &process{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan struct{})}
 	p.out = &lockedWriter{w: p.logs}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.kill() })
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+			if !p.killed.Load() && p.cmd.ProcessState.ExitCode() != 0 {
+				t.Errorf("switchboard exited during the test (%s); logs:\n%s", p.cmd.ProcessState, p.logs)
+			}
+		default:
+		}
+		p.kill()
+	})
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(p.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
+		if p.url == "" {
+			if addr := p.listeningOn(); addr != "" {
+				p.url = "http://" + addr
+			}
+		}
+		if p.url != "" {
+			resp, err := http.Get(p.url + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return p
+				}
 			}
 		}
 		select {
@@ -125,6 +148,7 @@ func (p *process) kill() {
 		return
 	default:
 	}
+	p.killed.Store(true)
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
 }

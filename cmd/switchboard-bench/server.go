@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -90,26 +91,17 @@ type process struct {
 	done chan struct{}
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+// listening matches the log line that names the address serve listens on.
+var listening = regexp.MustCompile(`msg="switchboard listening" addr=(\S+)`)
 
-// startProcess starts switchboard serve on dsn, on a free loopback port,
-// and waits until it is ready.
+// startProcess starts switchboard serve on dsn and waits until it is ready.
+// It listens on a port the kernel gives it, named in its log: a port found
+// free and handed over could be taken meanwhile by another program.
 func (e *env) startProcess(ctx context.Context, dsn string) (*process, error) {
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(e.binary, "serve", "--addr", addr, "--db", dsn)
+	cmd := exec.Command(e.binary, "serve", "--addr", "127.0.0.1:0", "--db", dsn)
 	cmd.Env = append(os.Environ(),
 		"SWITCHBOARD_ADMIN_EMAIL="+e.opts.email, "SWITCHBOARD_ADMIN_PASSWORD="+e.opts.password)
-	p := &process{cmd: cmd, url: "http://" + addr, logs: &tail{}, done: make(chan struct{})}
+	p := &process{cmd: cmd, logs: &tail{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -117,11 +109,18 @@ func (e *env) startProcess(ctx context.Context, dsn string) (*process, error) {
 	go func() { cmd.Wait(); close(p.done) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := e.http.Get(p.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p, nil
+		if p.url == "" {
+			if m := listening.FindStringSubmatch(p.logs.String()); m != nil {
+				p.url = "http://" + m[1]
+			}
+		}
+		if p.url != "" {
+			resp, err := e.http.Get(p.url + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return p, nil
+				}
 			}
 		}
 		select {

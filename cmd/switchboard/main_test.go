@@ -88,7 +88,8 @@ type server struct {
 	err    error
 }
 
-// startServe runs serve in a goroutine and waits until addr answers /healthz.
+// startServe runs serve in a goroutine and waits until it says it listens
+// on addr and addr answers /healthz.
 func startServe(t *testing.T, addr string, vars map[string]string, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -104,11 +105,16 @@ func startServe(t *testing.T, addr string, vars map[string]string, args ...strin
 			t.Fatalf("serve returned before it was up: %v\nstdout:\n%s\nstderr:\n%s", err, s.stdout, s.stderr)
 		default:
 		}
-		resp, err := client.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
+		// Only once serve says it listens on addr: before, another test
+		// package's server could hold the port and answer for it.
+		var err error
+		if strings.Contains(s.stdout.String(), `msg="switchboard listening" addr=`+addr+" ") {
+			var resp *http.Response
+			if resp, err = client.Get(s.base + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return s
+				}
 			}
 		}
 		if time.Now().After(deadline) {
