@@ -111,7 +111,10 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request, c sw
 	}
 	if message != nil {
 		if n.Message, _, err = message.str("content"); err != nil {
-			return switchboard.Invalid("message.content", "message.content must be a string")
+			if e, ok := errorsAs(err); ok {
+				return switchboard.Invalid("message.content", "message.%s", e.Message)
+			}
+			return err
 		}
 	}
 	conv, err := s.store.CreateConversation(r.Context(), c, n)
@@ -182,8 +185,8 @@ func (s *Server) toggleStatus(w http.ResponseWriter, r *http.Request, c switchbo
 	}
 	if _, ok := b["snoozed_until"]; ok && !b.isNull("snoozed_until") {
 		secs, err := parseID(b["snoozed_until"], "snoozed_until")
-		if err != nil {
-			return switchboard.Invalid("snoozed_until", "snoozed_until must be a Unix time in seconds")
+		if err != nil || secs > maxUnixSeconds {
+			return switchboard.Invalid("snoozed_until", "snoozed_until must be a Unix time in seconds, before the year 10000")
 		}
 		t := time.Unix(secs, 0).UTC()
 		ch.SnoozedUntil = &t

@@ -110,7 +110,8 @@ func (b body) ids(name string) (ids []int64, present bool, err error) {
 	return ids, true, nil
 }
 
-// str reads a string.
+// str reads a string. A NUL character is refused: PostgreSQL cannot store
+// one in text (and no name, address or message needs it).
 func (b body) str(name string) (s string, present bool, err error) {
 	raw, ok := b[name]
 	if !ok || b.isNull(name) {
@@ -118,6 +119,9 @@ func (b body) str(name string) (s string, present bool, err error) {
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", true, switchboard.Invalid(name, "%s must be a string", name)
+	}
+	if strings.ContainsRune(s, 0) {
+		return "", true, switchboard.Invalid(name, "%s must not contain a NUL character", name)
 	}
 	return s, true, nil
 }

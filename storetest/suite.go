@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"LeavingInboxOrAccountMovesConversations", testLosingAccess},
 		{"ManualAssignmentRules", testManualAssignment},
 		{"AgentSeesOnlyTheirInboxes", testVisibility},
+		{"ListFilterTakesAnyInboxID", testListFilterAnyID},
 		{"ConversationIDsNumberedPerAccount", testDisplayIDs},
 		{"RotationAndAvailabilitySurviveReopen", testRotationSurvivesReopen},
 		{"DuplicateEmailRefused", testDuplicateEmail},
@@ -474,6 +476,24 @@ func testVisibility(t *testing.T, f *fixture) {
 	}
 	if _, err := f.db.CreateInbox(f.ctx, a, switchboard.NewInbox{Name: "x"}); switchboard.ErrorCode(err) != switchboard.EFORBIDDEN {
 		t.Errorf("agent created an inbox: %v", err)
+	}
+}
+
+// testListFilterAnyID: an inbox filter is an id like any other, 8 bytes
+// wide; one that matches no inbox lists nothing.
+func testListFilterAnyID(t *testing.T, f *fixture) {
+	inbox := f.inbox(true, true, f.online())
+	f.create(inbox, switchboard.NewConversation{})
+	for _, id := range []int64{inbox, 1 << 31, math.MaxInt64} {
+		list, counts, err := f.db.Conversations(f.ctx, f.admin, switchboard.ConversationFilter{
+			AssigneeType: "all", Status: "all", InboxID: &id, Page: 1})
+		want := 0
+		if id == inbox {
+			want = 1
+		}
+		if err != nil || len(list) != want || counts.All != want {
+			t.Errorf("inbox_id %d: %d conversations, count %d (%v), want %d", id, len(list), counts.All, err, want)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/observe"
@@ -264,7 +265,10 @@ var statusOf = map[switchboard.Code]int{
 // 500 with the detail in the log only.
 func (c *Console) adapt(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := h(w, r)
+		err := formText(r)
+		if err == nil {
+			err = h(w, r)
+		}
 		if err == nil {
 			return
 		}
@@ -289,6 +293,27 @@ func (c *Console) adapt(h handler) http.Handler {
 		w.WriteHeader(status)
 		c.pages["error.html"].ExecuteTemplate(w, "layout", page{Title: http.StatusText(status), Error: message})
 	})
+}
+
+// formText refuses a posted form with a value that is not text: bytes that
+// are not UTF-8, or a NUL character (PostgreSQL stores neither, and no
+// name, address or password needs them). A form that cannot be read is
+// malformed.
+func formText(r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return switchboard.Errorf(switchboard.EMALFORMED, "the form could not be read")
+	}
+	for name, values := range r.PostForm {
+		for _, v := range values {
+			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+				return switchboard.Invalid(name, "%s must be text (UTF-8, without NUL characters)", name)
+			}
+		}
+	}
+	return nil
 }
 
 // isFetch reports whether the console's script sent the request, which wants

@@ -181,6 +181,8 @@ WHERE c.account_id = ? AND c.display_id = ?;
 
 -- name: CountConversations
 -- Parameters: user; account; status twice; inbox twice; is administrator; user.
+-- "0 for none" parameters are cast: from the bare 0, PostgreSQL would type
+-- them as 4-byte integers and refuse an id above 2^31 - 1.
 SELECT
   coalesce(sum(CASE WHEN c.assignee_id = ? THEN 1 ELSE 0 END), 0),
   coalesce(sum(CASE WHEN c.assignee_id IS NULL THEN 1 ELSE 0 END), 0),
@@ -189,7 +191,7 @@ SELECT
 FROM conversations c
 WHERE c.account_id = ?
   AND (? = 'all' OR c.status = ?)
-  AND (? = 0 OR c.inbox_id = ?)
+  AND (CAST(? AS BIGINT) = 0 OR c.inbox_id = ?)
   AND (? OR EXISTS (SELECT 1 FROM inbox_members m WHERE m.inbox_id = c.inbox_id AND m.user_id = ?));
 
 -- name: ListConversations
@@ -202,7 +204,7 @@ WITH page AS (
   SELECT c.* FROM conversations c
   WHERE c.account_id = ?
     AND (? = 'all' OR c.status = ?)
-    AND (? = 0 OR c.inbox_id = ?)
+    AND (CAST(? AS BIGINT) = 0 OR c.inbox_id = ?)
     AND (? OR EXISTS (SELECT 1 FROM inbox_members m WHERE m.inbox_id = c.inbox_id AND m.user_id = ?))
     AND (? = 'all'
          OR (? = 'me' AND c.assignee_id = ?)
@@ -428,7 +430,7 @@ WHERE au.auto_offline AND au.availability <> 'offline'
   AND coalesce(au.last_disconnected_at,
                (SELECT max(cc.heartbeat_at) FROM console_connections cc
                 WHERE cc.account_id = au.account_id AND cc.user_id = au.user_id)) < ?
-  AND (? = 0 OR (au.account_id = ? AND au.user_id = ?))
+  AND (CAST(? AS BIGINT) = 0 OR (au.account_id = ? AND au.user_id = ?))
 ORDER BY au.account_id, au.user_id;
 
 -- name: QueueLengths
