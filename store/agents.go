@@ -33,6 +33,16 @@ func (db *DB) agent(ctx context.Context, q querier, accountID, userID int64) (sw
 	return a, notFoundOr(err, "agent")
 }
 
+// agentLocked is agent for a write that depends on the user's place in the
+// account (an assignee's role, a new member): on PostgreSQL it share-locks
+// the place (AgentLocked).
+func (db *DB) agentLocked(ctx context.Context, tx *txn, accountID, userID int64) (switchboard.Agent, error) {
+	var a switchboard.Agent
+	err := tx.QueryRowContext(ctx, db.q.AgentLocked, accountID, userID).Scan(
+		&a.ID, &a.AccountID, &a.Name, &a.Email, &a.Role, &a.Availability, &a.AutoOffline)
+	return a, notFoundOr(err, "agent")
+}
+
 // Agents returns the users of the caller's account, by id.
 func (db *DB) Agents(ctx context.Context, c switchboard.Caller) ([]switchboard.Agent, error) {
 	agents, err := db.agents(ctx, db.read, db.q.AgentsOfAccount, c.AccountID)

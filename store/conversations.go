@@ -219,9 +219,13 @@ func (db *DB) createdReply(ctx context.Context, tx *txn, accountID, displayID in
 }
 
 // checkAssignee refuses a user who may not be the assignee of a conversation
-// in inboxID (ROUTING.md rule 2).
+// in inboxID (ROUTING.md rule 2). The user's place in the account is read
+// locked: a demotion, a removal or going offline that runs meanwhile comes
+// wholly before this assignment (which then sees it) or after it (and then
+// finds the conversation among the user's), even in an inbox it did not
+// lock, such as one created meanwhile.
 func (db *DB) checkAssignee(ctx context.Context, tx *txn, accountID, inboxID, userID int64) error {
-	a, err := db.agent(ctx, tx, accountID, userID)
+	a, err := db.agentLocked(ctx, tx, accountID, userID)
 	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
 		return switchboard.Invalid("assignee_id", "assignee_id is not a user of this account")
 	} else if err != nil {

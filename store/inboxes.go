@@ -265,7 +265,10 @@ func (db *DB) changeMembers(ctx context.Context, tx *txn, c switchboard.Caller, 
 		return nil, err
 	}
 	for _, id := range userIDs {
-		if _, err := db.agent(ctx, tx, c.AccountID, id); switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+		// Read locked: going offline or leaving the account meanwhile comes
+		// before this change (and a new member is added offline, or not at
+		// all) or after it (and finds this inbox among the user's).
+		if _, err := db.agentLocked(ctx, tx, c.AccountID, id); switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
 			return nil, &switchboard.Error{Code: switchboard.EINVALID, Message: "Invalid User IDs", Fields: []string{"user_ids"}}
 		} else if err != nil {
 			return nil, err

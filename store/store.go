@@ -399,6 +399,7 @@ type queries struct {
 	InsertSession          string
 	DeleteSession          string
 	Agent                  string
+	AgentLocked            string
 	AgentsOfAccount        string
 	InsertInbox            string
 	Inbox                  string

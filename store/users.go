@@ -213,8 +213,11 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	// some and changes the routing of those they are a member of, so it
 	// takes those inboxes' locks first; coming online places the queues of
 	// the user's inboxes, so it takes theirs. Inbox locks come before the
-	// user's row in every transaction, so lockers never deadlock. Busy
-	// moves nothing.
+	// user's row in every transaction (an assignment or a new member reads
+	// the row locked after its inbox's lock), so lockers do not wait on each
+	// other in a circle; the one exception, an inbox the user joined while
+	// this waited for its locks, is locked after the row, and a deadlock
+	// there is retried. Busy moves nothing.
 	var inboxes []int64 // the user's, locked when going offline
 	switch a {
 	case switchboard.Offline:
@@ -235,6 +238,17 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	}
 	if _, err := tx.ExecContext(ctx, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
 		return err
+	}
+	if a == switchboard.Offline && db.postgres {
+		// An inbox the user joined after the locks above were taken, and
+		// before the update (which waits for a member change adding them:
+		// it reads their row locked), is locked now, so that a create there
+		// that picked them while they were online is read below. From here
+		// on, no such change commits before this one.
+		var err error
+		if inboxes, err = db.lockUserInboxes(ctx, tx, accountID, userID); err != nil {
+			return err
+		}
 	}
 	if a != switchboard.Offline {
 		// Coming back comes after all of going offline (offline.go). Asked

@@ -11,6 +11,11 @@ SELECT name, webhook_url, enable_auto_assignment, enable_auto_reassignment,
        max_assignment_limit, assignment_mode, rotation_last_user_id
 FROM inboxes WHERE id = ? AND account_id = ? FOR NO KEY UPDATE;
 
+-- name: AgentLocked
+SELECT u.id, au.account_id, u.name, u.email, au.role, au.availability, au.auto_offline
+FROM account_users au JOIN users u ON u.id = au.user_id
+WHERE au.account_id = ? AND au.user_id = ? FOR SHARE OF au;
+
 -- name: LockInboxesOfAccount
 SELECT id FROM inboxes WHERE account_id = ? ORDER BY id FOR NO KEY UPDATE;
 

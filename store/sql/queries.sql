@@ -82,6 +82,17 @@ SELECT u.id, au.account_id, u.name, u.email, au.role, au.availability, au.auto_o
 FROM account_users au JOIN users u ON u.id = au.user_id
 WHERE au.account_id = ? AND au.user_id = ?;
 
+-- name: AgentLocked
+-- Agent, read for a write that depends on the user's place in the account:
+-- an assignee's role, a new member. PostgreSQL share-locks the place, so
+-- that such a write and a change of it (a demotion, a removal, going
+-- offline: each updates the row before it reads the user's conversations
+-- and inboxes) come one after the other. SQLite's one writer does that
+-- already.
+SELECT u.id, au.account_id, u.name, u.email, au.role, au.availability, au.auto_offline
+FROM account_users au JOIN users u ON u.id = au.user_id
+WHERE au.account_id = ? AND au.user_id = ?;
+
 -- name: AgentsOfAccount
 SELECT u.id, au.account_id, u.name, u.email, au.role, au.availability, au.auto_offline
 FROM account_users au JOIN users u ON u.id = au.user_id

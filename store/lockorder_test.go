@@ -1,0 +1,336 @@
+package store_test
+
+// Interleavings on PostgreSQL that the inbox locks alone did not order: a
+// change of a user's place in the account (a demotion, a removal, going
+// offline) against an assignment to that user, or a new membership, in an
+// inbox the change had not locked. Each test holds row locks from a
+// connection of its own to stop the store's transactions at chosen points
+// (it writes no data), then checks what ROUTING.md promises. Found by a
+// review; each failed before the fix (AgentLocked, and going offline
+// locking again after its update).
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/storetest"
+)
+
+// lockWaiters returns how many lock requests of the server wait.
+func lockWaiters(t *testing.T, raw *sql.DB) int {
+	t.Helper()
+	var n int
+	if err := raw.QueryRow(`SELECT count(*) FROM pg_locks WHERE NOT granted`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitLockWaiters waits until n lock requests wait.
+func waitLockWaiters(t *testing.T, raw *sql.DB, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if lockWaiters(t, raw) >= n {
+			return
+		}
+	}
+	t.Fatalf("fewer than %d lock requests wait", n)
+}
+
+// waitDoneOrWaiting waits until done has a result (returned, not consumed:
+// it is put back) or n lock requests wait.
+func waitDoneOrWaiting(t *testing.T, raw *sql.DB, done chan error, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		select {
+		case err := <-done:
+			done <- err
+			return
+		default:
+		}
+		if lockWaiters(t, raw) >= n {
+			return
+		}
+	}
+	t.Fatal("neither done nor waiting")
+}
+
+// lockRow starts a transaction of raw that holds a row lock taken by query.
+func lockRow(t *testing.T, raw *sql.DB, query string, args ...any) *sql.Tx {
+	t.Helper()
+	tx, err := raw.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(query, args...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	return tx
+}
+
+func rawPostgres(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return raw
+}
+
+// TestLostAccessAgainstAssignmentInANewInbox: a demotion or a removal locks
+// the inboxes the account has when it starts. A create in an inbox made
+// after that, with the leaving administrator as its assignee, must come
+// wholly before the change (which then moves the conversation) or after it
+// (and be refused).
+func TestLostAccessAgainstAssignmentInANewInbox(t *testing.T) {
+	for _, how := range []string{"demote", "remove"} {
+		t.Run(how, func(t *testing.T) {
+			dsn := storetest.Postgres(t)(t)
+			ctx := context.Background()
+			db, admin := openWithAdministrator(t, dsn)
+			x, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "X", Email: "x@example.com",
+				Role: switchboard.RoleAdministrator, Availability: switchboard.Online})
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Old", EnableAutoAssignment: true, EnableAutoReassignment: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := rawPostgres(t, dsn)
+			// The change takes the account's inbox locks and waits on this one.
+			r := lockRow(t, raw, `SELECT id FROM inboxes WHERE id = $1 FOR NO KEY UPDATE`, old.ID)
+			changed := make(chan error, 1)
+			go func() {
+				if how == "demote" {
+					role := switchboard.RoleAgent
+					_, err := db.UpdateAgent(ctx, admin, x.ID, switchboard.AgentUpdate{Role: &role})
+					changed <- err
+				} else {
+					changed <- db.RemoveAgent(ctx, admin, x.ID)
+				}
+			}()
+			waitLockWaiters(t, raw, 1)
+			fresh, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "New", EnableAutoAssignment: true, EnableAutoReassignment: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The create stops at its insert (the assignee's foreign key),
+			// after its checks.
+			r2 := lockRow(t, raw, `SELECT id FROM users WHERE id = $1 FOR UPDATE`, x.ID)
+			created := make(chan error, 1)
+			go func() {
+				_, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: fresh.ID, AssigneeID: &x.ID})
+				created <- err
+			}()
+			waitLockWaiters(t, raw, 2)
+			if err := r.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			// The change now runs to its end, or waits for the create.
+			waitDoneOrWaiting(t, raw, changed, 2)
+			if err := r2.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-changed; err != nil {
+				t.Fatalf("%s: %v", how, err)
+			}
+			if err := <-created; err != nil {
+				t.Logf("create refused: %v", err)
+			}
+			storetest.CheckInvariants(t, db, admin)
+		})
+	}
+}
+
+// TestOfflineAgainstANewMembership: going offline locks the inboxes the
+// user is a member of when it starts. Added to another inbox meanwhile and
+// picked there by a create that read them online, the user must not be
+// left holding that conversation while a colleague there is online.
+func TestOfflineAgainstANewMembership(t *testing.T) {
+	dsn := storetest.Postgres(t)(t)
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, dsn)
+	agent := func(email string) int64 {
+		a, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: email, Email: email,
+			Role: switchboard.RoleAgent, Availability: switchboard.Online})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.ID
+	}
+	x, y := agent("x@example.com"), agent("y@example.com") // x < y: a fresh rotation picks x first
+	inbox := func(name string, members ...int64) int64 {
+		in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: name, EnableAutoAssignment: true, EnableAutoReassignment: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ChangeMembers(ctx, admin, in.ID, members, store.AddMembers); err != nil {
+			t.Fatal(err)
+		}
+		return in.ID
+	}
+	hook, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "https://example.com/hook", Subscriptions: []string{"conversation_created"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i1 := inbox("I1", x, y)
+	k := inbox("K", y)
+	raw := rawPostgres(t, dsn)
+	r := lockRow(t, raw, `SELECT id FROM inboxes WHERE id = $1 FOR NO KEY UPDATE`, i1)
+	offline := make(chan error, 1)
+	go func() { offline <- db.SetAvailability(ctx, admin, x, switchboard.Offline) }()
+	waitLockWaiters(t, raw, 1)
+	if _, err := db.ChangeMembers(ctx, admin, k, []int64{x}, store.AddMembers); err != nil {
+		t.Fatal(err)
+	}
+	// The create stops at its webhook delivery's insert (the webhook's
+	// foreign key): after its pick and its event, before its commit.
+	r2 := lockRow(t, raw, `SELECT id FROM webhooks WHERE id = $1 FOR UPDATE`, hook.ID)
+	created := make(chan error, 1)
+	var conv switchboard.Conversation
+	go func() {
+		var err error
+		conv, err = db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: k})
+		created <- err
+	}()
+	waitLockWaiters(t, raw, 2)
+	if err := r.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	waitDoneOrWaiting(t, raw, offline, 2)
+	if err := r2.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-offline; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Conversation(ctx, admin, conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Assignee != nil && got.Assignee.ID == x {
+		t.Errorf("conversation %d stays with %d, who is %s, while %d is online in its inbox", got.ID, x, got.Assignee.Availability, y)
+	}
+	storetest.CheckInvariants(t, db, admin)
+}
+
+// TestOfflineAgainstAnAssignmentByHand: a conversation given by hand to a
+// user going offline must end as if the two happened one after the other:
+// given before, it is reassigned with the rest; given after (once the
+// change has committed), it stays theirs (README, "Going offline with many
+// conversations"). The assignment here writes its event, then waits in its
+// own transaction, while the user goes offline in steps of two.
+func TestOfflineAgainstAnAssignmentByHand(t *testing.T) {
+	dsn := storetest.Postgres(t)(t)
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, dsn)
+	db.ReassignStep = 2
+	agent := func(email string, role switchboard.Role) int64 {
+		a, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: email, Email: email,
+			Role: role, Availability: switchboard.Online})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.ID
+	}
+	x := agent("x@example.com", switchboard.RoleAdministrator)
+	b := agent("b@example.com", switchboard.RoleAgent)
+	z := agent("z@example.com", switchboard.RoleAgent)
+	inbox := func(name string, limit int, members ...int64) int64 {
+		in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: name, EnableAutoAssignment: true, EnableAutoReassignment: true, MaxAssignmentLimit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ChangeMembers(ctx, admin, in.ID, members, store.AddMembers); err != nil {
+			t.Fatal(err)
+		}
+		return in.ID
+	}
+	h := inbox("H", 0, x, b)
+	j := inbox("J", 1, z) // x is not a member: going offline does not lock it
+	l := inbox("L", 0, b)
+	create := func(inbox int64, assignee *int64) switchboard.Conversation {
+		c, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: inbox, AssigneeID: assignee})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for range 5 {
+		create(h, &x)
+	}
+	c1 := create(j, nil) // z's, who is then full
+	q := create(j, nil)  // waits
+	if q.Assignee != nil {
+		t.Fatalf("q assigned to %d, want waiting", q.Assignee.ID)
+	}
+	raw := rawPostgres(t, dsn)
+	// The assignment of c1 to x writes its event, then placing J's queue
+	// (z has room again) stops at q's row.
+	r := lockRow(t, raw, `SELECT id FROM conversations WHERE display_id = $1 AND inbox_id = $2 FOR UPDATE`, q.ID, j)
+	assigned := make(chan error, 1)
+	go func() {
+		_, err := db.Assign(ctx, admin, c1.ID, &x)
+		assigned <- err
+	}()
+	waitLockWaiters(t, raw, 1)
+	create(l, &b) // an event committed with a higher id
+	var release sync.Once
+	let := func() error {
+		var err error
+		release.Do(func() {
+			if err = r.Commit(); err == nil {
+				err = <-assigned
+				assigned <- err
+			}
+		})
+		return err
+	}
+	var assignedAfter bool // the assignment committed after the first transaction
+	store.SetBetweenSteps(db, func(_, _ int64) error {
+		select {
+		case err := <-assigned:
+			assigned <- err
+		default:
+			assignedAfter = true
+		}
+		return let()
+	})
+	offline := make(chan error, 1)
+	go func() { offline <- db.SetAvailability(ctx, admin, x, switchboard.Offline) }()
+	// Going offline either reaches its steps (the hook lets the assignment
+	// go) or waits for the assignment to commit.
+	waitDoneOrWaiting(t, raw, offline, 2)
+	if err := let(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-offline; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-assigned; err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Conversation(ctx, admin, c1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stays := got.Assignee != nil && got.Assignee.ID == x
+	if assignedAfter && !stays {
+		t.Errorf("conversation %d, given to %d by hand after they went offline, was taken from them", c1.ID, x)
+	}
+	if !assignedAfter && stays {
+		t.Errorf("conversation %d, given to %d before they went offline, stays with them", c1.ID, x)
+	}
+	storetest.CheckInvariants(t, db, admin)
+}
