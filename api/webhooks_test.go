@@ -220,6 +220,23 @@ func TestWebhooks(t *testing.T) {
 			}
 		})
 	})
+	t.Run("DeliveryIDsNeverRepeat", func(t *testing.T) {
+		// Receivers drop repeats by the delivery id: a webhook deleted and
+		// made again (a new secret, say) must not hear an id it has seen.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			r := newReceiver(t, 0)
+			inbox := s.newInbox(nil)
+			for range 2 {
+				id := s.subscribe(r, "conversation_created")
+				s.admin.create(inbox, nil)
+				drain(t, s.sender())
+				s.admin.must(200, "DELETE", acct("/webhooks/%d", id), nil, nil)
+			}
+			if len(r.accepted) != 2 || r.accepted[0].ID == r.accepted[1].ID {
+				t.Errorf("deliveries %+v, want two with different ids", r.accepted)
+			}
+		})
+	})
 	t.Run("ManagedByAdministrators", func(t *testing.T) {
 		s := newServer(t)
 		r := newReceiver(t, 0)
