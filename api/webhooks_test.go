@@ -46,8 +46,18 @@ type delivery struct {
 }
 
 func newReceiver(t *testing.T, fail int) *receiver {
+	return newReceiverBefore(t, fail, nil)
+}
+
+// newReceiverBefore is newReceiver whose requests run before first, unless
+// nil; before returns whether the receiver goes on to serve the request.
+func newReceiverBefore(t *testing.T, fail int, before func(w http.ResponseWriter, req *http.Request) bool) *receiver {
 	r := &receiver{fail: fail, t: t}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if before == nil || before(w, req) {
+			r.serve(w, req)
+		}
+	}))
 	t.Cleanup(r.srv.Close)
 	return r
 }
@@ -236,6 +246,35 @@ func TestWebhooks(t *testing.T) {
 				t.Errorf("deliveries %+v, want two with different ids", r.accepted)
 			}
 		})
+	})
+	t.Run("ASlowReceiverHoldsUpOnlyItsOwn", func(t *testing.T) {
+		// The slow receiver's delivery comes first in the outbox and
+		// answers only once the other receiver has had its own: one after
+		// the other, it would give up waiting (and the test fails).
+		s := newServer(t)
+		heard := make(chan struct{})
+		var once sync.Once
+		fast := newReceiverBefore(t, 0, func(http.ResponseWriter, *http.Request) bool {
+			once.Do(func() { close(heard) })
+			return true
+		})
+		slow := newReceiverBefore(t, 0, func(w http.ResponseWriter, req *http.Request) bool {
+			select {
+			case <-heard:
+				return true
+			case <-time.After(5 * time.Second):
+				t.Error("the slow receiver's delivery held up the other receiver's")
+				http.Error(w, "gave up", http.StatusServiceUnavailable)
+				return false
+			}
+		})
+		s.subscribe(slow, "conversation_created")
+		s.subscribe(fast, "conversation_created")
+		s.admin.create(s.newInbox(nil), nil)
+		drain(t, s.sender())
+		if len(fast.events()) != 1 || len(slow.events()) != 1 {
+			t.Errorf("fast heard %v, slow %v; want one each", fast.events(), slow.events())
+		}
 	})
 	t.Run("ManagedByAdministrators", func(t *testing.T) {
 		s := newServer(t)

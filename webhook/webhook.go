@@ -10,11 +10,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/switchboard/switchboard"
@@ -85,14 +87,44 @@ func (s *Sender) Run(ctx context.Context) {
 	}
 }
 
+// receivers is how many receivers (URLs) a sender posts to at once.
+const receivers = 8
+
 // Once claims the due deliveries and sends them, returning how many it
-// tried.
+// tried. The deliveries to one URL go one after the other, in the order of
+// their events; different URLs are posted to side by side, so that a slow
+// or unreachable receiver (up to the client's timeout a delivery) holds up
+// only its own.
 func (s *Sender) Once(ctx context.Context) (int, error) {
 	batch, err := s.Outbox.ClaimDeliveries(ctx, 50, time.Minute)
 	if err != nil {
 		return 0, err
 	}
+	byURL := map[string][]switchboard.Delivery{}
+	var urls []string
 	for _, d := range batch {
+		if _, ok := byURL[d.URL]; !ok {
+			urls = append(urls, d.URL)
+		}
+		byURL[d.URL] = append(byURL[d.URL], d)
+	}
+	errs := make([]error, len(urls))
+	slots := make(chan struct{}, receivers)
+	var wg sync.WaitGroup
+	for i, url := range urls {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			errs[i] = s.deliver(ctx, byURL[url])
+		})
+	}
+	wg.Wait()
+	return len(batch), errors.Join(errs...)
+}
+
+// deliver sends deliveries in order and records each outcome.
+func (s *Sender) deliver(ctx context.Context, deliveries []switchboard.Delivery) error {
+	for _, d := range deliveries {
 		failure := s.send(ctx, d)
 		var next *time.Time
 		if failure != "" && d.Attempts+1 < s.MaxAttempts {
@@ -103,10 +135,10 @@ func (s *Sender) Once(ctx context.Context) (int, error) {
 			s.Log.Warn("webhook delivery failed", "delivery", d.ID, "event", d.Event, "attempt", d.Attempts+1, "err", failure, "retry", next != nil)
 		}
 		if err := s.Outbox.DeliveryDone(ctx, d.ID, failure, next); err != nil {
-			return len(batch), err
+			return err
 		}
 	}
-	return len(batch), nil
+	return nil
 }
 
 // send posts one delivery and returns what went wrong, or "".
