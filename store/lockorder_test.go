@@ -334,3 +334,83 @@ func TestOfflineAgainstAnAssignmentByHand(t *testing.T) {
 	}
 	storetest.CheckInvariants(t, db, admin)
 }
+
+// TestOfflineAgainstAMemberAddedMeanwhile: adding a user to an inbox while
+// they go offline waits for that change, so a create in the inbox
+// meanwhile cannot pick them there as online. Going offline is stopped at
+// its webhook deliveries' insert (after its update and its moves), the
+// create at its own.
+func TestOfflineAgainstAMemberAddedMeanwhile(t *testing.T) {
+	dsn := storetest.Postgres(t)(t)
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, dsn)
+	agent := func(email string) int64 {
+		a, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: email, Email: email,
+			Role: switchboard.RoleAgent, Availability: switchboard.Online})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.ID
+	}
+	x, y := agent("x@example.com"), agent("y@example.com") // x < y: a fresh rotation picks x first
+	inbox := func(name string, members ...int64) int64 {
+		in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: name, EnableAutoAssignment: true, EnableAutoReassignment: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ChangeMembers(ctx, admin, in.ID, members, store.AddMembers); err != nil {
+			t.Fatal(err)
+		}
+		return in.ID
+	}
+	i1, k := inbox("I1", x, y), inbox("K", y)
+	if c, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: i1}); err != nil || c.Assignee == nil || c.Assignee.ID != x {
+		t.Fatalf("setup: %+v %v", c.Assignee, err)
+	}
+	hook, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "https://example.com/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := rawPostgres(t, dsn)
+	r := lockRow(t, raw, `SELECT id FROM webhooks WHERE id = $1 FOR UPDATE`, hook.ID)
+	offline := make(chan error, 1)
+	go func() { offline <- db.SetAvailability(ctx, admin, x, switchboard.Offline) }()
+	waitLockWaiters(t, raw, 1)
+	added := make(chan error, 1)
+	go func() {
+		_, err := db.ChangeMembers(ctx, admin, k, []int64{x}, store.AddMembers)
+		added <- err
+	}()
+	waitDoneOrWaiting(t, raw, added, 2)
+	created := make(chan error, 1)
+	var conv switchboard.Conversation
+	go func() {
+		var err error
+		conv, err = db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: k})
+		created <- err
+	}()
+	waiting := 3 // going offline, the addition (waiting for it) and the create
+	select {
+	case err := <-added:
+		added <- err
+		waiting = 2 // the addition did not wait
+	default:
+	}
+	waitLockWaiters(t, raw, waiting)
+	if err := r.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, done := range []chan error{offline, added, created} {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.Conversation(ctx, admin, conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Assignee == nil || got.Assignee.ID != y {
+		t.Errorf("conversation %d with %v, want %d: %d was going offline when added to its inbox", got.ID, got.Assignee, y, x)
+	}
+	storetest.CheckInvariants(t, db, admin)
+}
