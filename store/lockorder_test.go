@@ -11,7 +11,9 @@ package store_test
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,11 +23,21 @@ import (
 	"github.com/switchboard/switchboard/storetest"
 )
 
-// lockWaiters returns how many lock requests of the server wait.
+// lockDSN is a fresh PostgreSQL schema's DSN whose connections carry an
+// application name of their own, so that lockWaiters counts this test's
+// waits only (other tests share the server).
+func lockDSN(t *testing.T) string {
+	return storetest.Postgres(t)(t) + "&application_name=lockorder_" + strings.ToLower(rand.Text()[:10])
+}
+
+// lockWaiters returns how many lock requests of the connections of raw's
+// DSN (lockDSN) wait.
 func lockWaiters(t *testing.T, raw *sql.DB) int {
 	t.Helper()
 	var n int
-	if err := raw.QueryRow(`SELECT count(*) FROM pg_locks WHERE NOT granted`).Scan(&n); err != nil {
+	err := raw.QueryRow(`SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE NOT l.granted AND a.application_name = current_setting('application_name')`).Scan(&n)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -92,7 +104,7 @@ func rawPostgres(t *testing.T, dsn string) *sql.DB {
 func TestLostAccessAgainstAssignmentInANewInbox(t *testing.T) {
 	for _, how := range []string{"demote", "remove"} {
 		t.Run(how, func(t *testing.T) {
-			dsn := storetest.Postgres(t)(t)
+			dsn := lockDSN(t)
 			ctx := context.Background()
 			db, admin := openWithAdministrator(t, dsn)
 			x, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "X", Email: "x@example.com",
@@ -155,7 +167,7 @@ func TestLostAccessAgainstAssignmentInANewInbox(t *testing.T) {
 // picked there by a create that read them online, the user must not be
 // left holding that conversation while a colleague there is online.
 func TestOfflineAgainstANewMembership(t *testing.T) {
-	dsn := storetest.Postgres(t)(t)
+	dsn := lockDSN(t)
 	ctx := context.Background()
 	db, admin := openWithAdministrator(t, dsn)
 	agent := func(email string) int64 {
@@ -232,7 +244,7 @@ func TestOfflineAgainstANewMembership(t *testing.T) {
 // conversations"). The assignment here writes its event, then waits in its
 // own transaction, while the user goes offline in steps of two.
 func TestOfflineAgainstAnAssignmentByHand(t *testing.T) {
-	dsn := storetest.Postgres(t)(t)
+	dsn := lockDSN(t)
 	ctx := context.Background()
 	db, admin := openWithAdministrator(t, dsn)
 	db.ReassignStep = 2
@@ -297,16 +309,26 @@ func TestOfflineAgainstAnAssignmentByHand(t *testing.T) {
 		})
 		return err
 	}
-	var assignedAfter bool // the assignment committed after the first transaction
+	// Asked at the first step after going offline's first transaction
+	// committed: had the assignment committed by then?
+	var assignedAfter bool
+	askAssignedAfter := func() error {
+		var n int
+		err := raw.QueryRow(`SELECT count(*) FROM assignment_events e JOIN conversations c ON c.id = e.conversation_id
+			WHERE c.display_id = $1 AND c.inbox_id = $2 AND e.reason = 'manual' AND e.to_assignee_id = $3`, c1.ID, j, x).Scan(&n)
+		assignedAfter = n == 0
+		return err
+	}
+	var asked sync.Once
 	store.SetBetweenSteps(db, func(_, _ int64) error {
-		select {
-		case err := <-assigned:
-			assigned <- err
-		default:
-			assignedAfter = true
+		var err error
+		asked.Do(func() { err = askAssignedAfter() })
+		if err != nil {
+			return err
 		}
 		return let()
 	})
+
 	offline := make(chan error, 1)
 	go func() { offline <- db.SetAvailability(ctx, admin, x, switchboard.Offline) }()
 	// Going offline either reaches its steps (the hook lets the assignment
@@ -341,7 +363,7 @@ func TestOfflineAgainstAnAssignmentByHand(t *testing.T) {
 // its webhook deliveries' insert (after its update and its moves), the
 // create at its own.
 func TestOfflineAgainstAMemberAddedMeanwhile(t *testing.T) {
-	dsn := storetest.Postgres(t)(t)
+	dsn := lockDSN(t)
 	ctx := context.Background()
 	db, admin := openWithAdministrator(t, dsn)
 	agent := func(email string) int64 {
