@@ -17,7 +17,10 @@ CREATE TABLE webhook_outbox_new (
     created_at      BIGINT NOT NULL
 );
 INSERT INTO webhook_outbox_new (id, webhook_id, event, payload, attempts, next_attempt_at, delivered_at, last_error, created_at)
-SELECT id, webhook_id, event, payload, attempts, next_attempt_at, delivered_at, last_error, created_at FROM webhook_outbox;
+SELECT id, webhook_id, event, payload, attempts, next_attempt_at, delivered_at, last_error, created_at FROM webhook_outbox
+-- A delivery whose webhook is gone (deleted with foreign keys off, by hand)
+-- could never be sent, and would fail the new table's key.
+WHERE webhook_id IN (SELECT id FROM webhooks);
 DROP TABLE webhook_outbox;
 ALTER TABLE webhook_outbox_new RENAME TO webhook_outbox;
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
