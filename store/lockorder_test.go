@@ -96,6 +96,33 @@ func rawPostgres(t *testing.T, dsn string) *sql.DB {
 	return raw
 }
 
+// onlineUser adds an online user with role to admin's account.
+func onlineUser(t *testing.T, db *store.DB, admin switchboard.Caller, email string, role switchboard.Role) int64 {
+	t.Helper()
+	a, err := db.CreateAgent(context.Background(), admin, switchboard.NewAgent{Name: email, Email: email,
+		Role: role, Availability: switchboard.Online})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
+}
+
+// inboxOf makes an inbox with both routings on, limit (0: none) and members.
+func inboxOf(t *testing.T, db *store.DB, admin switchboard.Caller, name string, limit int, members ...int64) int64 {
+	t.Helper()
+	ctx := context.Background()
+	in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: name, EnableAutoAssignment: true, EnableAutoReassignment: true, MaxAssignmentLimit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(members) > 0 {
+		if _, err := db.ChangeMembers(ctx, admin, in.ID, members, store.AddMembers); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return in.ID
+}
+
 // TestLostAccessAgainstAssignmentInANewInbox: a demotion or a removal locks
 // the inboxes the account has when it starts. A create in an inbox made
 // after that, with the leaving administrator as its assignee, must come
@@ -107,39 +134,29 @@ func TestLostAccessAgainstAssignmentInANewInbox(t *testing.T) {
 			dsn := lockDSN(t)
 			ctx := context.Background()
 			db, admin := openWithAdministrator(t, dsn)
-			x, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "X", Email: "x@example.com",
-				Role: switchboard.RoleAdministrator, Availability: switchboard.Online})
-			if err != nil {
-				t.Fatal(err)
-			}
-			old, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Old", EnableAutoAssignment: true, EnableAutoReassignment: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			x := onlineUser(t, db, admin, "x@example.com", switchboard.RoleAdministrator)
+			old := inboxOf(t, db, admin, "Old", 0)
 			raw := rawPostgres(t, dsn)
 			// The change takes the account's inbox locks and waits on this one.
-			r := lockRow(t, raw, `SELECT id FROM inboxes WHERE id = $1 FOR NO KEY UPDATE`, old.ID)
+			r := lockRow(t, raw, `SELECT id FROM inboxes WHERE id = $1 FOR NO KEY UPDATE`, old)
 			changed := make(chan error, 1)
 			go func() {
 				if how == "demote" {
 					role := switchboard.RoleAgent
-					_, err := db.UpdateAgent(ctx, admin, x.ID, switchboard.AgentUpdate{Role: &role})
+					_, err := db.UpdateAgent(ctx, admin, x, switchboard.AgentUpdate{Role: &role})
 					changed <- err
 				} else {
-					changed <- db.RemoveAgent(ctx, admin, x.ID)
+					changed <- db.RemoveAgent(ctx, admin, x)
 				}
 			}()
 			waitLockWaiters(t, raw, 1)
-			fresh, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "New", EnableAutoAssignment: true, EnableAutoReassignment: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			fresh := inboxOf(t, db, admin, "New", 0)
 			// The create stops at its insert (the assignee's foreign key),
 			// after its checks.
-			r2 := lockRow(t, raw, `SELECT id FROM users WHERE id = $1 FOR UPDATE`, x.ID)
+			r2 := lockRow(t, raw, `SELECT id FROM users WHERE id = $1 FOR UPDATE`, x)
 			created := make(chan error, 1)
 			go func() {
-				_, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: fresh.ID, AssigneeID: &x.ID})
+				_, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: fresh, AssigneeID: &x})
 				created <- err
 			}()
 			waitLockWaiters(t, raw, 2)
@@ -170,25 +187,9 @@ func TestOfflineAgainstANewMembership(t *testing.T) {
 	dsn := lockDSN(t)
 	ctx := context.Background()
 	db, admin := openWithAdministrator(t, dsn)
-	agent := func(email string) int64 {
-		a, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: email, Email: email,
-			Role: switchboard.RoleAgent, Availability: switchboard.Online})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a.ID
-	}
+	agent := func(email string) int64 { return onlineUser(t, db, admin, email, switchboard.RoleAgent) }
 	x, y := agent("x@example.com"), agent("y@example.com") // x < y: a fresh rotation picks x first
-	inbox := func(name string, members ...int64) int64 {
-		in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: name, EnableAutoAssignment: true, EnableAutoReassignment: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ChangeMembers(ctx, admin, in.ID, members, store.AddMembers); err != nil {
-			t.Fatal(err)
-		}
-		return in.ID
-	}
+	inbox := func(name string, members ...int64) int64 { return inboxOf(t, db, admin, name, 0, members...) }
 	hook, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "https://example.com/hook", Subscriptions: []string{"conversation_created"}})
 	if err != nil {
 		t.Fatal(err)
@@ -248,26 +249,12 @@ func TestOfflineAgainstAnAssignmentByHand(t *testing.T) {
 	ctx := context.Background()
 	db, admin := openWithAdministrator(t, dsn)
 	db.ReassignStep = 2
-	agent := func(email string, role switchboard.Role) int64 {
-		a, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: email, Email: email,
-			Role: role, Availability: switchboard.Online})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a.ID
-	}
+	agent := func(email string, role switchboard.Role) int64 { return onlineUser(t, db, admin, email, role) }
 	x := agent("x@example.com", switchboard.RoleAdministrator)
 	b := agent("b@example.com", switchboard.RoleAgent)
 	z := agent("z@example.com", switchboard.RoleAgent)
 	inbox := func(name string, limit int, members ...int64) int64 {
-		in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: name, EnableAutoAssignment: true, EnableAutoReassignment: true, MaxAssignmentLimit: limit})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ChangeMembers(ctx, admin, in.ID, members, store.AddMembers); err != nil {
-			t.Fatal(err)
-		}
-		return in.ID
+		return inboxOf(t, db, admin, name, limit, members...)
 	}
 	h := inbox("H", 0, x, b)
 	j := inbox("J", 1, z) // x is not a member: going offline does not lock it
@@ -366,25 +353,9 @@ func TestOfflineAgainstAMemberAddedMeanwhile(t *testing.T) {
 	dsn := lockDSN(t)
 	ctx := context.Background()
 	db, admin := openWithAdministrator(t, dsn)
-	agent := func(email string) int64 {
-		a, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: email, Email: email,
-			Role: switchboard.RoleAgent, Availability: switchboard.Online})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a.ID
-	}
+	agent := func(email string) int64 { return onlineUser(t, db, admin, email, switchboard.RoleAgent) }
 	x, y := agent("x@example.com"), agent("y@example.com") // x < y: a fresh rotation picks x first
-	inbox := func(name string, members ...int64) int64 {
-		in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: name, EnableAutoAssignment: true, EnableAutoReassignment: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ChangeMembers(ctx, admin, in.ID, members, store.AddMembers); err != nil {
-			t.Fatal(err)
-		}
-		return in.ID
-	}
+	inbox := func(name string, members ...int64) int64 { return inboxOf(t, db, admin, name, 0, members...) }
 	i1, k := inbox("I1", x, y), inbox("K", y)
 	if c, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: i1}); err != nil || c.Assignee == nil || c.Assignee.ID != x {
 		t.Fatalf("setup: %+v %v", c.Assignee, err)
