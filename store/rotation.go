@@ -429,6 +429,12 @@ func (db *DB) moveAway(ctx context.Context, tx *txn, accountID, userID int64, ac
 	var st *inboxState
 	var moves []move
 	flush := func() error {
+		if db.postgres && len(moves) > 0 {
+			// Assignees, queue, events and rotation in one statement.
+			err := db.writeMovesAndRotation(ctx, tx, accountID, userID, actor, moves, st)
+			moves = moves[:0]
+			return err
+		}
 		if err := db.writeMoves(ctx, tx, accountID, userID, actor, moves); err != nil {
 			return err
 		}
@@ -481,9 +487,9 @@ type move struct {
 	wait bool
 }
 
-// writeMoves writes the moves of a reassignment away from userID: the
-// assignees, the events in the order of the decisions, the queue, and what
-// subscribers and webhooks hear, as changeAssignee would one by one.
+// writeMoves writes the moves of a reassignment away from userID on SQLite:
+// the assignees, the events in the order of the decisions, the queue, and
+// what subscribers and webhooks hear, as changeAssignee would one by one.
 func (db *DB) writeMoves(ctx context.Context, tx *txn, accountID, userID int64, actor *int64, moves []move) error {
 	if len(moves) == 0 {
 		return nil
@@ -517,6 +523,43 @@ func (db *DB) writeMoves(ctx context.Context, tx *txn, accountID, userID int64, 
 			return fmt.Errorf("queue: %w", err)
 		}
 	}
+	db.movesWritten(tx, accountID, userID, actor, moves)
+	return nil
+}
+
+// writeMovesAndRotation is writeMoves and saveRotation in one statement
+// (PostgreSQL's MoveAll): each is a round trip in a reassignment's step,
+// which holds its inboxes' routing locks.
+func (db *DB) writeMovesAndRotation(ctx context.Context, tx *txn, accountID, userID int64, actor *int64, moves []move, st *inboxState) error {
+	type moveRow struct {
+		ID   int64  `json:"id"`
+		To   *int64 `json:"to"`
+		Wait bool   `json:"wait"`
+	}
+	rows := make([]moveRow, len(moves))
+	for i, m := range moves {
+		rows[i] = moveRow{ID: m.held.id, To: m.to, Wait: m.wait}
+	}
+	rowsJSON, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	var lastPick *int64
+	if st.moved {
+		lastPick = &st.last
+	}
+	reason := switchboard.ReasonReassign
+	if _, err := tx.ExecContext(ctx, db.q.MoveAll, string(rowsJSON), millis(db.Now()), accountID, userID, reason, actor, st.ID, lastPick); err != nil {
+		return fmt.Errorf("move conversations: %w", err)
+	}
+	st.moved = false
+	db.movesWritten(tx, accountID, userID, actor, moves)
+	return nil
+}
+
+// movesWritten tells subscribers and webhooks of written moves.
+func (db *DB) movesWritten(tx *txn, accountID, userID int64, actor *int64, moves []move) {
+	reason := switchboard.ReasonReassign
 	from := userID
 	for _, m := range moves {
 		c := m.held
@@ -527,7 +570,6 @@ func (db *DB) writeMoves(ctx context.Context, tx *txn, accountID, userID int64, 
 			hookEvent{event: switchboard.EventAssigneeChanged, accountID: accountID, convID: c.id, change: change},
 			hookEvent{event: switchboard.EventConversationUpdated, accountID: accountID, convID: c.id})
 	}
-	return nil
 }
 
 // heldLocked returns the conversations that read finds (some of those

@@ -466,29 +466,36 @@ type queries struct {
 	InsertMessage          string
 	MessagesOf             string
 	InsertEvent            string
-	MoveConversations      string
-	InsertEvents           string
-	SetWaitingAll          string
 	EventsOf               string
+
+	// SQLite only: what PostgreSQL does in one statement (MoveAll).
+	MoveConversations string `dialect:"sqlite"`
+	InsertEvents      string `dialect:"sqlite"`
+	SetWaitingAll     string `dialect:"sqlite"`
 
 	// PostgreSQL only: what SQLite, without data-modifying WITH, does in
 	// several statements.
 	InsertCreated   string `dialect:"postgres"`
 	LockInboxesByID string `dialect:"postgres"`
+	MoveAll         string `dialect:"postgres"`
 }
 
 // loadQueries fills a queries from the text of a queries file, with the
 // blocks of overrides replacing those of the same name, failing when a field
 // has no block or a block has no field, so a typo cannot wait for the request
 // that runs it. Fields tagged dialect:"postgres" come from overrides only,
-// and stay empty on SQLite. postgres rebinds the placeholders.
+// and stay empty on SQLite; those tagged dialect:"sqlite" have no override,
+// and stay empty on PostgreSQL. postgres rebinds the placeholders.
 func loadQueries(text, overrides string, postgres bool) (queries, error) {
 	blocks := parseQueryBlocks(text)
 	t := reflect.TypeFor[queries]()
-	pgOnly := map[string]bool{}
+	pgOnly, sqliteOnly := map[string]bool{}, map[string]bool{}
 	for i := range t.NumField() {
-		if t.Field(i).Tag.Get("dialect") == "postgres" {
+		switch t.Field(i).Tag.Get("dialect") {
+		case "postgres":
 			pgOnly[t.Field(i).Name] = true
+		case "sqlite":
+			sqliteOnly[t.Field(i).Name] = true
 		}
 	}
 	for name := range blocks {
@@ -500,7 +507,15 @@ func loadQueries(text, overrides string, postgres bool) (queries, error) {
 		if _, ok := blocks[name]; !ok && !pgOnly[name] {
 			return queries{}, fmt.Errorf("override of unknown query %s", name)
 		}
+		if sqliteOnly[name] {
+			return queries{}, fmt.Errorf("query %s is SQLite's only, not in the overrides", name)
+		}
 		blocks[name] = body
+	}
+	if postgres {
+		for name := range sqliteOnly {
+			delete(blocks, name)
+		}
 	}
 	if postgres {
 		for name, body := range blocks {
@@ -513,7 +528,7 @@ func loadQueries(text, overrides string, postgres bool) (queries, error) {
 		field := t.Field(i).Name
 		sqlText, ok := blocks[field]
 		if !ok {
-			if pgOnly[field] && !postgres {
+			if pgOnly[field] && !postgres || sqliteOnly[field] && postgres {
 				continue
 			}
 			return q, fmt.Errorf("queries.sql has no query %s", field)

@@ -323,6 +323,10 @@ func testOfflineReassigns(t *testing.T, f *fixture) {
 	if got := f.assignee(first.ID); got != c.UserID {
 		t.Errorf("reassigned to %d, want %d (next online after the last pick)", got, c.UserID)
 	}
+	// The reassignment's pick is the rotation's last pick now.
+	if got := assigneeOf(f.create(inbox, switchboard.NewConversation{})); got != b.UserID {
+		t.Errorf("the create after the reassignment went to %d, want %d (next online after its pick)", got, b.UserID)
+	}
 	f.setAvailability(b, switchboard.Busy)
 	f.setAvailability(c, switchboard.Offline)
 	if got := f.assignee(first.ID); got != 0 {

@@ -56,20 +56,31 @@ WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY i
              FOR UPDATE SKIP LOCKED)
 RETURNING id, webhook_id, event, payload, attempts;
 
--- name: MoveConversations
-UPDATE conversations SET assignee_id = (j.value->>1)::bigint, waiting_since = NULL,
-                         last_activity_at = ?
-FROM jsonb_array_elements(?::jsonb) AS j(value)
-WHERE conversations.id = (j.value->>0)::bigint;
-
--- name: InsertEvents
-INSERT INTO assignment_events (account_id, conversation_id, from_assignee_id, to_assignee_id, reason, actor_id, created_at)
-SELECT ?::bigint, (j.value->>0)::bigint, ?::bigint, (j.value->>1)::bigint, ?::text, ?::bigint, ?::bigint
-FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS j(value, n) ORDER BY j.n;
-
--- name: SetWaitingAll
-UPDATE conversations SET waiting_since = ?
-WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));
+-- name: MoveAll
+-- A reassignment's moves in one inbox, written in one statement (SQLite
+-- runs MoveConversations, InsertEvents and SetWaitingAll, then
+-- SetRotation): each statement would be a round trip while the step holds
+-- its inboxes' routing locks. Parameters: a JSON array of
+-- {"id", "to" (null: none), "wait"} in the order of the decisions; now;
+-- account; the user they move from; reason; actor; inbox; the rotation's
+-- new last pick (null: unchanged).
+WITH j AS (
+  SELECT (t.value->>'id')::bigint AS id, (t.value->>'to')::bigint AS assignee,
+         (t.value->>'wait')::boolean AS wait, t.n
+  FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS t(value, n)
+), p AS (
+  SELECT ?::bigint AS now, ?::bigint AS account, ?::bigint AS from_user, ?::text AS reason,
+         ?::bigint AS actor, ?::bigint AS inbox, ?::bigint AS last_pick
+), moved AS (
+  UPDATE conversations SET assignee_id = j.assignee, last_activity_at = p.now,
+                           waiting_since = CASE WHEN j.wait THEN p.now END
+  FROM j, p WHERE conversations.id = j.id
+), events AS (
+  INSERT INTO assignment_events (account_id, conversation_id, from_assignee_id, to_assignee_id, reason, actor_id, created_at)
+  SELECT p.account, j.id, p.from_user, j.assignee, p.reason, p.actor, p.now FROM j, p ORDER BY j.n
+)
+UPDATE inboxes SET rotation_last_user_id = p.last_pick
+FROM p WHERE inboxes.id = p.inbox AND p.last_pick IS NOT NULL;
 
 -- name: InsertCreated
 -- A create's writes and reply in one statement, each of which would be a

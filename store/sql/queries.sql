@@ -305,7 +305,8 @@ SELECT id, content, created_at FROM messages WHERE conversation_id = ? ORDER BY 
 -- name: MoveConversations
 -- SetAssignee for many conversations in one statement (a mass reassignment):
 -- the second parameter is a JSON array of [conversation id, assignee id or
--- null] pairs.
+-- null] pairs. SQLite's only, as are InsertEvents and SetWaitingAll:
+-- PostgreSQL writes all three and the rotation in one (MoveAll).
 UPDATE conversations SET assignee_id = json_extract(j.value, '$[1]'), waiting_since = NULL,
                          last_activity_at = ?
 FROM json_each(?) AS j
