@@ -30,6 +30,7 @@ func (a *NewAgent) Validate() error {
 	if a.Name == "" {
 		return Invalid("name", "name must not be empty")
 	}
+	a.Email = CanonicalEmail(a.Email)
 	if err := ValidateEmail(a.Email); err != nil {
 		return err
 	}
@@ -59,6 +60,13 @@ func (u *AgentUpdate) Validate() error {
 		u.Name = &name
 	}
 	return nil
+}
+
+// CanonicalEmail is the form in which an e-mail address is stored and
+// looked up: in lower case, so that Ann@Example.com and ann@example.com are
+// one user, and a user signs in whatever case they type.
+func CanonicalEmail(s string) string {
+	return strings.ToLower(strings.TrimSpace(s))
 }
 
 // ValidateEmail reports whether s is an e-mail address a user can have.

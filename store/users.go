@@ -45,7 +45,12 @@ func hashPassword(password string) (string, error) {
 func (db *DB) SignIn(ctx context.Context, email, password string) (switchboard.User, string, error) {
 	var id int64
 	var hash string
+	// As typed first: two users whose addresses differed only in case
+	// before migration 0008 kept them; then as stored since.
 	err := db.reads.QueryRowContext(ctx, db.q.UserByEmail, email).Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) && email != switchboard.CanonicalEmail(email) {
+		err = db.reads.QueryRowContext(ctx, db.q.UserByEmail, switchboard.CanonicalEmail(email)).Scan(&id, &hash)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 		return switchboard.User{}, "", switchboard.Errorf(switchboard.EUNAUTHORIZED, "Invalid login credentials. Please try again.")

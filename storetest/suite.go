@@ -36,7 +36,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"ListFilterTakesAnyInboxID", testListFilterAnyID},
 		{"ConversationIDsNumberedPerAccount", testDisplayIDs},
 		{"RotationAndAvailabilitySurviveReopen", testRotationSurvivesReopen},
-		{"DuplicateEmailRefused", testDuplicateEmail},
+		{"EmailsAreOneUserWhateverTheirCase", testDuplicateEmail},
 		{"CommittedChangesReachSubscribers", testChanges},
 		{"PresenceSetsOfflineAfterTheConsoleCloses", testPresence},
 		{"ConcurrentCreatesStayFair", testConcurrentFairness},
@@ -540,9 +540,27 @@ func testRotationSurvivesReopen(t *testing.T, f *fixture) {
 }
 
 func testDuplicateEmail(t *testing.T, f *fixture) {
-	_, err := f.db.CreateUser(f.ctx, "Ada again", "ada@example.com", "password123")
-	if switchboard.ErrorCode(err) != switchboard.EINVALID {
-		t.Errorf("duplicate e-mail: %v, want invalid", err)
+	for _, email := range []string{"ada@example.com", "Ada@Example.COM"} {
+		_, err := f.db.CreateUser(f.ctx, "Ada again", email, "password123")
+		if switchboard.ErrorCode(err) != switchboard.EINVALID {
+			t.Errorf("duplicate e-mail %s: %v, want invalid", email, err)
+		}
+		_, err = f.db.CreateAgent(f.ctx, f.admin, switchboard.NewAgent{Name: "Ada again", Email: email})
+		if switchboard.ErrorCode(err) != switchboard.EINVALID {
+			t.Errorf("agent with the administrator's e-mail %s: %v, want invalid", email, err)
+		}
+	}
+	// One person is one user whatever case they type their address in.
+	a, err := f.db.CreateAgent(f.ctx, f.admin, switchboard.NewAgent{Name: "Bo", Email: "Bo.Smith@Example.com", Password: "password456"})
+	f.must(err)
+	if a.Email != "bo.smith@example.com" {
+		t.Errorf("stored e-mail %q, want it in lower case", a.Email)
+	}
+	for _, typed := range []string{"bo.smith@example.com", "BO.SMITH@EXAMPLE.COM", " Bo.Smith@Example.com "} {
+		u, _, err := f.db.SignIn(f.ctx, typed, "password456")
+		if err != nil || u.ID != a.ID {
+			t.Errorf("sign in as %q: user %d, %v; want user %d", typed, u.ID, err, a.ID)
+		}
 	}
 }
 
