@@ -20,20 +20,15 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		n.Status = switchboard.StatusOpen
 	}
 	// What needs no routing lock comes before it (the creates of an inbox
-	// take turns holding it): the conversation's number (on PostgreSQL from
-	// a sequence, outside any transaction) and the account's webhooks.
-	// Then the lock, before the conversation is inserted: the insert takes
-	// a share lock on the inbox's row for the foreign key, which taken
-	// first would make each create share the row with the one holding the
-	// lock (slower, measured).
-	var displayID int64
-	if db.postgres {
-		if err := db.write.QueryRowContext(ctx, db.q.NextDisplayID, c.AccountID).Scan(&displayID); err != nil {
-			return switchboard.Conversation{}, fmt.Errorf("create conversation: %w", err)
-		}
-	}
+	// take turns holding it): the account's webhooks. Then the lock, before
+	// the conversation is inserted: the insert takes a share lock on the
+	// inbox's row for the foreign key, which taken first would make each
+	// create share the row with the one holding the lock (slower,
+	// measured). The conversation's number comes after the checks, so that
+	// a refused create uses none.
 	var conv switchboard.Conversation
 	create := func(tx *txn) error {
+		var displayID int64 // on PostgreSQL, from InsertCreated
 		if _, err := db.txWebhooks(ctx, tx, c.AccountID); err != nil {
 			return err
 		}
@@ -80,6 +75,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		if err != nil {
 			return err
 		}
+		displayID = r.ID
 		if row.pickHere && r.Assignee != nil {
 			row.assignee, row.reason = &r.Assignee.ID, switchboard.ReasonAuto
 		}
@@ -161,7 +157,7 @@ func (db *DB) createdIn(tx *txn, st *inboxState, routed bool, assignee *int64) {
 // last pick when the assignee is the rotation's. With pickHere, PostgreSQL
 // makes the round-robin pick in the insert's statement, after last.
 type createdRow struct {
-	accountID, displayID, inboxID int64
+	accountID, displayID, inboxID int64 // displayID: SQLite's only
 	status                        switchboard.Status
 	contactID                     *int64
 	sourceID                      string
@@ -182,7 +178,7 @@ type createdRow struct {
 func (db *DB) insertCreated(ctx context.Context, tx *txn, r createdRow) (conversationRow, int64, error) {
 	if db.postgres {
 		var messageID sql.NullInt64
-		row := tx.QueryRowContext(ctx, db.q.InsertCreated, r.accountID, r.displayID, r.inboxID, r.status, r.contactID, r.sourceID,
+		row := tx.QueryRowContext(ctx, db.q.InsertCreated, r.accountID, r.inboxID, r.status, r.contactID, r.sourceID,
 			r.assignee, r.now, r.message, r.reason, r.actor, r.lastPick, r.pickHere, r.last)
 		conv, err := scanConversation(func(dest ...any) error { return row.Scan(append(dest, &messageID)...) }, r.accountID)
 		return conv, messageID.Int64, err

@@ -384,7 +384,6 @@ type queries struct {
 	AccountByID            string
 	InsertAccount          string
 	CountAccounts          string
-	NextDisplayID          string
 	InsertUser             string
 	UserByID               string
 	UserByEmail            string
@@ -468,7 +467,10 @@ type queries struct {
 	InsertEvent            string
 	EventsOf               string
 
-	// SQLite only: what PostgreSQL does in one statement (MoveAll).
+	// SQLite only: the account's row numbers its conversations (PostgreSQL
+	// takes the number from a sequence in InsertCreated), and what
+	// PostgreSQL does in one statement (MoveAll).
+	NextDisplayID     string `dialect:"sqlite"`
 	MoveConversations string `dialect:"sqlite"`
 	InsertEvents      string `dialect:"sqlite"`
 	SetWaitingAll     string `dialect:"sqlite"`

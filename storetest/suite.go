@@ -503,7 +503,24 @@ func testListFilterAnyID(t *testing.T, f *fixture) {
 
 func testDisplayIDs(t *testing.T, f *fixture) {
 	inbox := f.inbox(true, true)
-	first, second := f.create(inbox, switchboard.NewConversation{}), f.create(inbox, switchboard.NewConversation{})
+	first := f.create(inbox, switchboard.NewConversation{})
+	// Refused creates use no number: an unknown inbox, an assignee who may
+	// not hold it, an agent's create in an inbox they may not see.
+	stranger, agent := int64(1_000_000), f.online()
+	for _, refused := range []struct {
+		c switchboard.Caller
+		n switchboard.NewConversation
+	}{
+		{f.admin, switchboard.NewConversation{InboxID: inbox + 1000}},
+		{f.admin, switchboard.NewConversation{InboxID: inbox, AssigneeID: &stranger}},
+		{f.admin, switchboard.NewConversation{InboxID: inbox, AssigneeID: &agent.UserID}},
+		{agent, switchboard.NewConversation{InboxID: inbox}},
+	} {
+		if _, err := f.db.CreateConversation(f.ctx, refused.c, refused.n); err == nil {
+			t.Fatalf("create %+v by %d was not refused", refused.n, refused.c.UserID)
+		}
+	}
+	second := f.create(inbox, switchboard.NewConversation{})
 	if first.ID != 1 || second.ID != 2 {
 		t.Errorf("ids %d, %d; want 1, 2", first.ID, second.ID)
 	}

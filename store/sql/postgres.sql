@@ -46,10 +46,6 @@ SELECT i.id FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
 WHERE i.account_id = ? AND m.user_id = ? AND i.enable_auto_assignment
 ORDER BY i.id FOR NO KEY UPDATE OF i;
 
--- name: NextDisplayID
--- From the account's sequence (migration 0005): no lock held.
-SELECT nextval(('conversation_display_ids_' || ?::bigint)::regclass);
-
 -- name: ClaimDeliveries
 UPDATE webhook_outbox SET next_attempt_at = ?
 WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?
@@ -85,7 +81,10 @@ FROM p WHERE inboxes.id = p.inbox AND p.last_pick IS NOT NULL;
 -- name: InsertCreated
 -- A create's writes and reply in one statement, each of which would be a
 -- round trip under the inbox's routing lock (the lock is taken by the
--- statement before, so this one sees every decision before it). In order:
+-- statement before, so this one sees every decision before it). The
+-- conversation's number comes from the account's sequence (migration 0005)
+-- here, once the create has passed its checks: a refused create uses none
+-- (a rolled-back one still leaves a gap, as in Chatwoot). In order:
 -- the decision: the assignee given (by the caller, or the pick the store
 -- made), or, when pick_here, RotationPick's pick unless others wait;
 -- InsertConversation with it; InsertMessage unless the content is empty;
@@ -94,11 +93,13 @@ FROM p WHERE inboxes.id = p.inbox AND p.last_pick IS NOT NULL;
 -- an assignee is queued after, and read again) with the message's id.
 -- The pick is RotationPick's (queries.sql) and must stay so; the
 -- conformance suite's round-robin tests run through both.
-WITH p AS (
-  SELECT ?::bigint AS account, ?::bigint AS display, ?::bigint AS inbox, ?::text AS status,
+WITH given AS (
+  SELECT ?::bigint AS account, ?::bigint AS inbox, ?::text AS status,
          ?::bigint AS contact, ?::text AS source, ?::bigint AS assignee, ?::bigint AS now,
          ?::text AS content, ?::text AS reason, ?::bigint AS actor, ?::bigint AS last_pick,
          ?::boolean AS pick_here, ?::bigint AS last
+), p AS (
+  SELECT given.*, nextval(('conversation_display_ids_' || given.account)::regclass) AS display FROM given
 ), r AS (
   SELECT
     CASE WHEN NOT EXISTS (SELECT 1 FROM conversations w WHERE w.inbox_id = p.inbox AND w.waiting_since IS NOT NULL) THEN
