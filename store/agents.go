@@ -136,7 +136,18 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 		if err != nil {
 			return err
 		}
-		if u.Name != nil {
+		if u.Name != nil && *u.Name != a.Name {
+			// A user's name is theirs in every account they belong to: it
+			// is not changeable from an account (ROUTING.md, Words) unless
+			// the caller administers each of them.
+			var others int
+			if err := tx.QueryRowContext(ctx, db.q.AccountsNotAdministeredBy, id, c.UserID).Scan(&others); err != nil {
+				return err
+			}
+			if others > 0 {
+				return &switchboard.Error{Code: switchboard.EFORBIDDEN, Fields: []string{"name"},
+					Message: "name: this user also belongs to an account you do not administer, where the name would change too"}
+			}
 			if _, err := tx.ExecContext(ctx, db.q.UpdateUserName, *u.Name, id); err != nil {
 				return err
 			}

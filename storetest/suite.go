@@ -37,6 +37,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"ConversationIDsNumberedPerAccount", testDisplayIDs},
 		{"RotationAndAvailabilitySurviveReopen", testRotationSurvivesReopen},
 		{"EmailsAreOneUserWhateverTheirCase", testDuplicateEmail},
+		{"NameOfAUserInOtherAccountsChangesOnlyByAllTheirAdministrators", testNameAcrossAccounts},
 		{"CommittedChangesReachSubscribers", testChanges},
 		{"PresenceSetsOfflineAfterTheConsoleCloses", testPresence},
 		{"ConcurrentCreatesStayFair", testConcurrentFairness},
@@ -578,6 +579,46 @@ func testDuplicateEmail(t *testing.T, f *fixture) {
 		if err != nil || u.ID != a.ID {
 			t.Errorf("sign in as %q: user %d, %v; want user %d", typed, u.ID, err, a.ID)
 		}
+	}
+}
+
+// testNameAcrossAccounts: a user's name is the same in every account of
+// theirs, so an administrator of one of them may not change it for the
+// others (ROUTING.md: nothing is changeable across accounts), unless they
+// administer them all.
+func testNameAcrossAccounts(t *testing.T, f *fixture) {
+	cat := f.online()
+	acc, u, err := f.db.CreateAccountWithAdministrator(f.ctx, "Other", "Eve", "eve@example.com", "password123")
+	f.must(err)
+	eve := switchboard.Caller{UserID: u.ID, AccountID: acc.ID, Role: switchboard.RoleAdministrator}
+	catInOther, err := f.db.CreateAgent(f.ctx, eve, switchboard.NewAgent{Name: "Cat", Email: fmt.Sprintf("agent%d@example.com", f.seq.Load())})
+	f.must(err)
+	if catInOther.ID != cat.UserID {
+		t.Fatalf("the known e-mail made user %d, want %d", catInOther.ID, cat.UserID)
+	}
+	nameOf := func() string {
+		a, err := f.db.Agent(f.ctx, f.admin, cat.UserID)
+		f.must(err)
+		return a.Name
+	}
+	before := nameOf()
+	renamed := "Renamed"
+	for _, by := range []switchboard.Caller{eve, f.admin} {
+		_, err := f.db.UpdateAgent(f.ctx, by, cat.UserID, switchboard.AgentUpdate{Name: &renamed})
+		if switchboard.ErrorCode(err) != switchboard.EFORBIDDEN {
+			t.Errorf("rename by the administrator of account %d only: %v, want forbidden", by.AccountID, err)
+		}
+	}
+	if got := nameOf(); got != before {
+		t.Errorf("name %q after refused renames, want %q", got, before)
+	}
+	// An administrator of both accounts may.
+	_, err = f.db.CreateAgent(f.ctx, eve, switchboard.NewAgent{Name: "Ada", Email: "ada@example.com", Role: switchboard.RoleAdministrator})
+	f.must(err)
+	_, err = f.db.UpdateAgent(f.ctx, f.admin, cat.UserID, switchboard.AgentUpdate{Name: &renamed})
+	f.must(err)
+	if got := nameOf(); got != renamed {
+		t.Errorf("name %q after a rename by an administrator of both accounts, want %q", got, renamed)
 	}
 }
 

@@ -48,6 +48,14 @@ ORDER BY a.id;
 -- name: UpdateUserName
 UPDATE users SET name = ? WHERE id = ?;
 
+-- name: AccountsNotAdministeredBy
+-- How many accounts of a user (first parameter) the caller (second) is
+-- not an administrator of.
+SELECT count(*) FROM account_users m
+WHERE m.user_id = ?
+  AND NOT EXISTS (SELECT 1 FROM account_users a
+                  WHERE a.account_id = m.account_id AND a.user_id = ? AND a.role = 'administrator');
+
 -- name: MembershipsOfUser
 SELECT a.id, a.name, au.role, au.availability, au.auto_offline
 FROM account_users au JOIN accounts a ON a.id = au.account_id
