@@ -4,7 +4,35 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
+
+// The longest values accepted, in characters: a name (of a user, an inbox,
+// an account) and a conversation's source id as a database column of
+// Chatwoot's, a message as Chatwoot's limit on its content.
+const (
+	MaxNameLength     = 255
+	MaxSourceIDLength = 255
+	MaxMessageLength  = 150_000
+)
+
+// ValidateName returns s without the spaces around it, or an error naming
+// field when nothing visible is left, it holds a control character, or it
+// is longer than MaxNameLength.
+func ValidateName(field, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	visible := strings.ContainsFunc(s, func(r rune) bool { return unicode.IsGraphic(r) && !unicode.IsSpace(r) })
+	switch {
+	case !visible:
+		return "", Invalid(field, "%s must not be empty", field)
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return "", Invalid(field, "%s must not contain control characters such as line breaks", field)
+	case utf8.RuneCountInString(s) > MaxNameLength:
+		return "", Invalid(field, "%s must be at most %d characters long", field, MaxNameLength)
+	}
+	return s, nil
+}
 
 // NewAgent is what an administrator gives to add a user to an account.
 type NewAgent struct {
@@ -20,15 +48,15 @@ type NewAgent struct {
 
 // Validate reports the first field of a that is not allowed.
 func (a *NewAgent) Validate() error {
-	a.Name = strings.TrimSpace(a.Name)
 	if a.Role == "" {
 		a.Role = RoleAgent
 	}
 	if a.Availability == "" {
 		a.Availability = Offline
 	}
-	if a.Name == "" {
-		return Invalid("name", "name must not be empty")
+	var err error
+	if a.Name, err = ValidateName("name", a.Name); err != nil {
+		return err
 	}
 	a.Email = CanonicalEmail(a.Email)
 	if err := ValidateEmail(a.Email); err != nil {
@@ -53,9 +81,9 @@ type AgentUpdate struct {
 // Validate reports the first field of u that is not allowed.
 func (u *AgentUpdate) Validate() error {
 	if u.Name != nil {
-		name := strings.TrimSpace(*u.Name)
-		if name == "" {
-			return Invalid("name", "name must not be empty")
+		name, err := ValidateName("name", *u.Name)
+		if err != nil {
+			return err
 		}
 		u.Name = &name
 	}
@@ -99,9 +127,9 @@ type NewInbox struct {
 
 // Validate reports the first field of i that is not allowed.
 func (i *NewInbox) Validate() error {
-	i.Name = strings.TrimSpace(i.Name)
-	if i.Name == "" {
-		return Invalid("name", "name must not be empty")
+	var err error
+	if i.Name, err = ValidateName("name", i.Name); err != nil {
+		return err
 	}
 	if i.AssignmentMode == "" {
 		i.AssignmentMode = RoundRobin
@@ -128,9 +156,9 @@ type InboxUpdate struct {
 // Validate reports the first field of u that is not allowed.
 func (u *InboxUpdate) Validate() error {
 	if u.Name != nil {
-		name := strings.TrimSpace(*u.Name)
-		if name == "" {
-			return Invalid("name", "name must not be empty")
+		name, err := ValidateName("name", *u.Name)
+		if err != nil {
+			return err
 		}
 		u.Name = &name
 	}
@@ -148,6 +176,21 @@ type NewConversation struct {
 	ContactID  *int64
 	SourceID   string
 	Message    string
+}
+
+// Validate reports the first field of n that is not allowed. (The inbox
+// and the assignee are the store's to check.)
+func (n *NewConversation) Validate() error {
+	if n.Status == "" {
+		n.Status = StatusOpen
+	}
+	if utf8.RuneCountInString(n.SourceID) > MaxSourceIDLength {
+		return Invalid("source_id", "source_id must be at most %d characters long", MaxSourceIDLength)
+	}
+	if utf8.RuneCountInString(n.Message) > MaxMessageLength {
+		return Invalid("message.content", "message.content must be at most %d characters long", MaxMessageLength)
+	}
+	return nil
 }
 
 // ConversationFilter selects a page of the conversations a caller may see.

@@ -20,11 +20,12 @@ func (db *DB) CountAccounts(ctx context.Context) (int, error) {
 
 // CreateAccount creates an empty account.
 func (db *DB) CreateAccount(ctx context.Context, name string) (switchboard.Account, error) {
-	if name == "" {
-		return switchboard.Account{}, switchboard.Invalid("name", "name must not be empty")
+	name, err := switchboard.ValidateName("name", name)
+	if err != nil {
+		return switchboard.Account{}, err
 	}
 	a := switchboard.Account{Name: name}
-	err := db.inTx(ctx, func(tx *txn) error {
+	err = db.inTx(ctx, func(tx *txn) error {
 		return tx.QueryRowContext(ctx, db.q.InsertAccount, name, millis(db.Now())).Scan(&a.ID)
 	})
 	if err != nil {
@@ -54,8 +55,9 @@ func (db *DB) Bootstrap(ctx context.Context, accountName, name, email, password 
 
 func (db *DB) createAccountWithAdministrator(ctx context.Context, accountName, name, email, password string, onlyFirst bool) (switchboard.Account, switchboard.User, bool, error) {
 	var none switchboard.User
-	if accountName == "" {
-		return switchboard.Account{}, none, false, switchboard.Invalid("name", "account name must not be empty")
+	accountName, err := switchboard.ValidateName("name", accountName)
+	if err != nil {
+		return switchboard.Account{}, none, false, err
 	}
 	n := switchboard.NewAgent{Name: name, Email: email, Password: password, Role: switchboard.RoleAdministrator}
 	if err := n.Validate(); err != nil {

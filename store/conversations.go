@@ -16,8 +16,8 @@ import (
 // otherwise an open conversation in an inbox with auto-assignment on gets the
 // next assignee of the rotation in the same transaction.
 func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n switchboard.NewConversation) (switchboard.Conversation, error) {
-	if n.Status == "" {
-		n.Status = switchboard.StatusOpen
+	if err := n.Validate(); err != nil {
+		return switchboard.Conversation{}, err
 	}
 	// What needs no routing lock comes before it (the creates of an inbox
 	// take turns holding it): the account's webhooks. Then the lock, before
