@@ -183,6 +183,14 @@ func TestCompatTokenHeaderSpellings(t *testing.T) {
 			}
 		})
 	}
+	t.Run("BearerSchemeInAnyCase", func(t *testing.T) {
+		for _, scheme := range []string{"bearer", "BEARER"} {
+			resp, data := compatSend(t, s, "GET", "/api/v1/profile", "", http.Header{"Authorization": {scheme + " " + agent.token}})
+			if resp.StatusCode != 200 {
+				t.Errorf("%s: status %d, want 200; body %s", scheme, resp.StatusCode, data)
+			}
+		}
+	})
 	t.Run("SDKBothHeadersAccepted", func(t *testing.T) {
 		// The JavaScript SDK sends the token twice.
 		resp, data := compatSend(t, s, "GET", acct("/agents"), "", http.Header{

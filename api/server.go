@@ -237,7 +237,9 @@ func requestToken(r *http.Request) string {
 			return t
 		}
 	}
-	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+	// The scheme's name is case-insensitive (RFC 9110, section 11.1).
+	scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(t)
 	}
 	return ""
