@@ -39,9 +39,12 @@ import (
 // conversation must never be held by someone who may not hold it.
 
 // DefaultReassignStep is how many conversations one transaction moves when
-// a user goes offline, unless DB.ReassignStep says otherwise: about 10 ms of
-// SQLite's writer on the machine of BENCHMARKS.md.
-const DefaultReassignStep = 500
+// a user goes offline, unless DB.ReassignStep says otherwise: on the
+// machine of BENCHMARKS.md about 6 ms of SQLite's writer and 15-20 ms of
+// PostgreSQL's inbox locks under load, which a create in the user's inbox
+// may wait for. (500 made that wait up to 76 ms on PostgreSQL; 300 moves
+// ten thousand in as little time in all.)
+const DefaultReassignStep = 300
 
 func (db *DB) reassignStep() int {
 	if db.ReassignStep > 0 {
