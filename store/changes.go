@@ -29,8 +29,12 @@ type txn struct {
 	// webhooks caches the webhooks of the accounts the transaction has
 	// looked up, for enqueueWebhooks.
 	webhooks map[int64][]switchboard.Webhook
-	// locked holds the inboxes whose routing lock the transaction has taken.
-	locked map[int64]bool
+	// locked holds the inboxes whose routing lock the transaction has
+	// taken, each with its account.
+	locked map[int64]int64
+	// passed holds the accounts where the transaction has made its first
+	// pass at their inboxes' locks (rotation.go, "Lock order").
+	passed map[int64]bool
 	// created holds, on PostgreSQL, the routing state of an inbox as the
 	// last create of the transaction left it: the next create of a batch
 	// (inboxbatch.go), which holds only creates of that inbox, goes on from
@@ -67,11 +71,36 @@ func (tx *txn) lockedInboxes() []int64 {
 	return ids
 }
 
-func (tx *txn) lockedInbox(id int64) {
+func (tx *txn) lockedInbox(accountID, id int64) {
 	if tx.locked == nil {
-		tx.locked = map[int64]bool{}
+		tx.locked = map[int64]int64{}
 	}
-	tx.locked[id] = true
+	tx.locked[id] = accountID
+}
+
+// firstPass reports whether tx has yet to take routing locks in accountID,
+// and notes that it now does (rotation.go, "Lock order").
+func (tx *txn) firstPass(accountID int64) bool {
+	if tx.passed[accountID] || tx.lastLockedIn(accountID) > 0 {
+		return false
+	}
+	if tx.passed == nil {
+		tx.passed = map[int64]bool{}
+	}
+	tx.passed[accountID] = true
+	return true
+}
+
+// lastLockedIn returns the highest id of the inboxes of accountID whose
+// routing lock tx holds, or 0.
+func (tx *txn) lastLockedIn(accountID int64) int64 {
+	var last int64
+	for id, account := range tx.locked {
+		if account == accountID {
+			last = max(last, id)
+		}
+	}
+	return last
 }
 
 // broker hands committed changes to this process's subscribers. A subscriber

@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -404,6 +405,72 @@ func TestOfflineAgainstAMemberAddedMeanwhile(t *testing.T) {
 	}
 	if got.Assignee == nil || got.Assignee.ID != y {
 		t.Errorf("conversation %d with %v, want %d: %d was going offline when added to its inbox", got.ID, got.Assignee, y, x)
+	}
+	storetest.CheckInvariants(t, db, admin)
+}
+
+// failures counts the database failures a store reports (its Observer):
+// a deadlock is one, though inTx then runs the transaction again.
+type failures struct{ n atomic.Int64 }
+
+func (o *failures) Assigned(string)      {}
+func (o *failures) Picked(time.Duration) {}
+func (o *failures) Batched(int)          {}
+func (o *failures) DatabaseError()       { o.n.Add(1) }
+
+// TestOfflineAgainstAJoinAndAnotherOffline: going offline locks the user's
+// inboxes, updates their row, then looks again for an inbox they joined
+// meanwhile. Such an inbox, of a lower id, was locked then, out of order: a
+// colleague going offline who held it and waited for the user's other
+// inbox closed a circle, which PostgreSQL broke after its deadlock_timeout
+// (a second) by failing one of them. Now the first starts again and takes
+// it in order: no deadlock, and both go offline.
+func TestOfflineAgainstAJoinAndAnotherOffline(t *testing.T) {
+	dsn := lockDSN(t)
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, dsn)
+	failed := &failures{}
+	db.Observer = failed
+	x := onlineUser(t, db, admin, "x@example.com", switchboard.RoleAgent)
+	y := onlineUser(t, db, admin, "y@example.com", switchboard.RoleAgent)
+	a := inboxOf(t, db, admin, "A", 0, y) // the lower id
+	inboxOf(t, db, admin, "B", 0, x, y)
+	caller := func(id int64) switchboard.Caller {
+		return switchboard.Caller{UserID: id, AccountID: admin.AccountID, Role: switchboard.RoleAgent}
+	}
+	offline := func(id int64, done chan<- error) {
+		done <- db.SetAvailability(ctx, caller(id), id, switchboard.Offline)
+	}
+	raw := rawPostgres(t, dsn)
+	// x's update of their row waits for this, once x holds B.
+	r := lockRow(t, raw, `SELECT user_id FROM account_users WHERE user_id = $1 FOR SHARE`, x)
+	xDone := make(chan error, 1)
+	go offline(x, xDone)
+	waitLockWaiters(t, raw, 1)
+	// x joins A: the addition's share lock of their row passes.
+	if _, err := db.ChangeMembers(ctx, admin, a, []int64{x}, store.AddMembers); err != nil {
+		t.Fatal(err)
+	}
+	// y going offline takes A, then waits for B.
+	yDone := make(chan error, 1)
+	go offline(y, yDone)
+	waitLockWaiters(t, raw, 2)
+	if err := r.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for who, done := range map[string]chan error{"x": xDone, "y": yDone} {
+		if err := <-done; err != nil {
+			t.Errorf("%s going offline: %v", who, err)
+		}
+	}
+	if n := failed.n.Load(); n > 0 {
+		t.Errorf("%d database failures (a deadlock between the two), want none", n)
+	}
+	for _, id := range []int64{x, y} {
+		ag, err := db.Agent(ctx, admin, id)
+		if err != nil || ag.Availability != switchboard.Offline {
+			t.Errorf("user %d: %v, %v; want offline", id, ag.Availability, err)
+		}
 	}
 	storetest.CheckInvariants(t, db, admin)
 }

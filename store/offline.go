@@ -181,8 +181,12 @@ func (db *DB) finishReassign(ctx context.Context, p pendingReassign) error {
 		}
 		next := p
 		more := false
+		relock := false // an attempt met errLockOrder: look the inboxes up again
 		err := db.inTx(ctx, func(tx *txn) error {
 			next, more = p, false
+			if relock {
+				next.inboxes = nil
+			}
 			// The locks that going offline took, in the same order, so that
 			// a step and the changes it runs between never wait in a circle:
 			// by id when they are known, which spares a scan of every
@@ -191,7 +195,7 @@ func (db *DB) finishReassign(ctx context.Context, p pendingReassign) error {
 			// PostgreSQL hammers then met 64 deadlocks in 20 runs, against
 			// none, since a step then often found more to lock, out of
 			// order.)
-			if err := db.lockStepInboxes(ctx, tx, p); err != nil {
+			if err := db.lockStepInboxes(ctx, tx, next); err != nil {
 				return err
 			}
 			bound, by, ok, err := db.reassignBound(ctx, tx, p.accountID, p.userID)
@@ -203,13 +207,15 @@ func (db *DB) finishReassign(ctx context.Context, p pendingReassign) error {
 				// locked here: start again from the first, and let the next
 				// step look the inboxes up. (A run that did not know the
 				// bound, and so has just looked them up, goes on at once.)
+				looked := next.inboxes == nil
 				next.bound, next.after, next.inboxes = bound, 0, nil
-				if p.inboxes != nil {
+				if !looked {
 					more = true
 					return nil
 				}
 			}
 			if next.after, more, err = db.offlineStep(ctx, tx, p.accountID, p.userID, by, next.bound, next.after); err != nil {
+				relock = relock || errors.Is(err, errLockOrder)
 				return err
 			}
 			if next.inboxes == nil {
@@ -315,7 +321,7 @@ func (db *DB) lockStepInboxes(ctx context.Context, tx *txn, p pendingReassign) e
 	if err != nil {
 		return err
 	}
-	_, err = db.lockInboxes(ctx, tx, db.q.LockInboxesByID, p.accountID, string(ids))
+	_, err = db.lockInboxes(ctx, tx, p.accountID, db.q.LockInboxesByID, p.accountID, string(ids))
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -254,13 +255,10 @@ func (db *DB) placeIn(ctx context.Context, tx *txn, accountID, inboxID int64) er
 	return db.place(ctx, tx, st)
 }
 
-// placeFor places the queues of the inboxes where user is a member, after
-// they came online (their routing locks are held).
-func (db *DB) placeFor(ctx context.Context, tx *txn, accountID, userID int64) error {
-	inboxes, err := db.autoInboxesOf(ctx, tx, accountID, userID)
-	if err != nil {
-		return err
-	}
+// placeFor places the queues of inboxes, those with auto-assignment on
+// where a user who came online is a member (autoInboxesOf, whose routing
+// locks are held).
+func (db *DB) placeFor(ctx context.Context, tx *txn, accountID int64, inboxes []int64) error {
 	for _, id := range inboxes {
 		if err := db.placeIn(ctx, tx, accountID, id); err != nil {
 			return err
@@ -272,7 +270,7 @@ func (db *DB) placeFor(ctx context.Context, tx *txn, accountID, userID int64) er
 // autoInboxesOf returns the inboxes with auto-assignment on where user is a
 // member, in id order, taking their routing locks on PostgreSQL.
 func (db *DB) autoInboxesOf(ctx context.Context, tx *txn, accountID, userID int64) ([]int64, error) {
-	return db.lockInboxes(ctx, tx, db.q.AutoInboxesOfMember, accountID, userID)
+	return db.lockInboxSet(ctx, tx, accountID, db.q.LockAutoInboxesOf, db.q.AutoInboxesOfMember, accountID, userID)
 }
 
 // lockInbox takes the inbox's routing lock for the rest of the transaction:
@@ -284,7 +282,7 @@ func (db *DB) lockInbox(ctx context.Context, tx *txn, accountID, inboxID int64) 
 	if err != nil {
 		return nil, err
 	}
-	tx.lockedInbox(inboxID)
+	tx.lockedInbox(accountID, inboxID)
 	return &inboxState{Inbox: inbox, last: last}, nil
 }
 
@@ -292,7 +290,7 @@ func (db *DB) lockInbox(ctx context.Context, tx *txn, accountID, inboxID int64) 
 // for a change of a user (going offline, leaving, demotion) that may move
 // conversations in any of them.
 func (db *DB) lockAccountInboxes(ctx context.Context, tx *txn, accountID int64) error {
-	_, err := db.lockInboxes(ctx, tx, db.q.LockInboxesOfAccount, accountID)
+	_, err := db.lockInboxes(ctx, tx, accountID, db.q.LockInboxesOfAccount, accountID)
 	return err
 }
 
@@ -301,7 +299,7 @@ func (db *DB) lockAccountInboxes(ctx context.Context, tx *txn, accountID int64) 
 // inboxes of the account route on meanwhile. (reassign locks the inbox of a
 // conversation assigned to them since, see heldLocked.)
 func (db *DB) lockUserInboxes(ctx context.Context, tx *txn, accountID, userID int64) ([]int64, error) {
-	return db.lockInboxes(ctx, tx, db.q.LockInboxesOfUser, accountID, userID, accountID, userID)
+	return db.lockInboxSet(ctx, tx, accountID, db.q.LockInboxesOfUser, db.q.InboxesOfUser, accountID, userID, accountID, userID)
 }
 
 // lockMembersInboxes takes the routing locks that a change of an inbox's
@@ -311,7 +309,7 @@ func (db *DB) lockUserInboxes(ctx context.Context, tx *txn, accountID, userID in
 // conversations; all in id order, before any other, so that this and
 // going offline never wait on each other in a circle.
 func (db *DB) lockMembersInboxes(ctx context.Context, tx *txn, accountID, inboxID int64) error {
-	ids, err := db.lockInboxes(ctx, tx, db.q.LockInboxesOfMembers, accountID, inboxID, inboxID, accountID)
+	ids, err := db.lockInboxSet(ctx, tx, accountID, db.q.LockInboxesOfMembers, db.q.InboxesOfMembers, accountID, inboxID, inboxID, accountID)
 	if err != nil {
 		return err
 	}
@@ -321,9 +319,18 @@ func (db *DB) lockMembersInboxes(ctx context.Context, tx *txn, accountID, inboxI
 	return nil
 }
 
-// lockInboxes runs a query that locks inboxes and returns their ids, in
-// order, and notes them as locked in tx.
-func (db *DB) lockInboxes(ctx context.Context, tx *txn, query string, args ...any) ([]int64, error) {
+// lockInboxes runs a query that locks inboxes of accountID and returns
+// their ids, in order, and notes them as locked in tx.
+func (db *DB) lockInboxes(ctx context.Context, tx *txn, accountID int64, query string, args ...any) ([]int64, error) {
+	ids, err := db.inboxIDs(ctx, tx, query, args...)
+	for _, id := range ids {
+		tx.lockedInbox(accountID, id)
+	}
+	return ids, err
+}
+
+// inboxIDs runs a query of inbox ids.
+func (db *DB) inboxIDs(ctx context.Context, tx *txn, query string, args ...any) ([]int64, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -336,9 +343,71 @@ func (db *DB) lockInboxes(ctx context.Context, tx *txn, query string, args ...an
 			return nil, err
 		}
 		ids = append(ids, id)
-		tx.lockedInbox(id)
 	}
 	return ids, rows.Err()
+}
+
+// Lock order. A transaction takes the routing locks of an account's inboxes
+// in one pass, in id order, before any other row lock of the account (a
+// user's membership row, say), so that none waits for another in a circle
+// (an account after another in account order, as signing in and out do).
+// A transaction that finds, after its first pass, that it needs another
+// inbox's lock (a user joined an inbox, or was given a conversation, while
+// it waited for its locks) does not take it then: out of order, or after
+// the user's row, it could wait in a circle, which PostgreSQL's deadlock
+// detector breaks only after a second (deadlock_timeout) by rolling one
+// of them back. It starts again instead (errLockOrder, which inTx
+// retries), and its first pass then takes that inbox in order.
+
+// errLockOrder is a transaction's need for an inbox lock after its first
+// pass.
+var errLockOrder = errors.New("an inbox lock is needed after the first pass: start again")
+
+// lockInboxSet takes the routing locks of the inboxes that a query finds
+// (lock, which locks them on PostgreSQL; find, the same without locking)
+// and returns their ids in order: with lock in tx's first pass in the
+// account, after it as lockNeeded does.
+func (db *DB) lockInboxSet(ctx context.Context, tx *txn, accountID int64, lock, find string, args ...any) ([]int64, error) {
+	if !db.postgres {
+		return db.lockInboxes(ctx, tx, accountID, find, args...) // SQLite's one writer
+	}
+	if tx.firstPass(accountID) {
+		return db.lockInboxes(ctx, tx, accountID, lock, args...)
+	}
+	ids, err := db.inboxIDs(ctx, tx, find, args...)
+	if err != nil {
+		return nil, err
+	}
+	return ids, db.lockNeeded(ctx, tx, accountID, ids)
+}
+
+// lockNeeded makes sure tx holds the routing locks of the inboxes of ids
+// (in id order): it takes them in tx's first pass in the account, and after
+// it returns errLockOrder for any it does not hold.
+func (db *DB) lockNeeded(ctx context.Context, tx *txn, accountID int64, ids []int64) error {
+	var missing []int64
+	for _, id := range ids {
+		if _, ok := tx.locked[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	switch {
+	case len(missing) == 0:
+		return nil
+	case !db.postgres: // SQLite's one writer: nothing to take
+		for _, id := range missing {
+			tx.lockedInbox(accountID, id)
+		}
+		return nil
+	case !tx.firstPass(accountID):
+		return errLockOrder
+	}
+	list, err := json.Marshal(missing)
+	if err != nil {
+		return err
+	}
+	_, err = db.lockInboxes(ctx, tx, accountID, db.q.LockInboxesByID, accountID, string(list))
+	return err
 }
 
 // lockConversationInbox takes the routing lock of a conversation's inbox.
@@ -576,9 +645,9 @@ func (db *DB) movesWritten(tx *txn, accountID, userID int64, actor *int64, moves
 // assigned to a user in the account) once the routing lock of each of their
 // inboxes is held. The caller locked the inboxes where the user held
 // conversations a moment before, or none; one assigned to them since, in
-// another inbox, is locked here and the list read again. Every change of
-// assignee takes its inbox's lock, so the list then stays true until the
-// commit. (SQLite's one writer makes it true at once.)
+// another inbox, makes the transaction start again (lockNeeded). Every
+// change of assignee takes its inbox's lock, so the list then stays true
+// until the commit. (SQLite's one writer makes it true at once.)
 func (db *DB) heldLocked(ctx context.Context, tx *txn, accountID int64, read func() ([]heldConversation, error)) ([]heldConversation, error) {
 	for {
 		held, err := read()
@@ -587,18 +656,16 @@ func (db *DB) heldLocked(ctx context.Context, tx *txn, accountID int64, read fun
 		}
 		var more []int64
 		for _, c := range held {
-			if !tx.locked[c.inboxID] && !slices.Contains(more, c.inboxID) {
+			if _, ok := tx.locked[c.inboxID]; !ok && !slices.Contains(more, c.inboxID) {
 				more = append(more, c.inboxID)
 			}
 		}
 		if len(more) == 0 {
 			return held, nil
 		}
-		slices.Sort(more) // in id order, as every locker of several takes them
-		for _, id := range more {
-			if _, err := db.lockInbox(ctx, tx, accountID, id); err != nil {
-				return nil, err
-			}
+		slices.Sort(more)
+		if err := db.lockNeeded(ctx, tx, accountID, more); err != nil {
+			return nil, err
 		}
 	}
 }

@@ -295,7 +295,7 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 // doing: not the caller's input, and not a request that went away.
 func (db *DB) failed(ctx context.Context, err error) {
 	if err != nil && db.Observer != nil {
-		if _, domain := errors.AsType[*switchboard.Error](err); !domain && !isReassignPending(err) && ctx.Err() == nil {
+		if _, domain := errors.AsType[*switchboard.Error](err); !domain && !isReassignPending(err) && !errors.Is(err, errLockOrder) && ctx.Err() == nil {
 			db.Observer.DatabaseError()
 		}
 	}
@@ -347,12 +347,13 @@ func (db *DB) committed(tx *txn) {
 }
 
 // retryable reports whether err is PostgreSQL's word that the transaction
-// may succeed if run again: serialization failure or deadlock.
+// may succeed if run again (serialization failure or deadlock), or the
+// store's own (errLockOrder).
 func retryable(err error) bool {
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
 		return pgErr.Code == "40001" || pgErr.Code == "40P01"
 	}
-	return false
+	return errors.Is(err, errLockOrder)
 }
 
 // rebind turns the ? placeholders of a query into PostgreSQL's $1, $2, ...
@@ -459,8 +460,8 @@ type queries struct {
 	DeleteStaleConnections string
 	PresenceAway           string
 	LockInboxesOfAccount   string
-	LockInboxesOfUser      string
-	LockInboxesOfMembers   string
+	InboxesOfUser          string
+	InboxesOfMembers       string
 	CountConversations     string
 	ListConversations      string
 	InsertMessage          string
@@ -478,9 +479,12 @@ type queries struct {
 
 	// PostgreSQL only: what SQLite, without data-modifying WITH, does in
 	// several statements.
-	InsertCreated   string `dialect:"postgres"`
-	LockInboxesByID string `dialect:"postgres"`
-	MoveAll         string `dialect:"postgres"`
+	InsertCreated        string `dialect:"postgres"`
+	LockInboxesByID      string `dialect:"postgres"`
+	LockInboxesOfUser    string `dialect:"postgres"`
+	LockAutoInboxesOf    string `dialect:"postgres"`
+	LockInboxesOfMembers string `dialect:"postgres"`
+	MoveAll              string `dialect:"postgres"`
 }
 
 // loadQueries fills a queries from the text of a queries file, with the

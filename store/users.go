@@ -220,18 +220,18 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	// the user's inboxes, so it takes theirs. Inbox locks come before the
 	// user's row in every transaction (an assignment or a new member reads
 	// the row locked after its inbox's lock), so lockers do not wait on each
-	// other in a circle; the one exception, an inbox the user joined while
-	// this waited for its locks, is locked after the row, and a deadlock
-	// there is retried. Busy moves nothing.
-	var inboxes []int64 // the user's, locked when going offline
+	// other in a circle; an inbox the user joined while this waited for its
+	// locks makes it start again (rotation.go, "Lock order"). Busy moves
+	// nothing.
+	var inboxes []int64 // locked: the user's going offline, those to place coming online
+	var err error
 	switch a {
 	case switchboard.Offline:
-		var err error
 		if inboxes, err = db.lockUserInboxes(ctx, tx, accountID, userID); err != nil {
 			return err
 		}
 	case switchboard.Online:
-		if _, err := db.autoInboxesOf(ctx, tx, accountID, userID); err != nil {
+		if inboxes, err = db.autoInboxesOf(ctx, tx, accountID, userID); err != nil {
 			return err
 		}
 	}
@@ -247,10 +247,10 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	if a == switchboard.Offline && db.postgres {
 		// An inbox the user joined after the locks above were taken, and
 		// before the update (which waits for a member change adding them:
-		// it reads their row locked), is locked now, so that a create there
-		// that picked them while they were online is read below. From here
-		// on, no such change commits before this one.
-		var err error
+		// it reads their row locked), makes the transaction start again
+		// and lock it with the others, so that a create there that picked
+		// them while they were online is read below. From here on, no such
+		// change commits before this one.
 		if inboxes, err = db.lockUserInboxes(ctx, tx, accountID, userID); err != nil {
 			return err
 		}
@@ -275,7 +275,7 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	case a == switchboard.Offline && (old != switchboard.Offline || force):
 		return db.wentOffline(ctx, tx, accountID, userID, actor, inboxes)
 	case a == switchboard.Online && old != switchboard.Online:
-		return db.placeFor(ctx, tx, accountID, userID)
+		return db.placeFor(ctx, tx, accountID, inboxes)
 	}
 	return nil
 }

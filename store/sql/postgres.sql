@@ -41,7 +41,7 @@ SELECT id FROM inboxes
 WHERE account_id = ? AND id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x))
 ORDER BY id FOR NO KEY UPDATE;
 
--- name: AutoInboxesOfMember
+-- name: LockAutoInboxesOf
 SELECT i.id FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
 WHERE i.account_id = ? AND m.user_id = ? AND i.enable_auto_assignment
 ORDER BY i.id FOR NO KEY UPDATE OF i;

@@ -351,8 +351,8 @@ FROM inboxes WHERE id = ? AND account_id = ?;
 -- inbox of the account, in id order so that lockers never deadlock.
 SELECT id FROM inboxes WHERE account_id = ? ORDER BY id;
 
--- name: LockInboxesOfMembers
--- Taken first when members may leave an inbox: the inbox, and the inboxes
+-- name: InboxesOfMembers
+-- Locked first when members may leave an inbox: the inbox, and the inboxes
 -- where its members hold conversations (a member who leaves has them read
 -- again under their locks), in id order. Parameters: account; inbox;
 -- inbox; account.
@@ -363,8 +363,8 @@ WHERE account_id = ?
                  WHERE m.inbox_id = ? AND c.account_id = ?))
 ORDER BY id;
 
--- name: LockInboxesOfUser
--- Taken first when a user goes offline: the inboxes where their availability
+-- name: InboxesOfUser
+-- Locked first when a user goes offline: the inboxes where their availability
 -- enters the routing (they are a member) and those where they hold
 -- conversations, in id order. Parameters: account; user; account; user.
 SELECT id FROM inboxes
@@ -395,7 +395,8 @@ WHERE inbox_id = ? AND status = 'open' AND assignee_id IS NULL AND waiting_since
 
 -- name: AutoInboxesOfMember
 -- The inboxes with auto-assignment on where a user is a member, in id order
--- (locked on PostgreSQL: placing their queues follows).
+-- (locked on PostgreSQL, LockAutoInboxesOf: placing their queues
+-- follows).
 SELECT i.id FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
 WHERE i.account_id = ? AND m.user_id = ? AND i.enable_auto_assignment
 ORDER BY i.id;
