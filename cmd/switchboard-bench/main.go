@@ -15,6 +15,9 @@
 //	pick-scale  cost of one create+pick as stored conversations grow 10^3..10^6
 //	            and as inbox members grow 10..10^4
 //	processes   1 vs 3 processes on PostgreSQL, then the +-1 fairness check
+//	mixed       creates, assignments, availability, member and role changes at
+//	            once on 3 processes sharing PostgreSQL (or 1 on SQLite): their
+//	            latency, and the deadlocks PostgreSQL broke meanwhile
 //
 // -smoke runs every scenario tiny, in seconds, for CI.
 package main
@@ -57,7 +60,7 @@ func main() {
 	}
 }
 
-var allScenarios = []string{"create", "assign", "offline", "pick-scale", "processes"}
+var allScenarios = []string{"create", "assign", "offline", "pick-scale", "processes", "mixed"}
 
 type options struct {
 	scenarios []string
@@ -318,6 +321,7 @@ func run(ctx context.Context, args []string, out io.Writer) (*report, error) {
 		"offline":    scenarioOffline,
 		"pick-scale": scenarioPickScale,
 		"processes":  scenarioProcesses,
+		"mixed":      scenarioMixed,
 	}
 	for _, name := range o.scenarios {
 		fmt.Fprintf(out, "\n== %s\n", name)
