@@ -16,11 +16,11 @@ import (
 // ten thousand of them hold no other write up for more than 50 ms, and on
 // SQLite, whose one writer a transaction holds to its commit, that rules
 // out one transaction for all of them (the newer issue wins, says
-// ROUTING.md). So the transaction of the change moves the first
-// DefaultReassignStep of them, and when more remain, leaves a bound on the
-// user's membership and goes on after its commit, a step of the same size
-// per transaction, before the reply. Other writes take their turns between
-// the steps. What the user sees of it:
+// ROUTING.md). So the transaction of the change moves the first third of a
+// step (DefaultReassignStep) of them, and when more remain, leaves a bound
+// on the user's membership and goes on after its commit, a step per
+// transaction, before the reply. Other writes take their turns between the
+// steps. What the user sees of it:
 //
 //   - the reply still comes once every conversation has moved, and each
 //     move is atomic, made under its inbox's routing lock and recorded;
@@ -88,7 +88,9 @@ func (db *DB) wentOffline(ctx context.Context, tx *txn, accountID, userID int64,
 	if err := tx.QueryRowContext(ctx, db.q.EventsHighWater).Scan(&bound); err != nil {
 		return err
 	}
-	last, more, err := db.offlineStep(ctx, tx, accountID, userID, actor, bound, 0)
+	// The change's own transaction does more than a step (the user's
+	// locks, twice, and row): it moves a third of one.
+	last, more, err := db.offlineStep(ctx, tx, accountID, userID, actor, bound, 0, max(1, db.reassignStep()/3))
 	if err != nil || !more {
 		return err
 	}
@@ -103,8 +105,7 @@ func (db *DB) wentOffline(ctx context.Context, tx *txn, accountID, userID int64,
 // userID loses by going offline: those with an id after after and no
 // assignment event after bound. It returns the last id it looked at and
 // whether more may remain.
-func (db *DB) offlineStep(ctx context.Context, tx *txn, accountID, userID int64, actor *int64, bound, after int64) (last int64, more bool, err error) {
-	step := db.reassignStep()
+func (db *DB) offlineStep(ctx context.Context, tx *txn, accountID, userID int64, actor *int64, bound, after int64, step int) (last int64, more bool, err error) {
 	held, err := db.heldLocked(ctx, tx, accountID, func() ([]heldConversation, error) {
 		return db.heldBy(ctx, tx, db.q.ReassignableOf, accountID, userID, after, bound, step)
 	})
@@ -214,7 +215,7 @@ func (db *DB) finishReassign(ctx context.Context, p pendingReassign) error {
 					return nil
 				}
 			}
-			if next.after, more, err = db.offlineStep(ctx, tx, p.accountID, p.userID, by, next.bound, next.after); err != nil {
+			if next.after, more, err = db.offlineStep(ctx, tx, p.accountID, p.userID, by, next.bound, next.after, db.reassignStep()); err != nil {
 				relock = relock || errors.Is(err, errLockOrder)
 				return err
 			}

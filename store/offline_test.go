@@ -95,16 +95,17 @@ func (s *stepped) offline(by switchboard.Caller) error {
 }
 
 // TestOfflineMovesInSteps: the steps a reassignment takes after the
-// transaction of the change, which moves the first step itself. A step that
-// finds fewer than it may move is the last.
+// transaction of the change, which moves a third of a step itself. A step
+// that finds fewer than it may move is the last.
 func TestOfflineMovesInSteps(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			for _, tc := range []struct{ held, step, steps int }{
-				{held: 2, step: 3, steps: 0},
-				{held: 3, step: 3, steps: 1}, // the first moved a whole step: the next finds none
-				{held: 10, step: 3, steps: 3},
-				{held: 10, step: 500, steps: 0},
+				{held: 1, step: 6, steps: 0},
+				{held: 2, step: 6, steps: 1}, // the first moved its whole third: the next finds none
+				{held: 3, step: 6, steps: 1},
+				{held: 7, step: 3, steps: 3}, // 1, then 3, 3, and one that finds none
+				{held: 10, step: 60, steps: 0},
 			} {
 				t.Run(fmt.Sprintf("held=%d,step=%d", tc.held, tc.step), func(t *testing.T) {
 					s := newStepped(t, b.DSN(t)(t), tc.held, tc.step)
@@ -248,8 +249,8 @@ func TestAStoppedReassignmentIsFinished(t *testing.T) {
 				if err := s.offline(s.admin); !errors.Is(err, stopped) {
 					t.Fatalf("the offline change returned %v, want the stop", err)
 				}
-				if got := s.holders(t); got[s.a.UserID] != 7 {
-					t.Fatalf("after the first transaction %v by holder, want 7 still with %d", got, s.a.UserID)
+				if got := s.holders(t); got[s.a.UserID] != 9 {
+					t.Fatalf("after the first transaction %v by holder, want 9 still with %d", got, s.a.UserID)
 				}
 				s.db.Close()
 				next, err := store.Open(s.ctx, s.dsn)
