@@ -295,6 +295,7 @@ func TestErrorsInvalidValuesUnprocessable(t *testing.T) {
 		{errsCase{name: "MembersNoUserIDs", method: "POST", path: acct("/inbox_members"), body: map[string]any{"inbox_id": f.inbox}}, "user_ids"},
 		{errsCase{name: "MembersUserIDsNotList", method: "PATCH", path: acct("/inbox_members"), body: map[string]any{"inbox_id": f.inbox, "user_ids": fmt.Sprint(f.outsider.id)}}, "user_ids"},
 		{errsCase{name: "MembersUserIDNotID", method: "DELETE", path: acct("/inbox_members"), body: map[string]any{"inbox_id": f.inbox, "user_ids": []any{f.member.id, "x"}}}, "user_ids"},
+		{errsCase{name: "MembersPathAndBodyDiffer", method: "DELETE", path: acct("/inbox_members/%d", f.otherInbox), body: map[string]any{"inbox_id": f.inbox, "user_ids": []int64{f.member.id}}}, "inbox_id"},
 		{errsCase{name: "ConversationNoInbox", method: "POST", path: acct("/conversations"), body: map[string]any{}}, "inbox_id"},
 		{errsCase{name: "ConversationInboxWord", method: "POST", path: acct("/conversations"), body: map[string]any{"inbox_id": "abc"}}, "inbox_id"},
 		{errsCase{name: "ConversationInboxFraction", method: "POST", path: acct("/conversations"), body: map[string]any{"inbox_id": 1.5}}, "inbox_id"},

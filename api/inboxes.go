@@ -174,11 +174,17 @@ func (s *Server) changeMembers(how store.MemberChange) accountHandler {
 		}
 		var inboxID int64
 		if r.PathValue("inbox_id") != "" {
-			inboxID, err = pathID(r, "inbox_id", "inbox")
-		} else {
-			inboxID, err = b.requiredID("inbox_id")
-		}
-		if err != nil {
+			if inboxID, err = pathID(r, "inbox_id", "inbox"); err != nil {
+				return err
+			}
+			// The body may name it too (the JavaScript SDK sends both),
+			// but not another one.
+			if named, ok, err := b.id("inbox_id"); err != nil {
+				return err
+			} else if ok && named != inboxID {
+				return switchboard.Invalid("inbox_id", "inbox_id %d in the body is not the inbox %d of the path", named, inboxID)
+			}
+		} else if inboxID, err = b.requiredID("inbox_id"); err != nil {
 			return err
 		}
 		userIDs, ok, err := b.ids("user_ids")
