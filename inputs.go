@@ -131,6 +131,9 @@ func (i *NewInbox) Validate() error {
 	if i.Name, err = ValidateName("name", i.Name); err != nil {
 		return err
 	}
+	if i.WebhookURL != "" && !isWebURL(i.WebhookURL) {
+		return Invalid("channel.webhook_url", "channel.webhook_url must be an absolute http or https URL")
+	}
 	if i.AssignmentMode == "" {
 		i.AssignmentMode = RoundRobin
 	}

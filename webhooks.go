@@ -35,8 +35,7 @@ type NewWebhook struct {
 
 // Validate reports the first field of w that is not allowed.
 func (w *NewWebhook) Validate() error {
-	u, err := url.Parse(w.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(w.URL) > 2000 {
+	if !isWebURL(w.URL) {
 		return Invalid("url", "url must be an absolute http or https URL")
 	}
 	if len(w.Subscriptions) == 0 {
@@ -60,4 +59,11 @@ type Delivery struct {
 	Event    string
 	Payload  []byte
 	Attempts int
+}
+
+// isWebURL reports whether s is an absolute http or https URL of at most
+// 2,000 bytes.
+func isWebURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && len(s) <= 2000
 }

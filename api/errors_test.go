@@ -286,6 +286,7 @@ func TestErrorsInvalidValuesUnprocessable(t *testing.T) {
 		{errsCase{name: "LastAdministratorDemotion", method: "PATCH", path: acct("/agents/%d", f.s.admin.id), body: map[string]any{"role": "agent"}}, "role"},
 		{errsCase{name: "InboxEmptyName", method: "POST", path: acct("/inboxes"), body: map[string]any{"name": "", "channel": api}}, "name"},
 		{errsCase{name: "InboxChannelType", method: "POST", path: acct("/inboxes"), body: map[string]any{"name": "X", "channel": map[string]string{"type": "email"}}}, "channel.type"},
+		{errsCase{name: "InboxChannelWebhookURL", method: "POST", path: acct("/inboxes"), body: map[string]any{"name": "X", "channel": map[string]string{"type": "api", "webhook_url": "not a url"}}}, "channel.webhook_url"},
 		{errsCase{name: "InboxChannelNotObject", method: "POST", path: acct("/inboxes"), body: map[string]any{"name": "X", "channel": "api"}}, "channel"},
 		{errsCase{name: "InboxAutoAssignment", method: "POST", path: acct("/inboxes"), body: map[string]any{"name": "X", "channel": api, "enable_auto_assignment": "yes"}}, "enable_auto_assignment"},
 		{errsCase{name: "InboxUpdateEmptyName", method: "PATCH", path: acct("/inboxes/%d", f.inbox), body: map[string]any{"name": " "}}, "name"},
