@@ -705,6 +705,43 @@ func TestCompatConversationListPaging(t *testing.T) {
 	})
 }
 
+// Chatwoot's list shows each conversation with its last message, for the
+// preview under the contact's name.
+func TestCompatConversationListShowsLastMessage(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *testServer) {
+		inbox := s.newInbox(nil)
+		with := s.admin.create(inbox, map[string]any{"message": map[string]string{"content": "Where is my parcel?"}})
+		without := s.admin.create(inbox, nil)
+		var reply struct {
+			Data struct {
+				Payload []struct {
+					ID       int64 `json:"id"`
+					Messages []struct {
+						ID      int64  `json:"id"`
+						Content string `json:"content"`
+					} `json:"messages"`
+				} `json:"payload"`
+			} `json:"data"`
+		}
+		s.admin.must(200, "GET", acct("/conversations"), nil, &reply)
+		got := map[int64]string{}
+		for _, c := range reply.Data.Payload {
+			if len(c.Messages) > 1 {
+				t.Errorf("conversation %d lists %d messages, want the last one", c.ID, len(c.Messages))
+			}
+			for _, m := range c.Messages {
+				got[c.ID] = m.Content
+			}
+		}
+		if got[with.ID] != "Where is my parcel?" {
+			t.Errorf("conversation %d listed with %q, want its message", with.ID, got[with.ID])
+		}
+		if _, ok := got[without.ID]; ok {
+			t.Errorf("conversation %d has no message, listed with %q", without.ID, got[without.ID])
+		}
+	})
+}
+
 func TestCompatConversationCounts(t *testing.T) {
 	s := newServer(t)
 	agent := s.newAgent("agent", "online")

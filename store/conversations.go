@@ -476,9 +476,18 @@ func (db *DB) Conversations(ctx context.Context, c switchboard.Caller, f switchb
 	defer rows.Close()
 	list := []switchboard.Conversation{}
 	for rows.Next() {
-		r, err := scanConversation(rows.Scan, c.AccountID)
+		var last struct {
+			id, at  sql.NullInt64
+			content sql.NullString
+		}
+		r, err := scanConversation(func(dest ...any) error {
+			return rows.Scan(append(dest, &last.id, &last.content, &last.at)...)
+		}, c.AccountID)
 		if err != nil {
 			return nil, counts, fmt.Errorf("conversations: %w", err)
+		}
+		if last.id.Valid { // its last message, as Chatwoot's list shows
+			r.Messages = []switchboard.Message{{ID: last.id.Int64, Content: last.content.String, CreatedAt: fromMillis(last.at.Int64)}}
 		}
 		list = append(list, r.Conversation)
 	}

@@ -218,7 +218,8 @@ WHERE c.account_id = ?
 -- assignee type twice; user; assignee type twice; limit; offset.
 -- The page is chosen first; then the places in the queue of its waiting
 -- rows come from one ordered pass over the queues of their inboxes (a
--- count per row would walk the queue up to each).
+-- count per row would walk the queue up to each). Each row comes with its
+-- last message, as Chatwoot's list shows it.
 WITH page AS (
   SELECT c.* FROM conversations c
   WHERE c.account_id = ?
@@ -240,11 +241,12 @@ WITH page AS (
 SELECT c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.source_id,
        c.snoozed_until, c.created_at, c.last_activity_at,
        u.name, u.email, au.role, au.availability, au.auto_offline, c.waiting_since,
-       COALESCE(q.place, 0)
+       COALESCE(q.place, 0), lm.id, lm.content, lm.created_at
 FROM page c
 LEFT JOIN queue q ON q.id = c.id
 LEFT JOIN users u ON u.id = c.assignee_id
 LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id
+LEFT JOIN messages lm ON lm.id = (SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id)
 ORDER BY c.last_activity_at DESC, c.id DESC;
 
 -- name: SetAssignee
