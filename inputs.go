@@ -91,10 +91,17 @@ func (u *AgentUpdate) Validate() error {
 }
 
 // CanonicalEmail is the form in which an e-mail address is stored and
-// looked up: in lower case, so that Ann@Example.com and ann@example.com are
-// one user, and a user signs in whatever case they type.
+// looked up: its ASCII letters in lower case, so that Ann@Example.com and
+// ann@example.com are one user, and a user signs in whatever case they
+// type. Other letters keep their case, as the databases' own lowering in
+// migration 0008 does (SQLite's lower() changes ASCII letters only).
 func CanonicalEmail(s string) string {
-	return strings.ToLower(strings.TrimSpace(s))
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, strings.TrimSpace(s))
 }
 
 // ValidateEmail reports whether s is an e-mail address a user can have.

@@ -46,6 +46,7 @@ func TestMigrationLowersEmails(t *testing.T) {
 			caller := switchboard.Caller{UserID: admin.ID, AccountID: 1, Role: switchboard.RoleAdministrator}
 			stored := map[string]string{ // as an older version stored them -> after the migration
 				"Mixed.Case@Example.com": "mixed.case@example.com",
+				"ÉVE@Example.com":        "Éve@example.com", // as CanonicalEmail: ASCII letters only
 				"Twin@Example.com":       "Twin@Example.com",
 				"twin@example.com":       "twin@example.com",
 			}
@@ -83,9 +84,24 @@ func TestMigrationLowersEmails(t *testing.T) {
 				if got != want {
 					t.Errorf("%s stored as %q after the migration, want %q", old, got, want)
 				}
-				u, _, err := db.SignIn(ctx, got, "password-"+old)
-				if err != nil || u.ID != ids[old] {
-					t.Errorf("sign in as %q: user %d, %v; want user %d", got, u.ID, err, ids[old])
+				for _, typed := range []string{got, old} {
+					u, _, err := db.SignIn(ctx, typed, "password-"+old)
+					if err != nil || u.ID != ids[old] {
+						t.Errorf("sign in as %q: user %d, %v; want user %d", typed, u.ID, err, ids[old])
+					}
+				}
+			}
+			// Added by address to another account, a lowered user is the
+			// same user, not a second one.
+			_, otto, err := db.CreateAccountWithAdministrator(ctx, "Other", "Otto", "otto@example.com", "password123")
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := switchboard.Caller{UserID: otto.ID, AccountID: 2, Role: switchboard.RoleAdministrator}
+			for _, old := range []string{"Mixed.Case@Example.com", "ÉVE@Example.com"} {
+				a, err := db.CreateAgent(ctx, other, switchboard.NewAgent{Name: "Again", Email: old})
+				if err != nil || a.ID != ids[old] {
+					t.Errorf("agent %s in another account: user %d, %v; want user %d", old, a.ID, err, ids[old])
 				}
 			}
 		})
