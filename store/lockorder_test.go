@@ -474,3 +474,51 @@ func TestOfflineAgainstAJoinAndAnotherOffline(t *testing.T) {
 	}
 	storetest.CheckInvariants(t, db, admin)
 }
+
+// TestOnlineAgainstAJoinMeanwhile: x comes online while an administrator
+// adds x to inbox Z, whose queue holds a conversation (Z had no members).
+// The addition places Z's queue while x is still offline (nothing to
+// place); x's coming online must then place it. (Found by a review of the
+// lock-order change, which had dropped the look again after the update.)
+func TestOnlineAgainstAJoinMeanwhile(t *testing.T) {
+	dsn := lockDSN(t)
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, dsn)
+	ag, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "x", Email: "x@example.com", Role: switchboard.RoleAgent, Availability: switchboard.Offline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := ag.ID
+	inboxOf(t, db, admin, "A", 0, x)
+	z := inboxOf(t, db, admin, "Z", 0)
+	conv, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: z})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conv.Assignee != nil || conv.WaitingSince == nil {
+		t.Fatalf("setup: conversation %+v, want waiting unassigned", conv)
+	}
+	raw := rawPostgres(t, dsn)
+	r := lockRow(t, raw, `SELECT user_id FROM account_users WHERE user_id = $1 FOR SHARE`, x)
+	done := make(chan error, 1)
+	go func() {
+		done <- db.SetAvailability(ctx, switchboard.Caller{UserID: x, AccountID: admin.AccountID, Role: switchboard.RoleAgent}, x, switchboard.Online)
+	}()
+	waitLockWaiters(t, raw, 1) // x holds A's lock, waits to update their row
+	if _, err := db.ChangeMembers(ctx, admin, z, []int64{x}, store.AddMembers); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Conversation(ctx, admin, conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Assignee == nil || got.Assignee.ID != x {
+		t.Errorf("conversation in Z: assignee %v, waiting %v; want x (%d), online member of Z", got.Assignee, got.WaitingSince, x)
+	}
+}

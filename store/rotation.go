@@ -322,6 +322,7 @@ func (db *DB) lockMembersInboxes(ctx context.Context, tx *txn, accountID, inboxI
 // lockInboxes runs a query that locks inboxes of accountID and returns
 // their ids, in order, and notes them as locked in tx.
 func (db *DB) lockInboxes(ctx context.Context, tx *txn, accountID int64, query string, args ...any) ([]int64, error) {
+	tx.firstPass(accountID) // this is it, even when it finds none
 	ids, err := db.inboxIDs(ctx, tx, query, args...)
 	for _, id := range ids {
 		tx.lockedInbox(accountID, id)

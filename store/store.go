@@ -277,8 +277,11 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		} else {
 			err = db.tryTx(ctx, fn)
 		}
-		db.failed(ctx, err)
-		if err == nil || attempt == 5 || !retryable(err) {
+		final := err == nil || attempt == 5 || !retryable(err)
+		if final || !errors.Is(err, errLockOrder) { // a start again is no failure, unless the last
+			db.failed(ctx, err)
+		}
+		if final {
 			return err
 		}
 		pause := time.NewTimer(time.Duration(mathrand.Int64N(int64(attempt) * int64(5*time.Millisecond))))
@@ -295,7 +298,7 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 // doing: not the caller's input, and not a request that went away.
 func (db *DB) failed(ctx context.Context, err error) {
 	if err != nil && db.Observer != nil {
-		if _, domain := errors.AsType[*switchboard.Error](err); !domain && !isReassignPending(err) && !errors.Is(err, errLockOrder) && ctx.Err() == nil {
+		if _, domain := errors.AsType[*switchboard.Error](err); !domain && !isReassignPending(err) && ctx.Err() == nil {
 			db.Observer.DatabaseError()
 		}
 	}

@@ -244,14 +244,22 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	if _, err := tx.ExecContext(ctx, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
 		return err
 	}
-	if a == switchboard.Offline && db.postgres {
+	if db.postgres {
 		// An inbox the user joined after the locks above were taken, and
 		// before the update (which waits for a member change adding them:
 		// it reads their row locked), makes the transaction start again
-		// and lock it with the others, so that a create there that picked
-		// them while they were online is read below. From here on, no such
-		// change commits before this one.
-		if inboxes, err = db.lockUserInboxes(ctx, tx, accountID, userID); err != nil {
+		// and lock it with the others: going offline, so that a create
+		// there that picked them while they were online is read below;
+		// coming online, so that its queue, placed by the addition while
+		// they were offline, is placed again. From here on, no such change
+		// commits before this one.
+		switch a {
+		case switchboard.Offline:
+			inboxes, err = db.lockUserInboxes(ctx, tx, accountID, userID)
+		case switchboard.Online:
+			inboxes, err = db.autoInboxesOf(ctx, tx, accountID, userID)
+		}
+		if err != nil {
 			return err
 		}
 	}
