@@ -17,6 +17,15 @@ const (
 	MaxMessageLength  = 150_000
 )
 
+// isControl reports a character that breaks or reorders the text it is
+// shown in: a control character, a line or paragraph separator, or a
+// bidirectional embedding, override or isolate (which could make a name
+// display as another).
+func isControl(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) ||
+		'\u202a' <= r && r <= '\u202e' || '\u2066' <= r && r <= '\u2069'
+}
+
 // ValidateName returns s without the spaces around it, or an error naming
 // field when nothing visible is left, it holds a control character, or it
 // is longer than MaxNameLength.
@@ -26,7 +35,7 @@ func ValidateName(field, s string) (string, error) {
 	switch {
 	case !visible:
 		return "", Invalid(field, "%s must not be empty", field)
-	case strings.ContainsFunc(s, unicode.IsControl):
+	case strings.ContainsFunc(s, isControl):
 		return "", Invalid(field, "%s must not contain control characters such as line breaks", field)
 	case utf8.RuneCountInString(s) > MaxNameLength:
 		return "", Invalid(field, "%s must be at most %d characters long", field, MaxNameLength)

@@ -318,6 +318,8 @@ func TestErrorsInvalidValuesUnprocessable(t *testing.T) {
 		{errsCase{name: "AgentNameTooLong", method: "POST", path: acct("/agents"), body: agent("name", strings.Repeat("é", 256))}, "name"},
 		{errsCase{name: "AgentNameInvisible", method: "POST", path: acct("/agents"), body: agent("name", "\u200b")}, "name"},
 		{errsCase{name: "AgentNameLineBreak", method: "POST", path: acct("/agents"), body: agent("name", "Ann\nSmith")}, "name"},
+		{errsCase{name: "AgentNameLineSeparator", method: "POST", path: acct("/agents"), body: agent("name", "Ann\u2028Smith")}, "name"},
+		{errsCase{name: "AgentNameRightToLeftOverride", method: "POST", path: acct("/agents"), body: agent("name", "Ann\u202eSmith")}, "name"},
 		{errsCase{name: "AgentUpdateNameTooLong", method: "PATCH", path: acct("/agents/%d", f.member.id), body: map[string]any{"name": strings.Repeat("x", 256)}}, "name"},
 		{errsCase{name: "InboxNameTooLong", method: "POST", path: acct("/inboxes"), body: map[string]any{"name": strings.Repeat("x", 256), "channel": api}}, "name"},
 		{errsCase{name: "InboxUpdateNameTooLong", method: "PATCH", path: acct("/inboxes/%d", f.inbox), body: map[string]any{"name": strings.Repeat("x", 256)}}, "name"},

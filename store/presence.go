@@ -85,6 +85,7 @@ func (db *DB) SweepPresence(ctx context.Context, grace time.Duration) (int, erro
 	}
 	n := 0
 	for _, a := range away {
+		swept := false
 		err := db.availabilityTx(ctx, func(tx *txn) error {
 			if _, err := db.lockUserInboxes(ctx, tx, a[0], a[1]); err != nil {
 				return err
@@ -96,9 +97,12 @@ func (db *DB) SweepPresence(ctx context.Context, grace time.Duration) (int, erro
 			if err != nil {
 				return notFoundOr(err, "away user")
 			}
-			n++
+			swept = true
 			return db.setAvailability(ctx, tx, account, user, switchboard.Offline, nil, false)
 		})
+		if err == nil && swept {
+			n++
+		}
 		if err != nil && switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
 			return n, fmt.Errorf("sweep presence: %w", err)
 		}
