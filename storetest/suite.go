@@ -316,6 +316,9 @@ func testExplicitAssignee(t *testing.T, f *fixture) {
 }
 
 func testOfflineReassigns(t *testing.T, f *fixture) {
+	var clock atomic.Int64 // a second per write: activity times differ
+	clock.Store(1_700_000_000)
+	f.db.Now = func() time.Time { return time.Unix(clock.Add(1), 0) }
 	a, b, c := f.online(), f.online(), f.online()
 	inbox := f.inbox(true, true, a, b, c)
 	first := f.create(inbox, switchboard.NewConversation{}) // a
@@ -323,6 +326,10 @@ func testOfflineReassigns(t *testing.T, f *fixture) {
 	f.setAvailability(a, switchboard.Offline)
 	if got := f.assignee(first.ID); got != c.UserID {
 		t.Errorf("reassigned to %d, want %d (next online after the last pick)", got, c.UserID)
+	}
+	// A reassignment is activity: the list shows the conversation first.
+	if now, err := f.db.Conversation(f.ctx, f.admin, first.ID); err != nil || !now.LastActivityAt.After(first.LastActivityAt) {
+		t.Errorf("last activity %v after the reassignment (%v), want later than at its creation (%v)", now.LastActivityAt, err, first.LastActivityAt)
 	}
 	// The reassignment's pick is the rotation's last pick now.
 	if got := assigneeOf(f.create(inbox, switchboard.NewConversation{})); got != b.UserID {
