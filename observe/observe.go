@@ -22,6 +22,7 @@ type Metrics struct {
 	pick        prometheus.Histogram
 	batch       prometheus.Histogram
 	requests    *prometheus.HistogramVec
+	retries     *prometheus.CounterVec
 	dbErrors    prometheus.Counter
 }
 
@@ -55,17 +56,24 @@ func New(queues func(ctx context.Context) ([]QueueLength, error)) *Metrics {
 			Help:    "HTTP request latency by route and status.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "status"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_write_retries_total",
+			Help: "Write transactions run again from the start, by reason: deadlock or serialization (PostgreSQL's word), lock_order (one that needed another inbox's routing lock after taking its own).",
+		}, []string{"reason"}),
 		dbErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_database_errors_total",
 			Help: "Database operations that failed for a reason other than the request's input.",
 		}),
 	}
-	m.registry.MustRegister(m.assignments, m.pick, m.batch, m.requests, m.dbErrors,
+	m.registry.MustRegister(m.assignments, m.pick, m.batch, m.requests, m.retries, m.dbErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{read: queues, desc: prometheus.NewDesc("switchboard_waiting_conversations",
 			"Conversations waiting in an inbox's queue for an agent with room.", []string{"account_id", "inbox_id"}, nil)})
 	for _, reason := range []string{"manual", "auto", "reassign"} {
 		m.assignments.WithLabelValues(reason)
+	}
+	for _, reason := range []string{"deadlock", "serialization", "lock_order"} {
+		m.retries.WithLabelValues(reason)
 	}
 	return m
 }
@@ -78,6 +86,9 @@ func (m *Metrics) Picked(d time.Duration) { m.pick.Observe(d.Seconds()) }
 
 // Batched records how many writes shared a commit.
 func (m *Metrics) Batched(writes int) { m.batch.Observe(float64(writes)) }
+
+// Retried counts a write transaction run again, by reason.
+func (m *Metrics) Retried(reason string) { m.retries.WithLabelValues(reason).Inc() }
 
 // DatabaseError counts a failed database operation.
 func (m *Metrics) DatabaseError() { m.dbErrors.Inc() }

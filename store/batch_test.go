@@ -21,6 +21,7 @@ type batchObserver struct {
 func (o *batchObserver) Assigned(string)      {}
 func (o *batchObserver) Picked(time.Duration) {}
 func (o *batchObserver) DatabaseError()       {}
+func (o *batchObserver) Retried(string)       {}
 func (o *batchObserver) Batched(writes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -410,13 +410,19 @@ func TestOfflineAgainstAMemberAddedMeanwhile(t *testing.T) {
 }
 
 // failures counts the database failures a store reports (its Observer):
-// a deadlock is one, though inTx then runs the transaction again.
-type failures struct{ n atomic.Int64 }
+// a deadlock is one, though inTx then runs the transaction again; and the
+// transactions it started again because of the lock order.
+type failures struct{ n, lockOrder atomic.Int64 }
 
 func (o *failures) Assigned(string)      {}
 func (o *failures) Picked(time.Duration) {}
 func (o *failures) Batched(int)          {}
 func (o *failures) DatabaseError()       { o.n.Add(1) }
+func (o *failures) Retried(reason string) {
+	if reason == store.RetryLockOrder {
+		o.lockOrder.Add(1)
+	}
+}
 
 // TestOfflineAgainstAJoinAndAnotherOffline: going offline locks the user's
 // inboxes, updates their row, then looks again for an inbox they joined
@@ -465,6 +471,9 @@ func TestOfflineAgainstAJoinAndAnotherOffline(t *testing.T) {
 	}
 	if n := failed.n.Load(); n > 0 {
 		t.Errorf("%d database failures (a deadlock between the two), want none", n)
+	}
+	if failed.lockOrder.Load() == 0 {
+		t.Error("no transaction started again for the inbox x joined: the crossing did not happen")
 	}
 	for _, id := range []int64{x, y} {
 		ag, err := db.Agent(ctx, admin, id)

@@ -255,13 +255,33 @@ func (db *DB) migrate(ctx context.Context, dir string) error {
 
 // Observer hears of the store's work: committed changes of assignee by
 // reason, the time routing a conversation took, how many writes shared a
-// commit (SQLite's writer, PostgreSQL's inbox batches), and database
-// failures.
+// commit (SQLite's writer, PostgreSQL's inbox batches), write transactions
+// run again and why (RetryDeadlock, RetrySerialization, RetryLockOrder),
+// and database failures.
 type Observer interface {
 	Assigned(reason string)
 	Picked(d time.Duration)
 	Batched(writes int)
+	Retried(reason string)
 	DatabaseError()
+}
+
+// Why a write transaction runs again (Observer.Retried).
+const (
+	RetryDeadlock      = "deadlock"
+	RetrySerialization = "serialization"
+	RetryLockOrder     = "lock_order"
+)
+
+// retryReason says why err makes a transaction run again.
+func retryReason(err error) string {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "40P01" {
+		return RetryDeadlock
+	}
+	if errors.Is(err, errLockOrder) {
+		return RetryLockOrder
+	}
+	return RetrySerialization
 }
 
 // inTx runs fn in a write transaction and commits it when fn returns nil. On
@@ -283,6 +303,9 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		}
 		if final {
 			return err
+		}
+		if db.Observer != nil {
+			db.Observer.Retried(retryReason(err))
 		}
 		pause := time.NewTimer(time.Duration(mathrand.Int64N(int64(attempt) * int64(5*time.Millisecond))))
 		select {

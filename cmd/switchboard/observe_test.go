@@ -73,6 +73,7 @@ func TestMetricsAndRequestLog(t *testing.T) {
 		`switchboard_waiting_conversations{account_id="1",inbox_id="` + itoa(in.ID) + `"} 1`,
 		`switchboard_pick_seconds_count 2`,
 		`switchboard_database_errors_total 0`,
+		`switchboard_write_retries_total{reason="lock_order"} 0`,
 		`switchboard_writes_per_commit_count `,
 	} {
 		if !strings.Contains(string(body), want) {
