@@ -5,8 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -163,6 +168,9 @@ func scenarioMixed(ctx context.Context, e *env, rep *report) (err error) {
 		fmt.Fprintf(rep.out, "      %-13s %6d   p50 %9s  p90 %9s  p99 %9s  max %9s\n", s.kind, kst.Count, ms(kst.P50), ms(kst.P90), ms(kst.P99), ms(kst.Max))
 	}
 	rep.check("mixed", "every write answered (200, or 422 for a refusal)", st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
+	if retries, err := writeRetries(ctx, e, t.urls); err == nil {
+		fmt.Fprintf(rep.out, "  mixed        write transactions run again (the servers' metrics): %s\n", retries)
+	}
 	// A backend reports its deadlocks to the statistics when it ends: stop
 	// the processes first.
 	stopped = true
@@ -172,4 +180,42 @@ func scenarioMixed(ctx context.Context, e *env, rep *report) (err error) {
 		fmt.Fprintf(rep.out, "  mixed        deadlocks broken by PostgreSQL meanwhile: %d (pg_stat_database, the whole database)\n", after-before)
 	}
 	return nil
+}
+
+// writeRetries sums switchboard_write_retries_total over the processes, by
+// reason.
+func writeRetries(ctx context.Context, e *env, urls []string) (string, error) {
+	sums := map[string]float64{}
+	for _, u := range urls {
+		req, err := http.NewRequestWithContext(ctx, "GET", u+"/metrics", nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := e.http.Do(req)
+		if err != nil {
+			return "", err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return "", err
+		}
+		for line := range strings.Lines(string(body)) {
+			rest, ok := strings.CutPrefix(line, `switchboard_write_retries_total{reason="`)
+			if !ok {
+				continue
+			}
+			reason, value, _ := strings.Cut(rest, `"} `)
+			n, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			if err != nil {
+				return "", err
+			}
+			sums[reason] += n
+		}
+	}
+	var parts []string
+	for _, reason := range slices.Sorted(maps.Keys(sums)) {
+		parts = append(parts, fmt.Sprintf("%s %.0f", reason, sums[reason]))
+	}
+	return strings.Join(parts, ", "), nil
 }
