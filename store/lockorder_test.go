@@ -531,3 +531,51 @@ func TestOnlineAgainstAJoinMeanwhile(t *testing.T) {
 		t.Errorf("conversation in Z: assignee %v, waiting %v; want x (%d), online member of Z", got.Assignee, got.WaitingSince, x)
 	}
 }
+
+// TestSweepAgainstAnExplicitBusy: the presence sweep finds a user away and
+// sets them offline; the user choosing Busy at that moment must come
+// wholly before the sweep (which then leaves them alone) or after it (and
+// stay Busy), never be overwritten by it.
+func TestSweepAgainstAnExplicitBusy(t *testing.T) {
+	dsn := lockDSN(t)
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, dsn)
+	clock := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return clock }
+	ag, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "x", Email: "x@example.com",
+		Role: switchboard.RoleAgent, Availability: switchboard.Online, AutoOffline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := switchboard.Caller{UserID: ag.ID, AccountID: admin.AccountID, Role: switchboard.RoleAgent}
+	inboxOf(t, db, admin, "A", 0, x.UserID)
+	conn, err := db.ConsoleConnected(ctx, x.AccountID, x.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ConsoleDisconnected(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(10 * time.Minute)
+	raw := rawPostgres(t, dsn)
+	busy := make(chan error, 1)
+	store.SetSweeping(db, func(int64, int64) {
+		// The sweep has found x away: x chooses Busy now.
+		go func() { busy <- db.SetAvailability(ctx, x, x.UserID, switchboard.Busy) }()
+		waitDoneOrWaiting(t, raw, busy, 1)
+	})
+	if _, err := db.SweepPresence(ctx, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	store.SetSweeping(db, nil)
+	if err := <-busy; err != nil {
+		t.Fatalf("choosing Busy: %v", err)
+	}
+	got, err := db.Agent(ctx, admin, x.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Availability != switchboard.Busy {
+		t.Errorf("x is %s after choosing Busy while the sweep ran, want busy", got.Availability)
+	}
+}

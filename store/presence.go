@@ -90,12 +90,21 @@ func (db *DB) SweepPresence(ctx context.Context, grace time.Duration) (int, erro
 			if _, err := db.lockUserInboxes(ctx, tx, a[0], a[1]); err != nil {
 				return err
 			}
-			// Look again under the lock: they may have reconnected, or another
-			// process may have swept them already.
+			// Their row too (after the inboxes, as every locker takes
+			// them), so that a choice of theirs made meanwhile comes
+			// wholly before this (and is seen below) or after it.
+			if _, err := db.agentLocked(ctx, tx, a[0], a[1]); err != nil {
+				return err
+			}
+			// Look again under the locks: they may have reconnected, chosen
+			// an availability, or another process may have swept them.
 			var account, user int64
 			err := tx.QueryRowContext(ctx, db.q.PresenceAway, fresh, cutoff, 1, a[0], a[1]).Scan(&account, &user)
 			if err != nil {
 				return notFoundOr(err, "away user")
+			}
+			if db.sweeping != nil {
+				db.sweeping(account, user)
 			}
 			swept = true
 			return db.setAvailability(ctx, tx, account, user, switchboard.Offline, nil, false)

@@ -91,6 +91,9 @@ type DB struct {
 	// reassignment after the first; an error stops it there, as a process
 	// that stops would.
 	betweenSteps func(accountID, userID int64) error
+	// sweeping, when set (tests), runs in the presence sweep's transaction
+	// once it has found a user away, before it sets them offline.
+	sweeping func(accountID, userID int64)
 }
 
 // Open opens the database named by dsn and brings its schema up to date. dsn
