@@ -93,8 +93,9 @@ func (db *DB) SweepPresence(ctx context.Context, grace time.Duration) (int, erro
 			// Their row too (after the inboxes, as every locker takes
 			// them), so that a choice of theirs made meanwhile comes
 			// wholly before this (and is seen below) or after it.
-			if _, err := db.agentLocked(ctx, tx, a[0], a[1]); err != nil {
-				return err
+			var locked int64
+			if err := tx.QueryRowContext(ctx, db.q.LockMembership, a[0], a[1]).Scan(&locked); err != nil {
+				return notFoundOr(err, "away user")
 			}
 			// Look again under the locks: they may have reconnected, chosen
 			// an availability, or another process may have swept them.

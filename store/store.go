@@ -421,6 +421,7 @@ type queries struct {
 	UserBySession             string
 	MembershipsOfUser         string
 	Membership                string
+	LockMembership            string
 	InsertMembership          string
 	UpdateMembership          string
 	DeleteMembership          string

@@ -11,6 +11,11 @@ SELECT name, webhook_url, enable_auto_assignment, enable_auto_reassignment,
        max_assignment_limit, assignment_mode, rotation_last_user_id
 FROM inboxes WHERE id = ? AND account_id = ? FOR NO KEY UPDATE;
 
+-- name: LockMembership
+-- FOR NO KEY UPDATE, not FOR SHARE: the sweep updates the row next, and two
+-- sweeps that each held a share lock of it would wait for each other.
+SELECT user_id FROM account_users WHERE account_id = ? AND user_id = ? FOR NO KEY UPDATE;
+
 -- name: AgentLocked
 SELECT u.id, au.account_id, u.name, u.email, au.role, au.availability, au.auto_offline
 FROM account_users au JOIN users u ON u.id = au.user_id

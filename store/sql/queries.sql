@@ -65,6 +65,11 @@ WHERE au.user_id = ? ORDER BY a.id;
 SELECT role, availability, auto_offline FROM account_users
 WHERE account_id = ? AND user_id = ?;
 
+-- name: LockMembership
+-- A user's row in an account, locked for an update on PostgreSQL (the
+-- presence sweep's, which must not interleave with a choice of the user's).
+SELECT user_id FROM account_users WHERE account_id = ? AND user_id = ?;
+
 -- name: InsertMembership
 INSERT INTO account_users (account_id, user_id, role, availability, auto_offline, created_at)
 VALUES (?, ?, ?, ?, ?, ?);
