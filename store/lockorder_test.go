@@ -579,3 +579,74 @@ func TestSweepAgainstAnExplicitBusy(t *testing.T) {
 		t.Errorf("x is %s after choosing Busy while the sweep ran, want busy", got.Availability)
 	}
 }
+
+// TestOnlineAgainstAutoAssignmentSwitchedOn: x comes online while an
+// administrator switches on the auto-assignment of inbox Z, where x is a
+// member and a conversation waits. The switch places Z's queue, and
+// coming online places the queues of x's inboxes that auto-assign: one of
+// the two must see the other, so that the conversation goes to x. (Found
+// by a review: coming online locked only the inboxes that auto-assigned
+// when it started.)
+func TestOnlineAgainstAutoAssignmentSwitchedOn(t *testing.T) {
+	dsn := lockDSN(t)
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, dsn)
+	clock := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return clock }
+	ag, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "x", Email: "x@example.com", Role: switchboard.RoleAgent, Availability: switchboard.Offline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := ag.ID
+	inboxOf(t, db, admin, "A", 0, x)
+	in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Z", EnableAutoAssignment: false, EnableAutoReassignment: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ChangeMembers(ctx, admin, in.ID, []int64{x}, store.AddMembers); err != nil {
+		t.Fatal(err)
+	}
+	conv, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: in.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conv.Assignee != nil {
+		t.Fatalf("setup: %+v", conv)
+	}
+	// A stale console connection of x: coming online deletes it
+	// (forgetPresence), after its look again; this holds it there.
+	if _, err := db.ConsoleConnected(ctx, admin.AccountID, x); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(10 * time.Minute)
+	raw := rawPostgres(t, dsn)
+	r := lockRow(t, raw, `SELECT id FROM console_connections WHERE user_id = $1 FOR UPDATE`, x)
+	done := make(chan error, 1)
+	go func() {
+		done <- db.SetAvailability(ctx, switchboard.Caller{UserID: x, AccountID: admin.AccountID, Role: switchboard.RoleAgent}, x, switchboard.Online)
+	}()
+	waitLockWaiters(t, raw, 1)
+	// Z's auto-assignment switched on now: it ends, or waits for x's change.
+	on := true
+	switched := make(chan error, 1)
+	go func() {
+		_, err := db.UpdateInbox(ctx, admin, in.ID, switchboard.InboxUpdate{EnableAutoAssignment: &on})
+		switched <- err
+	}()
+	waitDoneOrWaiting(t, raw, switched, 2)
+	if err := r.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for what, ch := range map[string]chan error{"coming online": done, "switching auto-assignment on": switched} {
+		if err := <-ch; err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	got, err := db.Conversation(ctx, admin, conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Assignee == nil || got.Assignee.ID != x {
+		t.Errorf("conversation in Z: assignee %v, waiting %v; want x (%d), the online member of Z with auto-assignment on", got.Assignee, got.WaitingSince, x)
+	}
+}

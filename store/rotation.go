@@ -268,9 +268,15 @@ func (db *DB) placeFor(ctx context.Context, tx *txn, accountID int64, inboxes []
 }
 
 // autoInboxesOf returns the inboxes with auto-assignment on where user is a
-// member, in id order, taking their routing locks on PostgreSQL.
+// member, in id order. On PostgreSQL it takes the routing locks of every
+// inbox where they are a member first: switching an inbox's auto-assignment
+// on takes that inbox's lock only, and must come wholly before (and be
+// seen here) or after (and place the queue with the user online).
 func (db *DB) autoInboxesOf(ctx context.Context, tx *txn, accountID, userID int64) ([]int64, error) {
-	return db.lockInboxSet(ctx, tx, accountID, db.q.LockAutoInboxesOf, db.q.AutoInboxesOfMember, accountID, userID)
+	if _, err := db.lockInboxSet(ctx, tx, accountID, db.q.LockMemberInboxes, db.q.MemberInboxes, accountID, userID); err != nil {
+		return nil, err
+	}
+	return db.inboxIDs(ctx, tx, db.q.AutoInboxesOfMember, accountID, userID)
 }
 
 // lockInbox takes the inbox's routing lock for the rest of the transaction:

@@ -464,6 +464,7 @@ type queries struct {
 	Queue                     string
 	JoinQueue                 string
 	AutoInboxesOfMember       string
+	MemberInboxes             string
 	ListQueue                 string
 	QueueLengths              string
 	RotationPick              string
@@ -512,7 +513,7 @@ type queries struct {
 	InsertCreated        string `dialect:"postgres"`
 	LockInboxesByID      string `dialect:"postgres"`
 	LockInboxesOfUser    string `dialect:"postgres"`
-	LockAutoInboxesOf    string `dialect:"postgres"`
+	LockMemberInboxes    string `dialect:"postgres"`
 	LockInboxesOfMembers string `dialect:"postgres"`
 	MoveAll              string `dialect:"postgres"`
 }

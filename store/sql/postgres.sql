@@ -46,9 +46,9 @@ SELECT id FROM inboxes
 WHERE account_id = ? AND id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x))
 ORDER BY id FOR NO KEY UPDATE;
 
--- name: LockAutoInboxesOf
+-- name: LockMemberInboxes
 SELECT i.id FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
-WHERE i.account_id = ? AND m.user_id = ? AND i.enable_auto_assignment
+WHERE i.account_id = ? AND m.user_id = ?
 ORDER BY i.id FOR NO KEY UPDATE OF i;
 
 -- name: ClaimDeliveries

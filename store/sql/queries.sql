@@ -402,10 +402,16 @@ WHERE inbox_id = ? AND status = 'open' AND assignee_id IS NULL AND waiting_since
 
 -- name: AutoInboxesOfMember
 -- The inboxes with auto-assignment on where a user is a member, in id order
--- (locked on PostgreSQL, LockAutoInboxesOf: placing their queues
--- follows).
+-- (read under the locks of MemberInboxes: placing their queues follows).
 SELECT i.id FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
 WHERE i.account_id = ? AND m.user_id = ? AND i.enable_auto_assignment
+ORDER BY i.id;
+
+-- name: MemberInboxes
+-- The inboxes where a user is a member, in id order (locked on PostgreSQL,
+-- LockMemberInboxes).
+SELECT i.id FROM inboxes i JOIN inbox_members m ON m.inbox_id = i.id
+WHERE i.account_id = ? AND m.user_id = ?
 ORDER BY i.id;
 
 -- name: ListQueue
