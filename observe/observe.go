@@ -62,7 +62,7 @@ func New(queues func(ctx context.Context) ([]QueueLength, error)) *Metrics {
 		}, []string{"reason"}),
 		dbErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_database_errors_total",
-			Help: "Database operations that failed for a reason other than the request's input.",
+			Help: "Database operations that failed for a reason other than the request's input, including PostgreSQL deadlocks and serialization failures that were then retried (switchboard_write_retries_total).",
 		}),
 	}
 	m.registry.MustRegister(m.assignments, m.pick, m.batch, m.requests, m.retries, m.dbErrors,

@@ -183,7 +183,7 @@ func scenarioMixed(ctx context.Context, e *env, rep *report) (err error) {
 }
 
 // writeRetries sums switchboard_write_retries_total over the processes, by
-// reason.
+// reason: since they started (with -url, a running server's whole life).
 func writeRetries(ctx context.Context, e *env, urls []string) (string, error) {
 	sums := map[string]float64{}
 	for _, u := range urls {
@@ -199,6 +199,9 @@ func writeRetries(ctx context.Context, e *env, urls []string) (string, error) {
 		resp.Body.Close()
 		if err != nil {
 			return "", err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("GET %s/metrics: status %d", u, resp.StatusCode)
 		}
 		for line := range strings.Lines(string(body)) {
 			rest, ok := strings.CutPrefix(line, `switchboard_write_retries_total{reason="`)
