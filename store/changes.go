@@ -30,8 +30,8 @@ type txn struct {
 	// looked up, for enqueueWebhooks.
 	webhooks map[int64][]switchboard.Webhook
 	// locked holds the inboxes whose routing lock the transaction has
-	// taken, each with its account.
-	locked map[int64]int64
+	// taken.
+	locked map[int64]bool
 	// passed holds the accounts where the transaction has made its first
 	// pass at their inboxes' locks (rotation.go, "Lock order").
 	passed map[int64]bool
@@ -73,15 +73,16 @@ func (tx *txn) lockedInboxes() []int64 {
 
 func (tx *txn) lockedInbox(accountID, id int64) {
 	if tx.locked == nil {
-		tx.locked = map[int64]int64{}
+		tx.locked = map[int64]bool{}
 	}
-	tx.locked[id] = accountID
+	tx.locked[id] = true
+	tx.firstPass(accountID) // a lock taken is the pass, or part of it
 }
 
 // firstPass reports whether tx has yet to take routing locks in accountID,
 // and notes that it now does (rotation.go, "Lock order").
 func (tx *txn) firstPass(accountID int64) bool {
-	if tx.passed[accountID] || tx.lastLockedIn(accountID) > 0 {
+	if tx.passed[accountID] {
 		return false
 	}
 	if tx.passed == nil {
@@ -89,18 +90,6 @@ func (tx *txn) firstPass(accountID int64) bool {
 	}
 	tx.passed[accountID] = true
 	return true
-}
-
-// lastLockedIn returns the highest id of the inboxes of accountID whose
-// routing lock tx holds, or 0.
-func (tx *txn) lastLockedIn(accountID int64) int64 {
-	var last int64
-	for id, account := range tx.locked {
-		if account == accountID {
-			last = max(last, id)
-		}
-	}
-	return last
 }
 
 // broker hands committed changes to this process's subscribers. A subscriber

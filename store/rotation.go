@@ -394,7 +394,7 @@ func (db *DB) lockInboxSet(ctx context.Context, tx *txn, accountID int64, lock, 
 func (db *DB) lockNeeded(ctx context.Context, tx *txn, accountID int64, ids []int64) error {
 	var missing []int64
 	for _, id := range ids {
-		if _, ok := tx.locked[id]; !ok {
+		if !tx.locked[id] {
 			missing = append(missing, id)
 		}
 	}
@@ -663,7 +663,7 @@ func (db *DB) heldLocked(ctx context.Context, tx *txn, accountID int64, read fun
 		}
 		var more []int64
 		for _, c := range held {
-			if _, ok := tx.locked[c.inboxID]; !ok && !slices.Contains(more, c.inboxID) {
+			if !tx.locked[c.inboxID] && !slices.Contains(more, c.inboxID) {
 				more = append(more, c.inboxID)
 			}
 		}
