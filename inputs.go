@@ -195,6 +195,12 @@ type NewConversation struct {
 	ContactID  *int64
 	SourceID   string
 	Message    string
+	// Key, when set, makes the create happen once (PostgreSQL): a create
+	// with the key of a conversation already stored makes nothing and
+	// answers with that conversation. A process sets it on the creates it
+	// sends to an inbox's leader, so that it can make one itself when it
+	// cannot tell whether the leader did.
+	Key string
 }
 
 // Validate reports the first field of n that is not allowed. (The inbox

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -52,7 +53,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 			}
 		}
 		row := createdRow{accountID: c.AccountID, displayID: displayID, inboxID: n.InboxID,
-			status: n.Status, contactID: n.ContactID, sourceID: n.SourceID, now: millis(db.Now()), message: n.Message}
+			status: n.Status, contactID: n.ContactID, sourceID: n.SourceID, now: millis(db.Now()), message: n.Message, key: n.Key}
 		// The assignee is known before the insert: given, or the
 		// rotation's pick, which the new conversation does not change.
 		route := n.AssigneeID == nil && n.Status == switchboard.StatusOpen && st.EnableAutoAssignment
@@ -72,6 +73,13 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 			}
 		}
 		r, messageID, err := db.insertCreated(ctx, tx, row)
+		if errors.Is(err, errMadeAlready) {
+			// Nothing written: the answer is the conversation made
+			// with the key before.
+			r, err = db.createdWithKey(ctx, tx, c.AccountID, n.Key)
+			conv = r.Conversation
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -169,6 +177,20 @@ type createdRow struct {
 	lastPick                      *int64
 	pickHere                      bool
 	last                          int64
+	key                           string // PostgreSQL's only; "" for none
+}
+
+// errMadeAlready is insertCreated's answer to a create whose key a stored
+// conversation has.
+var errMadeAlready = errors.New("a conversation with this key exists")
+
+// createdWithKey returns the conversation made with key.
+func (db *DB) createdWithKey(ctx context.Context, tx *txn, accountID int64, key string) (conversationRow, error) {
+	var displayID int64
+	if err := tx.QueryRowContext(ctx, db.q.ConversationByKey, key, accountID).Scan(&displayID); err != nil {
+		return conversationRow{}, fmt.Errorf("conversation by key: %w", err)
+	}
+	return db.createdReply(ctx, tx, accountID, displayID)
 }
 
 // insertCreated writes a create's rows and returns the conversation as the
@@ -178,9 +200,16 @@ type createdRow struct {
 func (db *DB) insertCreated(ctx context.Context, tx *txn, r createdRow) (conversationRow, int64, error) {
 	if db.postgres {
 		var messageID sql.NullInt64
+		var key *string
+		if r.key != "" {
+			key = &r.key
+		}
 		row := tx.QueryRowContext(ctx, db.q.InsertCreated, r.accountID, r.inboxID, r.status, r.contactID, r.sourceID,
-			r.assignee, r.now, r.message, r.reason, r.actor, r.lastPick, r.pickHere, r.last)
+			r.assignee, r.now, r.message, r.reason, r.actor, r.lastPick, r.pickHere, r.last, key)
 		conv, err := scanConversation(func(dest ...any) error { return row.Scan(append(dest, &messageID)...) }, r.accountID)
+		if key != nil && errors.Is(err, sql.ErrNoRows) {
+			return conversationRow{}, 0, errMadeAlready
+		}
 		return conv, messageID.Int64, err
 	}
 	var id, messageID int64

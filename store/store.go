@@ -72,6 +72,8 @@ type DB struct {
 	notesDone chan struct{}
 	// process names this process in console_connections.
 	process string
+	// dsn is the PostgreSQL URL, for connections outside the pool.
+	dsn string
 	// writes feeds the group-commit writer (SQLite); nil runs each write in
 	// its own transaction (PostgreSQL, and SQLite while it opens).
 	writes     chan writeRequest
@@ -165,7 +167,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	pool.SetMaxOpenConns(16)
 	pool.SetMaxIdleConns(16)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
-	db, err := finishOpen(ctx, &DB{write: pool, read: pool, postgres: true, q: q, Now: time.Now, process: rand.Text()}, "migrations/postgres")
+	db, err := finishOpen(ctx, &DB{write: pool, read: pool, postgres: true, q: q, Now: time.Now, process: rand.Text(), dsn: dsn}, "migrations/postgres")
 	if err != nil {
 		return nil, err
 	}
@@ -516,6 +518,14 @@ type queries struct {
 	LockMemberInboxes    string `dialect:"postgres"`
 	LockInboxesOfMembers string `dialect:"postgres"`
 	MoveAll              string `dialect:"postgres"`
+
+	// PostgreSQL only: which process leads an inbox's creates (leads.go).
+	RegisterProcess   string `dialect:"postgres"`
+	UnregisterProcess string `dialect:"postgres"`
+	TryLead           string `dialect:"postgres"`
+	ReleaseLead       string `dialect:"postgres"`
+	InboxLeader       string `dialect:"postgres"`
+	ConversationByKey string `dialect:"postgres"`
 }
 
 // loadQueries fills a queries from the text of a queries file, with the

@@ -13,13 +13,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/api"
+	"github.com/switchboard/switchboard/cluster"
 	"github.com/switchboard/switchboard/observe"
 	"github.com/switchboard/switchboard/store"
 	"github.com/switchboard/switchboard/throttle"
@@ -85,6 +88,7 @@ type config struct {
 	AdminEmail    string
 	AdminPassword string
 	DebugAddr     string
+	Advertise     string
 }
 
 // envDefault returns the environment's value for a flag, or def.
@@ -104,6 +108,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.PlatformToken, "platform-token", getenv("SWITCHBOARD_PLATFORM_TOKEN"), "token of the Platform API; empty turns it off (SWITCHBOARD_PLATFORM_TOKEN)")
 	fs.StringVar(&c.LogFormat, "log-format", envDefault(getenv, "SWITCHBOARD_LOG_FORMAT", "text"), "log format: text or json (SWITCHBOARD_LOG_FORMAT)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", getenv("SWITCHBOARD_DEBUG_ADDR"), "address of the profiler (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns it off (SWITCHBOARD_DEBUG_ADDR)")
+	fs.StringVar(&c.Advertise, "advertise", getenv("SWITCHBOARD_ADVERTISE"), "URL at which the other processes on the same PostgreSQL reach this one, to send it the creates of the inboxes it leads; default http://ADDR, or none when ADDR's host is empty or unspecified; off leads none and sends none (SWITCHBOARD_ADVERTISE)")
 	fs.BoolVar(&c.Demo, "demo", false, "fill an empty database with demo agents and inboxes, and simulate traffic")
 	fs.DurationVar(&c.DemoInterval, "demo-interval", 3*time.Second, "how often the demo simulates something")
 	grace := envDefault(getenv, "SWITCHBOARD_PRESENCE_GRACE", "5m")
@@ -164,7 +169,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	handler, console, err := newHandler(db, log, c)
+	workers, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	router, err := shareInboxes(workers, db, c.Advertise, listener.Addr(), log)
+	if err != nil {
+		return err
+	}
+	handler, console, err := newHandler(db, router, log, c)
 	if err != nil {
 		return err
 	}
@@ -177,8 +188,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 	}
 	srv.RegisterOnShutdown(console.Close)
-	workers, stopWorkers := context.WithCancel(ctx)
-	defer stopWorkers()
 	go db.KeepPresence(workers, c.PresenceGrace, c.PresenceCheck, log)
 	go webhook.New(db, log).Run(workers)
 	if c.Demo {
@@ -209,7 +218,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // newHandler serves the console under /app/ and /static/ and the API
 // everywhere else.
-func newHandler(db *store.DB, log *slog.Logger, c config) (http.Handler, *web.Console, error) {
+// With a router (PostgreSQL), the API's creates go where their inbox is led,
+// and the router takes the creates that other processes send here.
+func newHandler(db *store.DB, router *cluster.Router, log *slog.Logger, c config) (http.Handler, *web.Console, error) {
 	metrics := observe.New(func(ctx context.Context) ([]observe.QueueLength, error) {
 		lengths, err := db.QueueLengths(ctx)
 		out := make([]observe.QueueLength, len(lengths))
@@ -230,8 +241,61 @@ func newHandler(db *store.DB, log *slog.Logger, c config) (http.Handler, *web.Co
 	mux.Handle("/static/", console)
 	mux.Handle("GET /{$}", console)
 	mux.Handle("GET /metrics", metrics.Handler())
-	mux.Handle("/", api.New(db, log, api.Config{PlatformToken: c.PlatformToken, SignIns: signIns}))
+	var st api.Store = db
+	if router != nil {
+		st = routed{db, router}
+		mux.Handle(cluster.Path, router.Handler())
+	}
+	mux.Handle("/", api.New(st, log, api.Config{PlatformToken: c.PlatformToken, SignIns: signIns}))
 	return metrics.Requests(log, mux), console, nil
+}
+
+// routed is the store with its creates made where their inbox is led.
+type routed struct {
+	*store.DB
+	router *cluster.Router
+}
+
+func (r routed) CreateConversation(ctx context.Context, c switchboard.Caller, n switchboard.NewConversation) (switchboard.Conversation, error) {
+	return r.router.CreateConversation(ctx, c, n)
+}
+
+// shareInboxes returns the router of a process on PostgreSQL, which leads
+// the inboxes whose creates reach it first, if others can reach it: at
+// advertise, or else at its listening address when that names a host. It
+// returns nil on SQLite, which one process uses.
+func shareInboxes(ctx context.Context, db *store.DB, advertise string, addr net.Addr, log *slog.Logger) (*cluster.Router, error) {
+	switch {
+	case advertise == "off":
+		return nil, nil
+	case advertise == "":
+		if a, ok := addr.(*net.TCPAddr); ok && !a.IP.IsUnspecified() {
+			advertise = "http://" + a.String()
+		}
+	default:
+		if u, err := url.Parse(advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" {
+			return nil, fmt.Errorf("--advertise must be a URL such as http://10.0.0.5:3000, or off, not %q", advertise)
+		}
+	}
+	advertise = strings.TrimSuffix(advertise, "/")
+	token := rand.Text()
+	leads, err := db.OpenLeads(ctx, advertise, token)
+	if errors.Is(err, store.ErrNotShared) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	router := cluster.New(db, leads, token, log)
+	go router.Keep(ctx, 10*time.Second)
+	go func() {
+		leads.Keep(ctx, 5*time.Second)
+		leads.Close()
+	}()
+	if advertise == "" {
+		log.Info("leading no inbox: set --advertise for the other processes to reach this one")
+	}
+	return router, nil
 }
 
 // debugHandler serves the Go profiler, on its own listener so that it is

@@ -32,7 +32,7 @@ func TestMetricsAndRequestLog(t *testing.T) {
 	}
 	admin := switchboard.Caller{UserID: u.ID, AccountID: a.ID, Role: switchboard.RoleAdministrator}
 	var logs bytes.Buffer
-	handler, console, err := newHandler(db, slog.New(slog.NewJSONHandler(&logs, nil)), config{})
+	handler, console, err := newHandler(db, nil, slog.New(slog.NewJSONHandler(&logs, nil)), config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,14 +95,16 @@ FROM p WHERE inboxes.id = p.inbox AND p.last_pick IS NOT NULL;
 -- InsertConversation with it; InsertMessage unless the content is empty;
 -- InsertEvent when it has an assignee; SetRotation when the rotation moved;
 -- and ConversationByDisplay's columns (not waiting: a create left without
--- an assignee is queued after, and read again) with the message's id.
+-- an assignee is queued after, and read again) with the message's id. A
+-- create whose key a conversation has already (migration 0009) writes
+-- nothing and returns no row.
 -- The pick is RotationPick's (queries.sql) and must stay so; the
 -- conformance suite's round-robin tests run through both.
 WITH given AS (
   SELECT ?::bigint AS account, ?::bigint AS inbox, ?::text AS status,
          ?::bigint AS contact, ?::text AS source, ?::bigint AS assignee, ?::bigint AS now,
          ?::text AS content, ?::text AS reason, ?::bigint AS actor, ?::bigint AS last_pick,
-         ?::boolean AS pick_here, ?::bigint AS last
+         ?::boolean AS pick_here, ?::bigint AS last, ?::text AS create_key
 ), p AS (
   SELECT given.*, nextval(('conversation_display_ids_' || given.account)::regclass) AS display FROM given
 ), r AS (
@@ -125,8 +127,9 @@ WITH given AS (
          COALESCE(p.last_pick, r.pick) AS last_pick
   FROM p LEFT JOIN r ON TRUE
 ), c AS (
-  INSERT INTO conversations (account_id, display_id, inbox_id, status, contact_id, source_id, assignee_id, created_at, last_activity_at)
-  SELECT p.account, p.display, p.inbox, p.status, p.contact, p.source, d.assignee, p.now, p.now FROM p, d
+  INSERT INTO conversations (account_id, display_id, inbox_id, status, contact_id, source_id, assignee_id, created_at, last_activity_at, create_key)
+  SELECT p.account, p.display, p.inbox, p.status, p.contact, p.source, d.assignee, p.now, p.now, p.create_key FROM p, d
+  ON CONFLICT (create_key) WHERE create_key IS NOT NULL DO NOTHING
   RETURNING id, account_id, display_id, inbox_id, status, assignee_id, contact_id, source_id, snoozed_until,
             created_at, last_activity_at, waiting_since
 ), m AS (
@@ -148,3 +151,30 @@ SELECT c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.
 FROM c
 LEFT JOIN users u ON u.id = c.assignee_id
 LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id;
+
+-- name: ConversationByKey
+SELECT display_id FROM conversations WHERE create_key = ? AND account_id = ?;
+
+-- name: RegisterProcess
+INSERT INTO route_processes (backend_pid, address, token, started_at)
+VALUES (pg_backend_pid(), ?, ?, ?)
+ON CONFLICT (backend_pid) DO UPDATE
+SET address = excluded.address, token = excluded.token, started_at = excluded.started_at;
+
+-- name: UnregisterProcess
+DELETE FROM route_processes WHERE backend_pid = pg_backend_pid();
+
+-- name: TryLead
+SELECT pg_try_advisory_lock(?::int4, ?::int4);
+
+-- name: ReleaseLead
+SELECT pg_advisory_unlock(?::int4, ?::int4);
+
+-- name: InboxLeader
+-- The process whose lead connection holds the inbox's advisory lock (the
+-- two-key form, objsubid 2) in this database.
+SELECT p.address, p.token
+FROM pg_locks l JOIN route_processes p ON p.backend_pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid = ?::int4::oid AND l.objid = ?::int4::oid;

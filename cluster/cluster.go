@@ -1,0 +1,434 @@
+// Package cluster is how the server processes of one deployment share the
+// work of an inbox: every process sends the conversations created in an
+// inbox to the one process that leads it, which creates them in its own
+// transactions. An inbox's creates take turns at its routing lock, held to
+// each commit; in one process they share a transaction and a turn, in
+// several they would each take turns of their own (BENCHMARKS.md).
+//
+// Leading is for speed only. Every create still takes the inbox's lock in
+// the database, so a create made by a process that does not lead, while a
+// lead changes hands, is as correct as any other.
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchboard/switchboard"
+)
+
+// Path is where a process takes the creates that others send it.
+const Path = "/internal/v1/conversations"
+
+// TokenHeader carries the token of the process a create is sent to.
+const TokenHeader = "X-Switchboard-Peer-Token"
+
+// Creator creates conversations in this process.
+type Creator interface {
+	CreateConversation(ctx context.Context, c switchboard.Caller, n switchboard.NewConversation) (switchboard.Conversation, error)
+}
+
+// Leads says which process leads an inbox (store.Leads).
+type Leads interface {
+	// TryLead makes this process the inbox's leader unless another is; the
+	// lead lasts while Generation returns gen.
+	TryLead(ctx context.Context, inboxID int64) (gen uint64, ok bool, err error)
+	Generation() uint64
+	// Release gives the lead of an inbox up.
+	Release(ctx context.Context, inboxID int64) error
+	// Leader returns where the inbox's leader listens and its token.
+	Leader(ctx context.Context, inboxID int64) (address, token string, found bool, err error)
+}
+
+// How long a process sends an inbox's creates to the leader it found before
+// it looks again, and how long it creates them itself after finding none.
+// A process gives up the lead of an inbox that has had no create for
+// idleLead, for another process to take when it needs it.
+const (
+	leaderTTL   = 10 * time.Second
+	noLeaderTTL = time.Second
+	idleLead    = time.Minute
+)
+
+// Router creates conversations where their inbox's leader is. It is safe for
+// concurrent use.
+type Router struct {
+	local  Creator
+	leads  Leads
+	token  string
+	client *http.Client
+	log    *slog.Logger
+	// Now is the clock; tests may replace it before use.
+	Now func() time.Time
+
+	mu       sync.Mutex
+	inboxes  map[int64]lead
+	outboxes map[string]*outbox // by the leader's address
+	sent     map[bool]int       // creates sent to a leader (true) or made here (false), for tests
+}
+
+// lead is what a process knows of an inbox's leader.
+type lead struct {
+	here           bool
+	gen            uint64    // here: the lead connection that holds it
+	used           time.Time // here: the last create
+	address, token string    // elsewhere: the leader, or "" for none
+	until          time.Time // elsewhere: when to look again
+}
+
+// New returns a Router that creates with local what this process leads and
+// takes from others with token.
+func New(local Creator, leads Leads, token string, log *slog.Logger) *Router {
+	transport := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
+		MaxIdleConnsPerHost: 256, // a connection per create in flight, kept
+		IdleConnTimeout:     time.Minute,
+	}
+	return &Router{
+		local: local, leads: leads, token: token, log: log, Now: time.Now,
+		client:   &http.Client{Transport: transport},
+		inboxes:  map[int64]lead{},
+		outboxes: map[string]*outbox{},
+		sent:     map[bool]int{},
+	}
+}
+
+// CreateConversation creates the conversation in the process that leads its
+// inbox: here when this one does, or none does. A create sent to the leader
+// carries a key; when the leader does not answer it (it could not be
+// reached, or died with the request), it is made here with that key, which
+// makes nothing if the leader made it after all.
+func (r *Router) CreateConversation(ctx context.Context, c switchboard.Caller, n switchboard.NewConversation) (switchboard.Conversation, error) {
+	l, err := r.leadOf(ctx, n.InboxID)
+	if err != nil {
+		r.log.Warn("cannot tell which process leads an inbox; creating here", "inbox", n.InboxID, "err", err)
+	}
+	if err == nil && !l.here && l.address != "" {
+		n.Key = rand.Text()
+		res := r.outboxFor(l).send(ctx, r, request{Caller: c, Conversation: n})
+		if res.answered {
+			r.count(true)
+			return res.conv, res.err
+		}
+		// Look for the leader again next time.
+		r.log.Warn("the leader of an inbox did not answer a create; making it here", "inbox", n.InboxID, "leader", l.address, "err", res.err)
+		r.forget(n.InboxID)
+	}
+	r.count(false)
+	return r.local.CreateConversation(ctx, c, n)
+}
+
+func (r *Router) count(sent bool) {
+	r.mu.Lock()
+	r.sent[sent]++
+	r.mu.Unlock()
+}
+
+// Counts returns how many creates this Router sent to other processes and
+// how many it made here.
+func (r *Router) Counts() (sent, here int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sent[true], r.sent[false]
+}
+
+// leadOf returns the inbox's leader, taking the lead when no process has it.
+func (r *Router) leadOf(ctx context.Context, inboxID int64) (lead, error) {
+	now := r.Now()
+	gen := r.leads.Generation()
+	r.mu.Lock()
+	l, ok := r.inboxes[inboxID]
+	if ok && l.here && l.gen == gen {
+		l.used = now
+		r.inboxes[inboxID] = l
+	}
+	r.mu.Unlock()
+	if ok && (l.here && l.gen == gen || !l.here && now.Before(l.until)) {
+		return l, nil
+	}
+	gen, here, err := r.leads.TryLead(ctx, inboxID)
+	if err != nil {
+		return lead{}, err
+	}
+	if here {
+		l = lead{here: true, gen: gen, used: now}
+	} else {
+		address, token, found, err := r.leads.Leader(ctx, inboxID)
+		if err != nil {
+			return lead{}, err
+		}
+		l = lead{address: address, token: token, until: now.Add(leaderTTL)}
+		if !found {
+			l.until = now.Add(noLeaderTTL)
+		}
+	}
+	r.mu.Lock()
+	r.inboxes[inboxID] = l
+	r.mu.Unlock()
+	return l, nil
+}
+
+// Keep gives up, every interval until ctx ends, the leads of the inboxes
+// that have had no create for idleLead.
+func (r *Router) Keep(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.releaseIdle(ctx)
+	}
+}
+
+func (r *Router) releaseIdle(ctx context.Context) {
+	now := r.Now()
+	var idle []int64
+	r.mu.Lock()
+	for id, l := range r.inboxes {
+		if l.here && now.Sub(l.used) >= idleLead {
+			idle = append(idle, id)
+			delete(r.inboxes, id)
+		}
+	}
+	r.mu.Unlock()
+	for _, id := range idle {
+		if err := r.leads.Release(ctx, id); err != nil {
+			r.log.Warn("giving up the lead of an idle inbox", "inbox", id, "err", err)
+		}
+	}
+}
+
+func (r *Router) forget(inboxID int64) {
+	r.mu.Lock()
+	delete(r.inboxes, inboxID)
+	r.mu.Unlock()
+}
+
+// request is a create as one process sends it to another: the caller was
+// authenticated by the sender, and the receiver checks the rest as for a
+// create of its own.
+type request struct {
+	Caller       switchboard.Caller
+	Conversation switchboard.NewConversation
+}
+
+// reply is the answer: the conversation, or the error a create of the
+// receiver's own would have returned.
+type reply struct {
+	Conversation *switchboard.Conversation `json:",omitempty"`
+	Error        *switchboard.Error        `json:",omitempty"`
+}
+
+// result is what became of a create sent to a leader: answered when the
+// leader answered it (with the conversation or the create's error), or its
+// caller left; otherwise err says why not, and the leader may or may not
+// have made it.
+type result struct {
+	conv     switchboard.Conversation
+	err      error
+	answered bool
+}
+
+// An outbox sends the creates for one leader, those that wait while a
+// request to it is under way together in the next one: the leader makes a
+// request's creates at once, so they share its transactions. maxSending
+// requests go at a time, so that one gathers while another is answered.
+type outbox struct {
+	address, token string
+	mu             sync.Mutex
+	waiting        []*call
+	sending        int
+}
+
+const maxSending = 2
+
+type call struct {
+	req  request
+	done chan result
+}
+
+func (r *Router) outboxFor(l lead) *outbox {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.outboxes[l.address]
+	if o == nil || o.token != l.token {
+		o = &outbox{address: l.address, token: l.token}
+		r.outboxes[l.address] = o
+	}
+	return o
+}
+
+// send sends req with the others waiting, and returns its result.
+func (o *outbox) send(ctx context.Context, r *Router, req request) result {
+	c := &call{req: req, done: make(chan result, 1)}
+	o.mu.Lock()
+	o.waiting = append(o.waiting, c)
+	if o.sending == maxSending {
+		o.mu.Unlock()
+		select {
+		case res := <-c.done:
+			return res
+		case <-ctx.Done():
+			// Sent or not, the caller has gone; its create may be made.
+			return result{err: ctx.Err(), answered: true}
+		}
+	}
+	o.sending++
+	calls := o.waiting
+	o.waiting = nil
+	o.mu.Unlock()
+	o.flush(r, calls)
+	return <-c.done
+}
+
+// flush posts calls, then, in the background, what gathered meanwhile.
+func (o *outbox) flush(r *Router, calls []*call) {
+	results := r.post(o, calls)
+	for i, call := range calls {
+		call.done <- results[i]
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.waiting) == 0 {
+		o.sending--
+		return
+	}
+	next := o.waiting
+	o.waiting = nil
+	go o.flush(r, next)
+}
+
+// post sends calls to the leader in one request. Its context is none of the
+// callers': a caller that leaves does not take the others' creates with it.
+func (r *Router) post(o *outbox, calls []*call) []result {
+	results := make([]result, len(calls))
+	fail := func(err error) []result {
+		for i := range results {
+			results[i] = result{err: err}
+		}
+		return results
+	}
+	reqs := make([]request, len(calls))
+	for i, c := range calls {
+		reqs[i] = c.req
+	}
+	body, err := json.Marshal(reqs)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.address+Path, bytes.NewReader(body))
+	if err != nil {
+		return fail(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(TokenHeader, o.token)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return fail(fmt.Errorf("send creates to %s: %w", o.address, err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		// Refused before any create: a wrong token (the leader restarted
+		// on the same address), or a process without this endpoint.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return fail(fmt.Errorf("%s answered %s", o.address, resp.Status))
+	}
+	var reps []reply
+	if err := json.NewDecoder(resp.Body).Decode(&reps); err != nil {
+		return fail(fmt.Errorf("read the answer of %s: %w", o.address, err))
+	}
+	if len(reps) != len(calls) {
+		return fail(fmt.Errorf("%s answered %d creates of %d", o.address, len(reps), len(calls)))
+	}
+	for i, rep := range reps {
+		switch {
+		case rep.Error != nil:
+			results[i] = result{err: rep.Error, answered: true}
+		case rep.Conversation == nil:
+			results[i] = result{err: fmt.Errorf("%s answered no conversation", o.address)}
+		default:
+			results[i] = result{conv: *rep.Conversation, answered: true}
+		}
+	}
+	return results
+}
+
+// sendTimeout bounds a request to a leader: a create waits no longer for
+// its inbox's lock in the leader than in this process.
+const sendTimeout = 30 * time.Second
+
+// maxRequest bounds a request from another process: maxBatch creates, each
+// with a message of switchboard.MaxMessageLength characters escaped in six
+// bytes.
+const (
+	maxBatch   = 256
+	maxRequest = maxBatch * (6*switchboard.MaxMessageLength + 4<<10)
+)
+
+// Handler takes the creates that other processes send to this one, and
+// makes them here, all at once so that they share transactions. It answers
+// 401 to a request without this process's token, and 200 with, for each
+// create, the conversation or the error it met.
+func (r *Router) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodPost {
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(req.Header.Get(TokenHeader)), []byte(r.token)) != 1 {
+			http.Error(w, "not a process of this deployment", http.StatusUnauthorized)
+			return
+		}
+		var in []request
+		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxRequest)).Decode(&in); err != nil {
+			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if len(in) > maxBatch {
+			http.Error(w, fmt.Sprintf("at most %d creates at once", maxBatch), http.StatusBadRequest)
+			return
+		}
+		reps := make([]reply, len(in))
+		var wg sync.WaitGroup
+		for i, c := range in {
+			wg.Go(func() { reps[i] = r.createHere(req.Context(), c) })
+		}
+		wg.Wait()
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(reps); err != nil {
+			r.log.Warn("answering the creates of another process", "err", err)
+		}
+	})
+}
+
+// createHere makes a create that another process sent.
+func (r *Router) createHere(ctx context.Context, c request) reply {
+	conv, err := r.local.CreateConversation(ctx, c.Caller, c.Conversation)
+	if err == nil {
+		return reply{Conversation: &conv}
+	}
+	e, ok := errors.AsType[*switchboard.Error](err)
+	if !ok || e.Code == switchboard.EINTERNAL {
+		// The sender says it as an internal error of its own; the
+		// detail stays here.
+		r.log.Error("a create sent by another process failed", "inbox", c.Conversation.InboxID, "err", err)
+		e = switchboard.Errorf(switchboard.EINTERNAL, "the inbox's process failed to create the conversation")
+	}
+	return reply{Error: e}
+}

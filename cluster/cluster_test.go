@@ -1,0 +1,457 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/storetest"
+)
+
+// counted is a process's store, counting the creates made in it.
+type counted struct {
+	*store.DB
+	made atomic.Int64
+}
+
+func (c *counted) CreateConversation(ctx context.Context, caller switchboard.Caller, n switchboard.NewConversation) (switchboard.Conversation, error) {
+	c.made.Add(1)
+	return c.DB.CreateConversation(ctx, caller, n)
+}
+
+// process is one server process: its own store on the shared database, its
+// leads, its router, and the endpoint where the others reach it.
+type process struct {
+	once   sync.Once
+	db     *counted
+	leads  *store.Leads
+	router *Router
+	srv    *httptest.Server
+}
+
+// newProcess starts a process on dsn whose leads say token; it takes
+// creates with takes (the same, unless a test makes them differ).
+func newProcess(t *testing.T, dsn, token, takes string) *process {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &process{db: &counted{DB: db}}
+	mux := http.NewServeMux()
+	p.srv = httptest.NewServer(mux)
+	if p.leads, err = db.OpenLeads(ctx, p.srv.URL, token); err != nil {
+		t.Fatal(err)
+	}
+	p.router = New(p.db, p.leads, takes, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	mux.Handle(Path, p.router.Handler())
+	t.Cleanup(func() { p.stop() })
+	return p
+}
+
+// stop stops the process as a process that ends does: its endpoint, its
+// leads and its connections go.
+func (p *process) stop() {
+	p.once.Do(func() {
+		p.srv.Close()
+		p.leads.Close()
+		p.db.Close()
+	})
+}
+
+// deployment is an account with online agents in one inbox, on a fresh
+// PostgreSQL schema.
+type deployment struct {
+	dsn    string
+	admin  switchboard.Caller
+	agents []int64
+	inbox  int64
+}
+
+func newDeployment(t *testing.T, agents int) *deployment {
+	t.Helper()
+	d := &deployment{dsn: storetest.Postgres(t)(t)}
+	ctx := context.Background()
+	db, err := store.Open(ctx, d.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, u, err := db.CreateAccountWithAdministrator(ctx, "Acme", "Ada", "ada@example.com", "password123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.admin = switchboard.Caller{UserID: u.ID, AccountID: a.ID, Role: switchboard.RoleAdministrator}
+	for i := range agents {
+		ag, err := db.CreateAgent(ctx, d.admin, switchboard.NewAgent{Name: "Agent", Email: fmt.Sprintf("agent%d@example.com", i),
+			Role: switchboard.RoleAgent, Availability: switchboard.Online})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.agents = append(d.agents, ag.ID)
+	}
+	d.inbox = d.newInbox(t, db)
+	return d
+}
+
+func (d *deployment) newInbox(t *testing.T, db *store.DB) int64 {
+	t.Helper()
+	ctx := context.Background()
+	in, err := db.CreateInbox(ctx, d.admin, switchboard.NewInbox{Name: "Support", EnableAutoAssignment: true, EnableAutoReassignment: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ChangeMembers(ctx, d.admin, in.ID, d.agents, store.AddMembers); err != nil {
+		t.Fatal(err)
+	}
+	return in.ID
+}
+
+func (d *deployment) create(t *testing.T, p *process) switchboard.Conversation {
+	t.Helper()
+	conv, err := p.router.CreateConversation(context.Background(), d.admin, switchboard.NewConversation{InboxID: d.inbox, Message: "hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conv
+}
+
+// checkFair checks ROUTING.md's round robin over conversations: with the
+// same online members throughout, each has been picked as often as any
+// other, give or take one.
+func checkFair(t *testing.T, conversations []switchboard.Conversation, agents []int64) {
+	t.Helper()
+	per := map[int64]int{}
+	for _, a := range agents {
+		per[a] = 0
+	}
+	for _, c := range conversations {
+		if c.Assignee == nil {
+			t.Fatalf("conversation %d has no assignee", c.ID)
+		}
+		per[c.Assignee.ID]++
+	}
+	low, high := len(conversations), 0
+	for _, n := range per {
+		low, high = min(low, n), max(high, n)
+	}
+	if high-low > 1 {
+		t.Errorf("picks per agent %v: not fair to ±1", per)
+	}
+}
+
+func TestCreatesAreMadeByTheInboxLeader(t *testing.T) {
+	d := newDeployment(t, 3)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	first := d.create(t, a) // a sees the inbox first, and leads it
+	var wg sync.WaitGroup
+	got := make([]switchboard.Conversation, 20)
+	for i := range got {
+		wg.Go(func() { got[i] = d.create(t, b) })
+	}
+	wg.Wait()
+	if made := a.db.made.Load(); made != 21 {
+		t.Errorf("the leader made %d creates, want all 21", made)
+	}
+	if made := b.db.made.Load(); made != 0 {
+		t.Errorf("the other process made %d creates itself, want 0", made)
+	}
+	if sent, here := b.router.Counts(); sent != 20 || here != 0 {
+		t.Errorf("the other process sent %d and made %d, want 20 and 0", sent, here)
+	}
+	// What b answered is what was stored.
+	stored := map[int64]switchboard.Conversation{}
+	for _, c := range storetest.CheckInvariants(t, b.db.DB, d.admin) {
+		stored[c.ID] = c
+	}
+	for _, c := range got {
+		s, ok := stored[c.ID]
+		switch {
+		case !ok:
+			t.Errorf("conversation %d answered but not stored", c.ID)
+		case c.Assignee == nil || s.Assignee == nil || c.Assignee.ID != s.Assignee.ID:
+			t.Errorf("conversation %d answered with assignee %v, stored with %v", c.ID, c.Assignee, s.Assignee)
+		case len(c.Messages) != 1 || c.Messages[0].Content != "hello" || c.InboxID != d.inbox:
+			t.Errorf("conversation %d answered as %+v", c.ID, c)
+		}
+	}
+	checkFair(t, append(got, first), d.agents)
+}
+
+func TestTheLeadersRefusalIsTheAnswer(t *testing.T) {
+	d := newDeployment(t, 2)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, a)
+	outsider := switchboard.Caller{UserID: d.agents[0], AccountID: d.admin.AccountID, Role: switchboard.RoleAgent}
+	// An agent of the account who is not a member of the inbox.
+	ctx := context.Background()
+	ag, err := b.db.CreateAgent(ctx, d.admin, switchboard.NewAgent{Name: "Otto", Email: "otto@example.com", Role: switchboard.RoleAgent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outsider.UserID = ag.ID
+	stranger := ag.ID
+	tests := []struct {
+		name   string
+		caller switchboard.Caller
+		n      switchboard.NewConversation
+		code   switchboard.Code
+		field  string
+	}{
+		{"inbox not visible", outsider, switchboard.NewConversation{InboxID: d.inbox}, switchboard.ENOTFOUND, ""},
+		{"assignee not a member", d.admin, switchboard.NewConversation{InboxID: d.inbox, AssigneeID: &stranger}, switchboard.EINVALID, "assignee_id"},
+		{"source id too long", d.admin, switchboard.NewConversation{InboxID: d.inbox, SourceID: strings.Repeat("x", switchboard.MaxSourceIDLength+1)}, switchboard.EINVALID, "source_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := b.router.CreateConversation(ctx, tt.caller, tt.n)
+			e, ok := err.(*switchboard.Error)
+			if !ok || e.Code != tt.code || tt.field != "" && (len(e.Fields) != 1 || e.Fields[0] != tt.field) {
+				t.Fatalf("error %#v, want code %s naming %q", err, tt.code, tt.field)
+			}
+		})
+	}
+	if sent, here := b.router.Counts(); sent != len(tests) || here != 0 {
+		t.Errorf("sent %d and made %d here, want %d sent", sent, here, len(tests))
+	}
+	if n := len(storetest.AllConversations(t, b.db.DB, d.admin)); n != 1 {
+		t.Errorf("%d conversations stored, want only the first", n)
+	}
+}
+
+func TestAnotherProcessLeadsWhenTheLeaderIsGone(t *testing.T) {
+	d := newDeployment(t, 3)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, a)
+	d.create(t, b) // sent to a; b now knows a as the leader
+	a.stop()
+	d.create(t, b) // a is not there: made in b, which looks again
+	d.create(t, b) // no one leads: b takes the lead
+	c := newProcess(t, d.dsn, "token-c", "token-c")
+	d.create(t, c) // sent to b
+	if made := b.db.made.Load(); made != 3 {
+		t.Errorf("b made %d creates, want 3", made)
+	}
+	if sent, here := c.router.Counts(); sent != 1 || here != 0 {
+		t.Errorf("c sent %d and made %d, want 1 sent to b", sent, here)
+	}
+	all := storetest.CheckInvariants(t, b.db.DB, d.admin)
+	if len(all) != 5 {
+		t.Errorf("%d conversations stored, want 5", len(all))
+	}
+	checkFair(t, all, d.agents)
+}
+
+func TestARefusedSendIsMadeHereOnce(t *testing.T) {
+	d := newDeployment(t, 2)
+	// a's leads tell the others one token and it takes another, as a
+	// process restarted on the same address would look to those that knew
+	// it before.
+	a := newProcess(t, d.dsn, "token-told", "token-taken")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, a)
+	d.create(t, b)
+	if sent, here := b.router.Counts(); sent != 0 || here != 1 {
+		t.Errorf("b sent %d and made %d, want the refused create made here", sent, here)
+	}
+	if n := len(storetest.AllConversations(t, b.db.DB, d.admin)); n != 2 {
+		t.Errorf("%d conversations stored, want 2", n)
+	}
+}
+
+func TestTheEndpointTakesOnlyTheProcessToken(t *testing.T) {
+	d := newDeployment(t, 1)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	body := fmt.Sprintf(`[{"Caller":{"UserID":%d,"AccountID":%d,"Role":"administrator"},"Conversation":{"InboxID":%d}}]`,
+		d.admin.UserID, d.admin.AccountID, d.inbox)
+	for _, token := range []string{"", "token-b", "token-a2", "TOKEN-A"} {
+		req, _ := http.NewRequest(http.MethodPost, a.srv.URL+Path, strings.NewReader(body))
+		req.Header.Set(TokenHeader, token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("token %q: status %d, want 401", token, resp.StatusCode)
+		}
+	}
+	if n := len(storetest.AllConversations(t, a.db.DB, d.admin)); n != 0 {
+		t.Errorf("%d conversations stored, want none", n)
+	}
+}
+
+func TestIdleLeadsGoToWhoNeedsThem(t *testing.T) {
+	d := newDeployment(t, 2)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	now := time.Now()
+	a.router.Now = func() time.Time { return now }
+	d.create(t, a)
+	ctx := context.Background()
+	a.router.releaseIdle(ctx) // used just now: kept
+	if _, ok, err := b.leads.TryLead(ctx, d.inbox); err != nil || ok {
+		t.Fatalf("b took the lead of a's busy inbox (%v, %v)", ok, err)
+	}
+	now = now.Add(idleLead)
+	a.router.releaseIdle(ctx)
+	if _, ok, err := b.leads.TryLead(ctx, d.inbox); err != nil || !ok {
+		t.Fatalf("b could not take the lead a left (%v, %v)", ok, err)
+	}
+	d.create(t, a) // a finds b
+	if sent, _ := a.router.Counts(); sent != 1 {
+		t.Errorf("a sent %d creates to b, want 1", sent)
+	}
+}
+
+func TestLeadsAreBounded(t *testing.T) {
+	d := newDeployment(t, 0)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	ctx := context.Background()
+	for id := int64(1); id <= store.MaxLeads; id++ {
+		if _, ok, err := a.leads.TryLead(ctx, 1000+id); err != nil || !ok {
+			t.Fatalf("lead %d: %v, %v", id, ok, err)
+		}
+	}
+	if _, ok, err := a.leads.TryLead(ctx, 5000); err != nil || ok {
+		t.Fatalf("lead beyond MaxLeads taken (%v, %v)", ok, err)
+	}
+	if err := a.leads.Release(ctx, 1001); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := a.leads.TryLead(ctx, 5000); err != nil || !ok {
+		t.Fatalf("lead after a release refused (%v, %v)", ok, err)
+	}
+}
+
+// Three processes create in two inboxes from many goroutines at once, each
+// process's first create of an inbox racing the others' for its lead: every
+// create is acknowledged once and stored once, and each inbox's round robin
+// stays fair.
+func TestThreeProcessesHammered(t *testing.T) {
+	d := newDeployment(t, 4)
+	ps := []*process{
+		newProcess(t, d.dsn, "token-a", "token-a"),
+		newProcess(t, d.dsn, "token-b", "token-b"),
+		newProcess(t, d.dsn, "token-c", "token-c"),
+	}
+	inboxes := []int64{d.inbox, d.newInbox(t, ps[0].db.DB)}
+	const perWorker = 15
+	var wg sync.WaitGroup
+	var ids sync.Map
+	for w := range 24 {
+		wg.Go(func() {
+			p, inbox := ps[w%3], inboxes[w%2]
+			for range perWorker {
+				conv, err := p.router.CreateConversation(context.Background(), d.admin, switchboard.NewConversation{InboxID: inbox})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, dup := ids.LoadOrStore(conv.ID, true); dup {
+					t.Errorf("conversation %d answered twice", conv.ID)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	all := storetest.CheckInvariants(t, ps[0].db.DB, d.admin)
+	if len(all) != 24*perWorker {
+		t.Fatalf("%d conversations stored, want %d", len(all), 24*perWorker)
+	}
+	byInbox := map[int64][]switchboard.Conversation{}
+	for _, c := range all {
+		byInbox[c.InboxID] = append(byInbox[c.InboxID], c)
+	}
+	for _, in := range inboxes {
+		checkFair(t, byInbox[in], d.agents)
+	}
+	var sent int
+	for _, p := range ps {
+		s, _ := p.router.Counts()
+		sent += s
+	}
+	if sent == 0 {
+		t.Error("no create was sent to a leader")
+	}
+}
+
+func TestAKeyedCreateIsMadeOnce(t *testing.T) {
+	d := newDeployment(t, 3)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	ctx := context.Background()
+	n := switchboard.NewConversation{InboxID: d.inbox, Message: "hello", Key: "key-1"}
+	first, err := a.db.CreateConversation(ctx, d.admin, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.db.CreateConversation(ctx, d.admin, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID || again.Assignee == nil || again.Assignee.ID != first.Assignee.ID {
+		t.Errorf("the keyed create made again answered %d (assignee %v), want %d (assignee %d)", again.ID, again.Assignee, first.ID, first.Assignee.ID)
+	}
+	next := d.create(t, a) // the rotation moved once, for the first
+	all := storetest.CheckInvariants(t, a.db.DB, d.admin)
+	if len(all) != 2 {
+		t.Fatalf("%d conversations stored, want 2", len(all))
+	}
+	checkFair(t, all, d.agents)
+	if next.Assignee.ID == first.Assignee.ID {
+		t.Errorf("the create after got the same assignee %d: the rotation did not move, or moved twice round", next.Assignee.ID)
+	}
+}
+
+// A leader that makes a create and dies before it answers: the sender makes
+// it again with its key, which finds the leader's, so the create is
+// answered and stored once.
+func TestALeaderThatDiesBeforeAnsweringIsNotAnsweredTwice(t *testing.T) {
+	d := newDeployment(t, 2)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, a)
+	made := a.router.Handler()
+	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		made.ServeHTTP(httptest.NewRecorder(), req) // made, answer lost
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conn.Close()
+	})
+	conv := d.create(t, b)
+	if sent, here := b.router.Counts(); sent != 0 || here != 1 {
+		t.Errorf("b counted %d sent and %d made here, want the unanswered create made here", sent, here)
+	}
+	all := storetest.CheckInvariants(t, b.db.DB, d.admin)
+	if len(all) != 2 {
+		t.Fatalf("%d conversations stored, want 2", len(all))
+	}
+	if a.db.made.Load() != 2 || b.db.made.Load() != 1 {
+		t.Errorf("a made %d and b %d, want 2 and 1 (which made nothing)", a.db.made.Load(), b.db.made.Load())
+	}
+	var stored bool
+	for _, c := range all {
+		stored = stored || c.ID == conv.ID && c.Assignee != nil && conv.Assignee != nil && c.Assignee.ID == conv.Assignee.ID
+	}
+	if !stored {
+		t.Errorf("b answered conversation %d (%v), which is not the one stored", conv.ID, conv.Assignee)
+	}
+	checkFair(t, all, d.agents)
+}
