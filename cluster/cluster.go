@@ -288,11 +288,19 @@ func (o *outbox) send(ctx context.Context, r *Router, req request) result {
 		}
 	}
 	o.sending++
-	calls := o.waiting
-	o.waiting = nil
+	calls := o.take()
 	o.mu.Unlock()
 	o.flush(r, calls)
 	return <-c.done
+}
+
+// take removes up to maxBatch waiting calls, oldest first. The caller holds
+// o.mu.
+func (o *outbox) take() []*call {
+	n := min(len(o.waiting), maxBatch)
+	calls := o.waiting[:n:n]
+	o.waiting = o.waiting[n:]
+	return calls
 }
 
 // flush posts calls, then, in the background, what gathered meanwhile.
@@ -307,9 +315,7 @@ func (o *outbox) flush(r *Router, calls []*call) {
 		o.sending--
 		return
 	}
-	next := o.waiting
-	o.waiting = nil
-	go o.flush(r, next)
+	go o.flush(r, o.take())
 }
 
 // post sends calls to the leader in one request. Its context is none of the
