@@ -34,31 +34,39 @@ const Path = "/internal/v1/conversations"
 // TokenHeader carries the token of the process a create is sent to.
 const TokenHeader = "X-Switchboard-Peer-Token"
 
-// Creator creates conversations in this process.
+// Creator creates conversations in this process (store.DB).
 type Creator interface {
 	CreateConversation(ctx context.Context, c switchboard.Caller, n switchboard.NewConversation) (switchboard.Conversation, error)
+	// ConversationByKey returns the conversation created with a key, if any.
+	ConversationByKey(ctx context.Context, c switchboard.Caller, key string) (switchboard.Conversation, bool, error)
 }
 
 // Leads says which process leads an inbox (store.Leads).
 type Leads interface {
 	// TryLead makes this process the inbox's leader unless another is; the
-	// lead lasts while Generation returns gen.
+	// lead lasts while Generation returns gen, until Release.
 	TryLead(ctx context.Context, inboxID int64) (gen uint64, ok bool, err error)
 	Generation() uint64
-	// Release gives the lead of an inbox up.
 	Release(ctx context.Context, inboxID int64) error
 	// Leader returns where the inbox's leader listens and its token.
 	Leader(ctx context.Context, inboxID int64) (address, token string, found bool, err error)
 }
 
-// How long a process sends an inbox's creates to the leader it found before
-// it looks again, and how long it creates them itself after finding none.
-// A process gives up the lead of an inbox that has had no create for
-// idleLead, for another process to take when it needs it.
 const (
+	// A process sends an inbox's creates to the leader it found for
+	// leaderTTL before it looks again; after finding none, it creates them
+	// itself for noLeaderTTL.
 	leaderTTL   = 10 * time.Second
-	noLeaderTTL = time.Second
-	idleLead    = time.Minute
+	noLeaderTTL = 5 * time.Second
+	// A process gives up the lead of an inbox that has had no create for
+	// idleLead, for another process to take when it needs it.
+	idleLead = time.Minute
+	// After a request to a leader goes unanswered, the creates for it are
+	// made where they arrive for downFor.
+	downFor = 5 * time.Second
+	// sendTimeout bounds a request to a leader: a create waits no longer
+	// for its inbox's lock in the leader than in this process.
+	sendTimeout = 30 * time.Second
 )
 
 // Router creates conversations where their inbox's leader is. It is safe for
@@ -72,10 +80,14 @@ type Router struct {
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
 
+	// leading is held while taking and giving up leads, so that a lead
+	// taken is not given up by a release that began before.
+	leading sync.Mutex
+
 	mu       sync.Mutex
 	inboxes  map[int64]lead
 	outboxes map[string]*outbox // by the leader's address
-	sent     map[bool]int       // creates sent to a leader (true) or made here (false), for tests
+	sent     map[bool]int       // creates sent to a leader (true) or made here (false)
 }
 
 // lead is what a process knows of an inbox's leader.
@@ -92,7 +104,7 @@ type lead struct {
 func New(local Creator, leads Leads, token string, log *slog.Logger) *Router {
 	transport := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
-		MaxIdleConnsPerHost: 256, // a connection per create in flight, kept
+		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     time.Minute,
 	}
 	return &Router{
@@ -108,7 +120,7 @@ func New(local Creator, leads Leads, token string, log *slog.Logger) *Router {
 // inbox: here when this one does, or none does. A create sent to the leader
 // carries a key; when the leader does not answer it (it could not be
 // reached, or died with the request), it is made here with that key, which
-// makes nothing if the leader made it after all.
+// finds the leader's conversation if the leader made it after all.
 func (r *Router) CreateConversation(ctx context.Context, c switchboard.Caller, n switchboard.NewConversation) (switchboard.Conversation, error) {
 	l, err := r.leadOf(ctx, n.InboxID)
 	if err != nil {
@@ -121,9 +133,16 @@ func (r *Router) CreateConversation(ctx context.Context, c switchboard.Caller, n
 			r.count(true)
 			return res.conv, res.err
 		}
-		// Look for the leader again next time.
 		r.log.Warn("the leader of an inbox did not answer a create; making it here", "inbox", n.InboxID, "leader", l.address, "err", res.err)
 		r.forget(n.InboxID)
+		if res.sent {
+			// The leader may have made it, and then its answer is the
+			// conversation it made, as the leader would have given it.
+			if conv, ok, err := r.local.ConversationByKey(ctx, c, n.Key); err != nil || ok {
+				r.count(true)
+				return conv, err
+			}
+		}
 	}
 	r.count(false)
 	return r.local.CreateConversation(ctx, c, n)
@@ -135,8 +154,8 @@ func (r *Router) count(sent bool) {
 	r.mu.Unlock()
 }
 
-// Counts returns how many creates this Router sent to other processes and
-// how many it made here.
+// Counts returns how many creates this Router had made by other processes
+// and how many it made here.
 func (r *Router) Counts() (sent, here int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -145,22 +164,20 @@ func (r *Router) Counts() (sent, here int) {
 
 // leadOf returns the inbox's leader, taking the lead when no process has it.
 func (r *Router) leadOf(ctx context.Context, inboxID int64) (lead, error) {
-	now := r.Now()
-	gen := r.leads.Generation()
-	r.mu.Lock()
-	l, ok := r.inboxes[inboxID]
-	if ok && l.here && l.gen == gen {
-		l.used = now
-		r.inboxes[inboxID] = l
-	}
-	r.mu.Unlock()
-	if ok && (l.here && l.gen == gen || !l.here && now.Before(l.until)) {
+	if l, ok := r.known(inboxID); ok {
 		return l, nil
 	}
+	r.leading.Lock()
+	defer r.leading.Unlock()
+	if l, ok := r.known(inboxID); ok { // found by a create that held leading
+		return l, nil
+	}
+	now := r.Now()
 	gen, here, err := r.leads.TryLead(ctx, inboxID)
 	if err != nil {
 		return lead{}, err
 	}
+	var l lead
 	if here {
 		l = lead{here: true, gen: gen, used: now}
 	} else {
@@ -179,6 +196,28 @@ func (r *Router) leadOf(ctx context.Context, inboxID int64) (lead, error) {
 	return l, nil
 }
 
+// known returns what this process knows of the inbox's leader while it
+// holds: a lead of this process on its current connection, or another's
+// not yet due to be looked up again.
+func (r *Router) known(inboxID int64) (lead, bool) {
+	now := r.Now()
+	gen := r.leads.Generation()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.inboxes[inboxID]
+	switch {
+	case !ok:
+		return l, false
+	case l.here && l.gen == gen:
+		l.used = now
+		r.inboxes[inboxID] = l
+		return l, true
+	case !l.here && now.Before(l.until):
+		return l, true
+	}
+	return l, false
+}
+
 // Keep gives up, every interval until ctx ends, the leads of the inboxes
 // that have had no create for idleLead.
 func (r *Router) Keep(ctx context.Context, interval time.Duration) {
@@ -195,6 +234,8 @@ func (r *Router) Keep(ctx context.Context, interval time.Duration) {
 }
 
 func (r *Router) releaseIdle(ctx context.Context) {
+	r.leading.Lock()
+	defer r.leading.Unlock()
 	now := r.Now()
 	var idle []int64
 	r.mu.Lock()
@@ -226,6 +267,11 @@ type request struct {
 	Conversation switchboard.NewConversation
 }
 
+// size is about the bytes of r's JSON.
+func (r request) size() int {
+	return 6*(len(r.Conversation.Message)+len(r.Conversation.SourceID)) + 512
+}
+
 // reply is the answer: the conversation, or the error a create of the
 // receiver's own would have returned.
 type reply struct {
@@ -235,12 +281,13 @@ type reply struct {
 
 // result is what became of a create sent to a leader: answered when the
 // leader answered it (with the conversation or the create's error), or its
-// caller left; otherwise err says why not, and the leader may or may not
+// caller left; otherwise err says why not, and sent whether the leader may
 // have made it.
 type result struct {
 	conv     switchboard.Conversation
 	err      error
 	answered bool
+	sent     bool
 }
 
 // An outbox sends the creates for one leader, those that wait while a
@@ -252,9 +299,17 @@ type outbox struct {
 	mu             sync.Mutex
 	waiting        []*call
 	sending        int
+	down           time.Time // until when the leader is taken as gone
 }
 
 const maxSending = 2
+
+// A request carries at most maxBatch creates, of about maxBatchBytes
+// (more when one create alone is larger).
+const (
+	maxBatch      = 256
+	maxBatchBytes = 4 << 20
+)
 
 type call struct {
 	req  request
@@ -276,6 +331,10 @@ func (r *Router) outboxFor(l lead) *outbox {
 func (o *outbox) send(ctx context.Context, r *Router, req request) result {
 	c := &call{req: req, done: make(chan result, 1)}
 	o.mu.Lock()
+	if r.Now().Before(o.down) {
+		o.mu.Unlock()
+		return result{err: errors.New("the leader did not answer a moment ago")}
+	}
 	o.waiting = append(o.waiting, c)
 	if o.sending == maxSending {
 		o.mu.Unlock()
@@ -283,9 +342,18 @@ func (o *outbox) send(ctx context.Context, r *Router, req request) result {
 		case res := <-c.done:
 			return res
 		case <-ctx.Done():
-			// Sent or not, the caller has gone; its create may be made.
-			return result{err: ctx.Err(), answered: true}
 		}
+		o.mu.Lock()
+		for i, w := range o.waiting {
+			if w == c { // not sent: the caller leaves, and so does it
+				o.waiting = append(o.waiting[:i], o.waiting[i+1:]...)
+				o.mu.Unlock()
+				return result{err: ctx.Err(), answered: true}
+			}
+		}
+		o.mu.Unlock()
+		// Sent: answered as it comes, since it may be made.
+		return <-c.done
 	}
 	o.sending++
 	calls := o.take()
@@ -294,23 +362,36 @@ func (o *outbox) send(ctx context.Context, r *Router, req request) result {
 	return <-c.done
 }
 
-// take removes up to maxBatch waiting calls, oldest first. The caller holds
-// o.mu.
+// take removes the calls of the next request from the waiting ones, oldest
+// first. The caller holds o.mu.
 func (o *outbox) take() []*call {
-	n := min(len(o.waiting), maxBatch)
+	n, bytes := 0, 0
+	for n < len(o.waiting) && n < maxBatch && (n == 0 || bytes+o.waiting[n].req.size() <= maxBatchBytes) {
+		bytes += o.waiting[n].req.size()
+		n++
+	}
 	calls := o.waiting[:n:n]
 	o.waiting = o.waiting[n:]
 	return calls
 }
 
 // flush posts calls, then, in the background, what gathered meanwhile.
+// After a request that went unanswered, it answers every waiting call so
+// (they are made where they arrived), and so does send for downFor.
 func (o *outbox) flush(r *Router, calls []*call) {
-	results := r.post(o, calls)
+	results, err := r.post(o, calls)
 	for i, call := range calls {
 		call.done <- results[i]
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if err != nil {
+		o.down = r.Now().Add(downFor)
+		for _, w := range o.waiting {
+			w.done <- result{err: err}
+		}
+		o.waiting = nil
+	}
 	if len(o.waiting) == 0 {
 		o.sending--
 		return
@@ -318,74 +399,71 @@ func (o *outbox) flush(r *Router, calls []*call) {
 	go o.flush(r, o.take())
 }
 
-// post sends calls to the leader in one request. Its context is none of the
-// callers': a caller that leaves does not take the others' creates with it.
-func (r *Router) post(o *outbox, calls []*call) []result {
+// post sends calls to the leader in one request, and returns their
+// results, and an error if the request as a whole went unanswered. Its
+// context is none of the callers': a caller that leaves does not take the
+// others' creates with it.
+func (r *Router) post(o *outbox, calls []*call) ([]result, error) {
 	results := make([]result, len(calls))
-	fail := func(err error) []result {
+	fail := func(err error, sent bool) ([]result, error) {
 		for i := range results {
-			results[i] = result{err: err}
+			results[i] = result{err: err, sent: sent}
 		}
-		return results
+		return results, err
 	}
 	reqs := make([]request, len(calls))
 	for i, c := range calls {
 		reqs[i] = c.req
 	}
-	body, err := json.Marshal(reqs)
-	if err != nil {
-		return fail(err)
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(reqs); err != nil {
+		return fail(err, false)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.address+Path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.address+Path, &body)
 	if err != nil {
-		return fail(err)
+		return fail(err, false)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(TokenHeader, o.token)
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return fail(fmt.Errorf("send creates to %s: %w", o.address, err))
+		return fail(fmt.Errorf("send creates to %s: %w", o.address, err), true)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		// Refused before any create: a wrong token (the leader restarted
 		// on the same address), or a process without this endpoint.
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return fail(fmt.Errorf("%s answered %s", o.address, resp.Status))
+		return fail(fmt.Errorf("%s answered %s", o.address, resp.Status), false)
 	}
 	var reps []reply
 	if err := json.NewDecoder(resp.Body).Decode(&reps); err != nil {
-		return fail(fmt.Errorf("read the answer of %s: %w", o.address, err))
+		return fail(fmt.Errorf("read the answer of %s: %w", o.address, err), true)
 	}
 	if len(reps) != len(calls) {
-		return fail(fmt.Errorf("%s answered %d creates of %d", o.address, len(reps), len(calls)))
+		return fail(fmt.Errorf("%s answered %d creates of %d", o.address, len(reps), len(calls)), true)
 	}
 	for i, rep := range reps {
 		switch {
 		case rep.Error != nil:
 			results[i] = result{err: rep.Error, answered: true}
 		case rep.Conversation == nil:
-			results[i] = result{err: fmt.Errorf("%s answered no conversation", o.address)}
+			results[i] = result{err: fmt.Errorf("%s answered no conversation", o.address), sent: true}
 		default:
 			results[i] = result{conv: *rep.Conversation, answered: true}
 		}
 	}
-	return results
+	return results, nil
 }
 
-// sendTimeout bounds a request to a leader: a create waits no longer for
-// its inbox's lock in the leader than in this process.
-const sendTimeout = 30 * time.Second
-
-// maxRequest bounds a request from another process: maxBatch creates, each
-// with a message of switchboard.MaxMessageLength characters escaped in six
-// bytes.
-const (
-	maxBatch   = 256
-	maxRequest = maxBatch * (6*switchboard.MaxMessageLength + 4<<10)
-)
+// maxRequest bounds a request from another process: maxBatchBytes, or one
+// create with a message of switchboard.MaxMessageLength characters escaped
+// in six bytes.
+const maxRequest = maxBatchBytes + 6*switchboard.MaxMessageLength + 64<<10
 
 // Handler takes the creates that other processes send to this one, and
 // makes them here, all at once so that they share transactions. It answers

@@ -417,9 +417,9 @@ func TestAKeyedCreateIsMadeOnce(t *testing.T) {
 	}
 }
 
-// A leader that makes a create and dies before it answers: the sender makes
-// it again with its key, which finds the leader's, so the create is
-// answered and stored once.
+// A leader that makes a create and dies before it answers: the sender looks
+// for the create's key and finds the leader's conversation, so the create
+// is answered, as the leader would have, and stored once.
 func TestALeaderThatDiesBeforeAnsweringIsNotAnsweredTwice(t *testing.T) {
 	d := newDeployment(t, 2)
 	a := newProcess(t, d.dsn, "token-a", "token-a")
@@ -436,15 +436,18 @@ func TestALeaderThatDiesBeforeAnsweringIsNotAnsweredTwice(t *testing.T) {
 		conn.Close()
 	})
 	conv := d.create(t, b)
-	if sent, here := b.router.Counts(); sent != 0 || here != 1 {
-		t.Errorf("b counted %d sent and %d made here, want the unanswered create made here", sent, here)
+	if sent, here := b.router.Counts(); sent != 1 || here != 0 {
+		t.Errorf("b counted %d made by a and %d here, want the unanswered create found made by a", sent, here)
 	}
 	all := storetest.CheckInvariants(t, b.db.DB, d.admin)
 	if len(all) != 2 {
 		t.Fatalf("%d conversations stored, want 2", len(all))
 	}
-	if a.db.made.Load() != 2 || b.db.made.Load() != 1 {
-		t.Errorf("a made %d and b %d, want 2 and 1 (which made nothing)", a.db.made.Load(), b.db.made.Load())
+	if a.db.made.Load() != 2 || b.db.made.Load() != 0 {
+		t.Errorf("a made %d and b %d, want 2 and 0", a.db.made.Load(), b.db.made.Load())
+	}
+	if len(conv.Messages) != 1 || conv.Messages[0].Content != "hello" {
+		t.Errorf("b answered conversation %d with messages %v, want the stored \"hello\"", conv.ID, conv.Messages)
 	}
 	var stored bool
 	for _, c := range all {
@@ -454,4 +457,202 @@ func TestALeaderThatDiesBeforeAnsweringIsNotAnsweredTwice(t *testing.T) {
 		t.Errorf("b answered conversation %d (%v), which is not the one stored", conv.ID, conv.Assignee)
 	}
 	checkFair(t, all, d.agents)
+}
+
+// waitFor waits until cond holds, and fails the test if it never does.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("never: %s", what)
+}
+
+// heldLeader makes a's endpoint hold every request until release is
+// closed, counting the requests and the creates they carry.
+type heldLeader struct {
+	release           chan struct{}
+	requests, creates atomic.Int64
+}
+
+func holdLeader(a *process) *heldLeader {
+	h := &heldLeader{release: make(chan struct{})}
+	inner := a.router.Handler()
+	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		h.creates.Add(int64(strings.Count(string(body), `"Caller"`)))
+		h.requests.Add(1)
+		<-h.release
+		req.Body = io.NopCloser(strings.NewReader(string(body)))
+		inner.ServeHTTP(w, req)
+	})
+	return h
+}
+
+func (r *Router) waitingFor(address string) int {
+	r.mu.Lock()
+	o := r.outboxes[address]
+	r.mu.Unlock()
+	if o == nil {
+		return 0
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.waiting)
+}
+
+func TestCreatesWaitingForALeaderGoInOneRequest(t *testing.T) {
+	d := newDeployment(t, 3)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, a)
+	h := holdLeader(a)
+	var wg sync.WaitGroup
+	for range maxSending {
+		wg.Go(func() { d.create(t, b) })
+	}
+	waitFor(t, "the first requests reach the leader", func() bool { return h.requests.Load() == maxSending })
+	for range 5 {
+		wg.Go(func() { d.create(t, b) })
+	}
+	waitFor(t, "five creates wait", func() bool { return b.router.waitingFor(a.srv.URL) == 5 })
+	close(h.release)
+	wg.Wait()
+	if r, c := h.requests.Load(), h.creates.Load(); r != maxSending+1 || c != maxSending+5 {
+		t.Errorf("the leader got %d requests carrying %d creates, want %d carrying %d", r, c, maxSending+1, maxSending+5)
+	}
+	all := storetest.CheckInvariants(t, a.db.DB, d.admin)
+	if len(all) != 1+maxSending+5 {
+		t.Errorf("%d conversations stored, want %d", len(all), 1+maxSending+5)
+	}
+	checkFair(t, all, d.agents)
+}
+
+func TestACreateWhoseCallerLeavesBeforeItIsSentIsNotMade(t *testing.T) {
+	d := newDeployment(t, 2)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, a)
+	h := holdLeader(a)
+	var wg sync.WaitGroup
+	for range maxSending {
+		wg.Go(func() { d.create(t, b) })
+	}
+	waitFor(t, "the first requests reach the leader", func() bool { return h.requests.Load() == maxSending })
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.router.CreateConversation(ctx, d.admin, switchboard.NewConversation{InboxID: d.inbox})
+		errc <- err
+	}()
+	waitFor(t, "the third create waits", func() bool { return b.router.waitingFor(a.srv.URL) == 1 })
+	cancel()
+	if err := <-errc; err == nil {
+		t.Error("the create whose caller left was answered as made")
+	}
+	close(h.release)
+	wg.Wait()
+	if n := len(storetest.AllConversations(t, a.db.DB, d.admin)); n != 1+maxSending {
+		t.Errorf("%d conversations stored, want %d: the one whose caller left was made", n, 1+maxSending)
+	}
+}
+
+func TestAfterALeaderFailsItsWaitingCreatesAreMadeHere(t *testing.T) {
+	d := newDeployment(t, 2)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, a)
+	var requests atomic.Int64
+	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		requests.Add(1) // taken, and dropped unanswered
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	})
+	now := time.Now()
+	b.router.Now = func() time.Time { return now }
+	d.create(t, b)
+	b.router.forget(d.inbox) // b would send to a again, but for its failure
+	b.router.inboxes[d.inbox] = lead{address: a.srv.URL, token: "token-a", until: now.Add(leaderTTL)}
+	d.create(t, b)
+	if n := requests.Load(); n != 1 {
+		t.Errorf("a got %d requests, want 1: after it failed, b sends it none for a while", n)
+	}
+	if sent, here := b.router.Counts(); sent != 0 || here != 2 {
+		t.Errorf("b sent %d and made %d, want both made here", sent, here)
+	}
+	all := storetest.CheckInvariants(t, b.db.DB, d.admin)
+	if len(all) != 3 {
+		t.Errorf("%d conversations stored, want 3", len(all))
+	}
+	checkFair(t, all, d.agents)
+}
+
+func TestACallerThatLeavesDoesNotCostTheLeads(t *testing.T) {
+	d := newDeployment(t, 1)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	ctx := context.Background()
+	if _, ok, err := a.leads.TryLead(ctx, d.inbox); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	gen := a.leads.Generation()
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, ok, err := a.leads.TryLead(gone, d.inbox+1); err != nil || !ok {
+		t.Errorf("a lead taken for a caller that left: %v, %v; want taken, for the process", ok, err)
+	}
+	if a.leads.Generation() != gen {
+		t.Errorf("generation %d -> %d: a caller that left dropped the lead connection", gen, a.leads.Generation())
+	}
+	if _, ok, _ := b.leads.TryLead(ctx, d.inbox); ok {
+		t.Errorf("b took the lead of a's inbox")
+	}
+}
+
+// leadsReleasing runs during before a Release.
+type leadsReleasing struct {
+	Leads
+	before func()
+}
+
+func (l leadsReleasing) Release(ctx context.Context, id int64) error {
+	l.before()
+	return l.Leads.Release(ctx, id)
+}
+
+// A create that comes while an idle lead is given up: the Router believes
+// it leads the inbox only if it does.
+func TestALeadGivenUpIsNotBelievedHeld(t *testing.T) {
+	d := newDeployment(t, 2)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	now := time.Now()
+	r := a.router
+	r.Now = func() time.Time { return now }
+	found := make(chan lead, 1)
+	r.leads = leadsReleasing{Leads: a.leads, before: func() {
+		go func() {
+			l, err := r.leadOf(context.Background(), d.inbox)
+			if err != nil {
+				t.Error(err)
+			}
+			found <- l
+		}()
+	}}
+	d.create(t, a)
+	now = now.Add(idleLead)
+	r.releaseIdle(context.Background())
+	l := <-found
+	_, bLeads, err := b.leads.TryLead(context.Background(), d.inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.here == bLeads {
+		t.Errorf("a's Router believes it leads: %v; b took the lead: %v; want exactly one", l.here, bLeads)
+	}
 }

@@ -96,7 +96,7 @@ func (p *process) listeningOn() string {
 // which would then answer for it.
 func startProcess(t testing.TB, db string, extra ...string) *process {
 	t.Helper()
-	cmd := exec.Command(build(t), append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, extra...)...)
+	cmd := exec.Command(build(t), append([]string{"serve", "--addr", "127.0.0.1:0", "--advertise", "auto", "--db", db}, extra...)...)
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_EMAIL="+adminEmail, "SWITCHBOARD_ADMIN_PASSWORD="+adminPassword)
 	p := &process{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan struct{})}
 	p.out = &lockedWriter{w: p.logs}

@@ -76,8 +76,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 		if errors.Is(err, errMadeAlready) {
 			// Nothing written: the answer is the conversation made
 			// with the key before.
-			r, err = db.createdWithKey(ctx, tx, c.AccountID, n.Key)
-			conv = r.Conversation
+			conv, err = db.createdWithKey(ctx, tx, c, n.Key)
 			return err
 		}
 		if err != nil {
@@ -184,13 +183,32 @@ type createdRow struct {
 // conversation has.
 var errMadeAlready = errors.New("a conversation with this key exists")
 
-// createdWithKey returns the conversation made with key.
-func (db *DB) createdWithKey(ctx context.Context, tx *txn, accountID int64, key string) (conversationRow, error) {
+// createdWithKey returns the conversation made with key, as its create
+// answered it.
+func (db *DB) createdWithKey(ctx context.Context, q querier, c switchboard.Caller, key string) (switchboard.Conversation, error) {
 	var displayID int64
-	if err := tx.QueryRowContext(ctx, db.q.ConversationByKey, key, accountID).Scan(&displayID); err != nil {
-		return conversationRow{}, fmt.Errorf("conversation by key: %w", err)
+	if err := q.QueryRowContext(ctx, db.q.ConversationByKey, key, c.AccountID).Scan(&displayID); err != nil {
+		return switchboard.Conversation{}, fmt.Errorf("conversation by key: %w", err)
 	}
-	return db.createdReply(ctx, tx, accountID, displayID)
+	return db.conversation(ctx, q, c, displayID)
+}
+
+// ConversationByKey returns the conversation created with key
+// (NewConversation.Key) in the caller's account, if one was.
+func (db *DB) ConversationByKey(ctx context.Context, c switchboard.Caller, key string) (switchboard.Conversation, bool, error) {
+	if !db.postgres || key == "" {
+		return switchboard.Conversation{}, false, nil
+	}
+	tx, err := db.readTx(ctx)
+	if err != nil {
+		return switchboard.Conversation{}, false, fmt.Errorf("conversation by key: %w", err)
+	}
+	defer tx.Rollback()
+	conv, err := db.createdWithKey(ctx, tx, c, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return conv, false, nil
+	}
+	return conv, err == nil, err
 }
 
 // insertCreated writes a create's rows and returns the conversation as the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,20 +23,41 @@ import (
 // processes that both think they lead an inbox only batch less.
 type Leads struct {
 	db      *DB
-	address string // where the others reach this process; "" leads none
-	token   string // what they must show
+	token   string // what the others must show
 	classID int32  // the advisory locks' first key, per schema
 
-	mu   sync.Mutex
-	conn *pgx.Conn      // nil until needed, and after it broke
-	gen  uint64         // counts the lead connections: leads held on an older one are lost
-	held map[int64]bool // the inboxes conn's locks lead
+	// gen counts the lead connections: leads held on an older one are lost.
+	// It is read without mu, by every create.
+	gen atomic.Uint64
+
+	// mu guards what follows; it is held during the lead connection's
+	// statements, which leadTimeout bounds, and never by a create that
+	// knows its inbox's leader.
+	mu      sync.Mutex
+	address string         // where the others reach this process; "" leads none
+	conn    *pgx.Conn      // nil until needed, and after it broke
+	held    map[int64]bool // the inboxes conn's locks lead
 }
 
 // MaxLeads bounds the inboxes a process leads at once: each lead is an entry
 // in PostgreSQL's lock table, which all sessions share and which is small
 // (max_locks_per_transaction × max_connections, 6,400 by default).
 const MaxLeads = 128
+
+// leadTimeout bounds each statement of the lead connection, and its
+// connecting. Its work is done for the process, not for the create that
+// needed it: a create that leaves does not cut it short.
+const leadTimeout = 2 * time.Second
+
+// leadIdleTimeout is the lead session's idle_session_timeout: PostgreSQL
+// ends a lead session that has been silent this long (Keep pings it more
+// often), so the leads of a process whose host vanished are free again
+// after it, not after the server's TCP keepalive (two hours by default).
+const leadIdleTimeout = "30s"
+
+// Shared reports whether several processes may share the database
+// (PostgreSQL).
+func (db *DB) Shared() bool { return db.postgres }
 
 // ErrNotShared is returned by OpenLeads on SQLite, which one process uses.
 var ErrNotShared = errors.New("only PostgreSQL is shared by several processes")
@@ -63,30 +85,50 @@ func (db *DB) OpenLeads(ctx context.Context, address, token string) (*Leads, err
 	return l, nil
 }
 
+// detach returns a context for the lead connection's work: ctx's values,
+// not its end, and leadTimeout.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), leadTimeout)
+}
+
 // connect opens the lead connection and says where this process listens.
 // The caller holds l.mu.
 func (l *Leads) connect(ctx context.Context) error {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	conn, err := pgx.Connect(ctx, l.db.dsn)
 	if err != nil {
 		return err
 	}
-	if _, err := conn.Exec(ctx, l.db.q.RegisterProcess, l.address, l.token, l.db.Now().UnixMilli()); err != nil {
+	_, err = conn.Exec(ctx, "SELECT set_config('idle_session_timeout', $1, false)", leadIdleTimeout)
+	if err == nil {
+		_, err = conn.Exec(ctx, l.db.q.RegisterProcess, l.address, l.token, l.db.Now().UnixMilli())
+	}
+	if err != nil {
 		conn.Close(context.Background())
 		return err
 	}
 	l.conn = conn
-	l.gen++
+	l.gen.Add(1)
 	l.held = map[int64]bool{}
 	return nil
 }
 
-// drop forgets a lead connection that failed, and with it every lead. The
-// caller holds l.mu.
+// failed forgets the lead connection after err if err broke it, and with
+// it every lead. The caller holds l.mu.
+func (l *Leads) failed(err error) {
+	if err != nil && l.conn != nil && l.conn.IsClosed() {
+		l.drop()
+	}
+}
+
+// drop forgets the lead connection, and with it every lead. The caller holds
+// l.mu.
 func (l *Leads) drop() {
 	if l.conn != nil {
 		l.conn.Close(context.Background())
 		l.conn = nil
-		l.gen++
+		l.gen.Add(1)
 		l.held = nil
 	}
 }
@@ -111,20 +153,23 @@ func (l *Leads) TryLead(ctx context.Context, inboxID int64) (gen uint64, ok bool
 			return 0, false, fmt.Errorf("lead inbox %d: %w", inboxID, err)
 		}
 	}
+	gen = l.gen.Load()
 	if l.held[inboxID] {
-		return l.gen, true, nil
+		return gen, true, nil
 	}
 	if len(l.held) >= MaxLeads {
-		return l.gen, false, nil
+		return gen, false, nil
 	}
-	if err := l.conn.QueryRow(ctx, l.db.q.TryLead, l.classID, objectID(inboxID)).Scan(&ok); err != nil {
-		l.drop()
+	qctx, cancel := detach(ctx)
+	defer cancel()
+	if err := l.conn.QueryRow(qctx, l.db.q.TryLead, l.classID, objectID(inboxID)).Scan(&ok); err != nil {
+		l.failed(err)
 		return 0, false, fmt.Errorf("lead inbox %d: %w", inboxID, err)
 	}
 	if ok {
 		l.held[inboxID] = true
 	}
-	return l.gen, ok, nil
+	return gen, ok, nil
 }
 
 // Release gives up the lead of an inbox, for another process to take.
@@ -135,7 +180,10 @@ func (l *Leads) Release(ctx context.Context, inboxID int64) error {
 		return nil
 	}
 	delete(l.held, inboxID)
-	if _, err := l.conn.Exec(ctx, l.db.q.ReleaseLead, l.classID, objectID(inboxID)); err != nil {
+	qctx, cancel := detach(ctx)
+	defer cancel()
+	if _, err := l.conn.Exec(qctx, l.db.q.ReleaseLead, l.classID, objectID(inboxID)); err != nil {
+		// Not knowing whether the lock went, let every lead go.
 		l.drop()
 		return fmt.Errorf("release inbox %d: %w", inboxID, err)
 	}
@@ -144,11 +192,7 @@ func (l *Leads) Release(ctx context.Context, inboxID int64) error {
 
 // Generation counts the lead connections this process has had; a lead
 // taken under another generation is lost.
-func (l *Leads) Generation() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.gen
-}
+func (l *Leads) Generation() uint64 { return l.gen.Load() }
 
 // Leader returns the address and token of the process that leads the inbox;
 // found is false when none does.
@@ -177,8 +221,8 @@ func (l *Leads) Keep(ctx context.Context, interval time.Duration) {
 		}
 		l.mu.Lock()
 		if l.conn != nil {
-			pingCtx, cancel := context.WithTimeout(ctx, interval)
-			if err := l.conn.Ping(pingCtx); err != nil {
+			pctx, cancel := detach(ctx)
+			if err := l.conn.Ping(pctx); err != nil {
 				l.drop()
 			}
 			cancel()
@@ -187,19 +231,20 @@ func (l *Leads) Keep(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Close gives up every lead and says this process no longer listens.
+// Close gives up every lead and says this process no longer listens; it
+// leads none after.
 func (l *Leads) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.address = ""
 	if l.conn == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), leadTimeout)
 	defer cancel()
 	_, err := l.conn.Exec(ctx, l.db.q.UnregisterProcess)
 	err = errors.Join(err, l.conn.Close(ctx))
 	l.conn, l.held = nil, nil
-	l.gen++
-	l.address = "" // and takes no lead again
+	l.gen.Add(1)
 	return err
 }

@@ -187,33 +187,14 @@ func scenarioMixed(ctx context.Context, e *env, rep *report) (err error) {
 func writeRetries(ctx context.Context, e *env, urls []string) (string, error) {
 	sums := map[string]float64{}
 	for _, u := range urls {
-		req, err := http.NewRequestWithContext(ctx, "GET", u+"/metrics", nil)
+		series, err := scrape(ctx, e, u)
 		if err != nil {
 			return "", err
 		}
-		resp, err := e.http.Do(req)
-		if err != nil {
-			return "", err
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return "", err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("GET %s/metrics: status %d", u, resp.StatusCode)
-		}
-		for line := range strings.Lines(string(body)) {
-			rest, ok := strings.CutPrefix(line, `switchboard_write_retries_total{reason="`)
-			if !ok {
-				continue
+		for name, v := range series {
+			if rest, ok := strings.CutPrefix(name, `switchboard_write_retries_total{reason="`); ok {
+				sums[strings.TrimSuffix(rest, `"}`)] += v
 			}
-			reason, value, _ := strings.Cut(rest, `"} `)
-			n, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-			if err != nil {
-				return "", err
-			}
-			sums[reason] += n
 		}
 	}
 	var parts []string
@@ -221,4 +202,41 @@ func writeRetries(ctx context.Context, e *env, urls []string) (string, error) {
 		parts = append(parts, fmt.Sprintf("%s %.0f", reason, sums[reason]))
 	}
 	return strings.Join(parts, ", "), nil
+}
+
+// scrape returns the series of a process's /metrics, by name with labels.
+func scrape(ctx context.Context, e *env, url string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/metrics: status %d", url, resp.StatusCode)
+	}
+	series := map[string]float64{}
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("GET %s/metrics: %q: %w", url, line, err)
+		}
+		series[line[:i]] = v
+	}
+	return series, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -592,6 +593,11 @@ func processesRun(ctx context.Context, e *env, rep *report, pg string, n int, l 
 	}
 	rep.add(result{Scenario: "processes", Name: name, Load: l.String(), stats: st})
 	rep.check("processes", fmt.Sprintf("%d process(es): creates acknowledged and auto-assigned", n), st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
+	if n > 1 {
+		if err := reportLeaders(ctx, e, rep, t.urls); err != nil {
+			return st, err
+		}
+	}
 	slices.Sort(agents)
 	for i, id := range inboxes {
 		if err := checkFair(ctx, rep, "processes", t.db, id, agents, int(created[i].Load())); err != nil {
@@ -599,4 +605,29 @@ func processesRun(ctx context.Context, e *env, rep *report, pg string, n int, l 
 		}
 	}
 	return st, nil
+}
+
+// reportLeaders says, for each process, how many creates shared a commit
+// and how many requests of creates other processes sent it (the inboxes it
+// leads; cluster package).
+func reportLeaders(ctx context.Context, e *env, rep *report, urls []string) error {
+	for i, u := range urls {
+		series, err := scrape(ctx, e, u)
+		if err != nil {
+			return err
+		}
+		commits, writes := series["switchboard_writes_per_commit_count"], series["switchboard_writes_per_commit_sum"]
+		perCommit := 0.0
+		if commits > 0 {
+			perCommit = writes / commits
+		}
+		var sent float64
+		for name, v := range series {
+			if strings.HasPrefix(name, `switchboard_http_request_seconds_count{route="/internal/v1/conversations"`) {
+				sent += v
+			}
+		}
+		fmt.Fprintf(rep.out, "  processes    process %d: %.0f commits, %.1f creates per commit; %.0f requests from the other processes\n", i, commits, perCommit, sent)
+	}
+	return nil
 }

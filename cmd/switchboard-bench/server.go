@@ -98,7 +98,7 @@ var listening = regexp.MustCompile(`msg="switchboard listening" addr=(\S+)`)
 // It listens on a port the kernel gives it, named in its log: a port found
 // free and handed over could be taken meanwhile by another program.
 func (e *env) startProcess(ctx context.Context, dsn string) (*process, error) {
-	cmd := exec.Command(e.binary, "serve", "--addr", "127.0.0.1:0", "--db", dsn)
+	cmd := exec.Command(e.binary, "serve", "--addr", "127.0.0.1:0", "--advertise", "auto", "--db", dsn)
 	cmd.Env = append(os.Environ(),
 		"SWITCHBOARD_ADMIN_EMAIL="+e.opts.email, "SWITCHBOARD_ADMIN_PASSWORD="+e.opts.password)
 	p := &process{cmd: cmd, logs: &tail{}, done: make(chan struct{})}

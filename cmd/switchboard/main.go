@@ -108,7 +108,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.PlatformToken, "platform-token", getenv("SWITCHBOARD_PLATFORM_TOKEN"), "token of the Platform API; empty turns it off (SWITCHBOARD_PLATFORM_TOKEN)")
 	fs.StringVar(&c.LogFormat, "log-format", envDefault(getenv, "SWITCHBOARD_LOG_FORMAT", "text"), "log format: text or json (SWITCHBOARD_LOG_FORMAT)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", getenv("SWITCHBOARD_DEBUG_ADDR"), "address of the profiler (/debug/pprof/), e.g. 127.0.0.1:6060; empty turns it off (SWITCHBOARD_DEBUG_ADDR)")
-	fs.StringVar(&c.Advertise, "advertise", getenv("SWITCHBOARD_ADVERTISE"), "URL at which the other processes on the same PostgreSQL reach this one, to send it the creates of the inboxes it leads; default http://ADDR, or none when ADDR's host is empty or unspecified; off leads none and sends none (SWITCHBOARD_ADVERTISE)")
+	fs.StringVar(&c.Advertise, "advertise", getenv("SWITCHBOARD_ADVERTISE"), "PostgreSQL: the URL at which the other processes reach this one, to send it the creates of the inboxes it leads; auto for http://ADDR (a host, not all interfaces); empty leads none, off neither leads nor sends (SWITCHBOARD_ADVERTISE)")
 	fs.BoolVar(&c.Demo, "demo", false, "fill an empty database with demo agents and inboxes, and simulate traffic")
 	fs.DurationVar(&c.DemoInterval, "demo-interval", 3*time.Second, "how often the demo simulates something")
 	grace := envDefault(getenv, "SWITCHBOARD_PRESENCE_GRACE", "5m")
@@ -261,28 +261,29 @@ func (r routed) CreateConversation(ctx context.Context, c switchboard.Caller, n 
 }
 
 // shareInboxes returns the router of a process on PostgreSQL, which leads
-// the inboxes whose creates reach it first, if others can reach it: at
-// advertise, or else at its listening address when that names a host. It
-// returns nil on SQLite, which one process uses.
+// the inboxes whose creates reach it first if others can reach it: at
+// advertise, or at its listening address with "auto". It returns nil on
+// SQLite, which one process uses, and with "off".
 func shareInboxes(ctx context.Context, db *store.DB, advertise string, addr net.Addr, log *slog.Logger) (*cluster.Router, error) {
-	switch {
-	case advertise == "off":
+	if !db.Shared() || advertise == "off" {
 		return nil, nil
-	case advertise == "":
-		if a, ok := addr.(*net.TCPAddr); ok && !a.IP.IsUnspecified() {
-			advertise = "http://" + a.String()
+	}
+	switch advertise {
+	case "":
+	case "auto":
+		a, ok := addr.(*net.TCPAddr)
+		if !ok || a.IP.IsUnspecified() {
+			return nil, fmt.Errorf("--advertise auto needs --addr with a host others reach this process at, not %s: give --advertise a URL", addr)
 		}
+		advertise = "http://" + a.String()
 	default:
 		if u, err := url.Parse(advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" {
-			return nil, fmt.Errorf("--advertise must be a URL such as http://10.0.0.5:3000, or off, not %q", advertise)
+			return nil, fmt.Errorf("--advertise must be a URL such as http://10.0.0.5:3000, auto or off, not %q", advertise)
 		}
+		advertise = strings.TrimSuffix(advertise, "/")
 	}
-	advertise = strings.TrimSuffix(advertise, "/")
 	token := rand.Text()
 	leads, err := db.OpenLeads(ctx, advertise, token)
-	if errors.Is(err, store.ErrNotShared) {
-		return nil, nil
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +294,7 @@ func shareInboxes(ctx context.Context, db *store.DB, advertise string, addr net.
 		leads.Close()
 	}()
 	if advertise == "" {
-		log.Info("leading no inbox: set --advertise for the other processes to reach this one")
+		log.Info("PostgreSQL: this process leads no inbox; --advertise says where others reach it to let it lead")
 	}
 	return router, nil
 }
