@@ -656,3 +656,32 @@ func TestALeadGivenUpIsNotBelievedHeld(t *testing.T) {
 		t.Errorf("a's Router believes it leads: %v; b took the lead: %v; want exactly one", l.here, bLeads)
 	}
 }
+
+func TestARequestCarriesAtMostMaxBatchCreates(t *testing.T) {
+	d := newDeployment(t, 3)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, a)
+	h := holdLeader(a)
+	var wg sync.WaitGroup
+	for range maxSending {
+		wg.Go(func() { d.create(t, b) })
+	}
+	waitFor(t, "the first requests reach the leader", func() bool { return h.requests.Load() == maxSending })
+	const waiting = maxBatch + 5
+	for range waiting {
+		wg.Go(func() { d.create(t, b) })
+	}
+	waitFor(t, "the creates wait", func() bool { return b.router.waitingFor(a.srv.URL) == waiting })
+	close(h.release)
+	wg.Wait()
+	// Taken in order: maxBatch in one request, the 5 left in another.
+	if r, c := h.requests.Load(), h.creates.Load(); r != maxSending+2 || c != maxSending+waiting {
+		t.Errorf("the leader got %d requests carrying %d creates, want %d carrying %d", r, c, maxSending+2, maxSending+waiting)
+	}
+	all := storetest.CheckInvariants(t, a.db.DB, d.admin)
+	if len(all) != 1+maxSending+waiting {
+		t.Errorf("%d conversations stored, want %d", len(all), 1+maxSending+waiting)
+	}
+	checkFair(t, all, d.agents)
+}
