@@ -586,17 +586,29 @@ func processesRun(ctx context.Context, e *env, rep *report, pg string, n int, l 
 	if err := warm(ctx, warmups, create); err != nil {
 		return st, err
 	}
+	before, err := sampleCPU(ctx, e, t.urls)
+	if err != nil {
+		return st, err
+	}
 	st = drive(ctx, l, create)
+	after, err := sampleCPU(ctx, e, t.urls)
+	if err != nil {
+		return st, err
+	}
+	cpu := cpuBetween(before, after, st.Count)
 	name := fmt.Sprintf("%d process(es), postgres", n)
 	if len(inboxes) > 1 {
 		name += fmt.Sprintf(", %d inboxes", len(inboxes))
 	}
-	rep.add(result{Scenario: "processes", Name: name, Load: l.String(), stats: st})
+	extra := map[string]float64{"switchboard CPU ms per create": cpu.servers, "bench CPU ms per create": cpu.bench}
+	if cpu.busy >= 0 {
+		extra["other CPU ms per create"], extra["cores busy"] = cpu.rest, cpu.busy
+	}
+	rep.add(result{Scenario: "processes", Name: name, Load: l.String(), stats: st, Extra: extra})
+	fmt.Fprintf(rep.out, "  processes    %d process(es): %s\n", n, cpu)
 	rep.check("processes", fmt.Sprintf("%d process(es): creates acknowledged and auto-assigned", n), st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
-	if n > 1 {
-		if err := reportLeaders(ctx, e, rep, t.urls); err != nil {
-			return st, err
-		}
+	if err := reportLeaders(ctx, e, rep, t.urls); err != nil {
+		return st, err
 	}
 	slices.Sort(agents)
 	for i, id := range inboxes {
@@ -607,9 +619,11 @@ func processesRun(ctx context.Context, e *env, rep *report, pg string, n int, l 
 	return st, nil
 }
 
-// reportLeaders says, for each process, how many creates shared a commit
-// and how many requests of creates other processes sent it (the inboxes it
-// leads; cluster package).
+// reportLeaders says, for each process, how many creates shared a commit,
+// how long a create's routing and insert took under the inbox's lock (the
+// turns of one inbox follow each other, so this bounds its creates per
+// second), and how many requests of creates other processes sent it (the
+// inboxes it leads; cluster package). The figures count the warm-up too.
 func reportLeaders(ctx context.Context, e *env, rep *report, urls []string) error {
 	for i, u := range urls {
 		series, err := scrape(ctx, e, u)
@@ -627,7 +641,12 @@ func reportLeaders(ctx context.Context, e *env, rep *report, urls []string) erro
 				sent += v
 			}
 		}
-		fmt.Fprintf(rep.out, "  processes    process %d: %.0f commits, %.1f creates per commit; %.0f requests from the other processes\n", i, commits, perCommit, sent)
+		picked := 0.0
+		if n := series["switchboard_pick_seconds_count"]; n > 0 {
+			picked = series["switchboard_pick_seconds_sum"] / n * 1000
+		}
+		fmt.Fprintf(rep.out, "  processes    process %d: %.0f commits, %.1f creates per commit, %.2f ms per create's routing and insert; %.0f requests from the other processes\n",
+			i, commits, perCommit, picked, sent)
 	}
 	return nil
 }
