@@ -472,20 +472,21 @@ const maxRequest = maxBatchBytes + 6*switchboard.MaxMessageLength + 64<<10
 func (r *Router) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodPost {
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed: POST only")
 			return
 		}
 		if subtle.ConstantTimeCompare([]byte(req.Header.Get(TokenHeader)), []byte(r.token)) != 1 {
-			http.Error(w, "not a process of this deployment", http.StatusUnauthorized)
+			writeError(w, http.StatusUnauthorized, TokenHeader+": not the token of this process")
 			return
 		}
 		var in []request
 		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxRequest)).Decode(&in); err != nil {
-			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+			writeError(w, http.StatusBadRequest, "body: not a JSON array of creates: "+err.Error())
 			return
 		}
 		if len(in) > maxBatch {
-			http.Error(w, fmt.Sprintf("at most %d creates at once", maxBatch), http.StatusBadRequest)
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("body: %d creates, at most %d at once", len(in), maxBatch))
 			return
 		}
 		reps := make([]reply, len(in))
@@ -499,6 +500,13 @@ func (r *Router) Handler() http.Handler {
 			r.log.Warn("answering the creates of another process", "err", err)
 		}
 	})
+}
+
+// writeError answers a request refused as a whole, in JSON as the API does.
+func writeError(w http.ResponseWriter, status int, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": message})
 }
 
 // createHere makes a create that another process sent.

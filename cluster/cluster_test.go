@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -684,4 +685,42 @@ func TestARequestCarriesAtMostMaxBatchCreates(t *testing.T) {
 		t.Errorf("%d conversations stored, want %d", len(all), 1+maxSending+waiting)
 	}
 	checkFair(t, all, d.agents)
+}
+
+func TestTheEndpointRefusesBadRequestsInJSON(t *testing.T) {
+	d := newDeployment(t, 1)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	one := fmt.Sprintf(`{"Caller":{"UserID":%d,"AccountID":%d,"Role":"administrator"},"Conversation":{"InboxID":%d}}`,
+		d.admin.UserID, d.admin.AccountID, d.inbox)
+	tests := []struct {
+		name, method, body string
+		status             int
+		mentions           string
+	}{
+		{"not JSON", http.MethodPost, `{"Caller":`, http.StatusBadRequest, "body"},
+		{"not an array", http.MethodPost, one, http.StatusBadRequest, "body"},
+		{"too many", http.MethodPost, "[" + strings.Repeat(one+",", maxBatch) + one + "]", http.StatusBadRequest, "at most"},
+		{"not POST", http.MethodGet, "", http.StatusMethodNotAllowed, "POST"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, a.srv.URL+Path, strings.NewReader(tt.body))
+			req.Header.Set(TokenHeader, "token-a")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got struct{ Error string }
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatalf("answer not JSON: %v", err)
+			}
+			if resp.StatusCode != tt.status || !strings.Contains(got.Error, tt.mentions) {
+				t.Errorf("status %d, error %q; want %d mentioning %q", resp.StatusCode, got.Error, tt.status, tt.mentions)
+			}
+		})
+	}
+	if n := len(storetest.AllConversations(t, a.db.DB, d.admin)); n != 0 {
+		t.Errorf("%d conversations stored, want none", n)
+	}
 }
