@@ -67,6 +67,8 @@ const (
 	// sendTimeout bounds a request to a leader: a create waits no longer
 	// for its inbox's lock in the leader than in this process.
 	sendTimeout = 30 * time.Second
+	// lookupTimeout bounds finding an inbox's leader.
+	lookupTimeout = 2 * time.Second
 )
 
 // Router creates conversations where their inbox's leader is. It is safe for
@@ -109,7 +111,10 @@ func New(local Creator, leads Leads, token string, log *slog.Logger) *Router {
 	}
 	return &Router{
 		local: local, leads: leads, token: token, log: log, Now: time.Now,
-		client:   &http.Client{Transport: transport},
+		// A redirect is not followed: it would take the token elsewhere.
+		client: &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}},
 		inboxes:  map[int64]lead{},
 		outboxes: map[string]*outbox{},
 		sent:     map[bool]int{},
@@ -134,7 +139,9 @@ func (r *Router) CreateConversation(ctx context.Context, c switchboard.Caller, n
 			return res.conv, res.err
 		}
 		r.log.Warn("the leader of an inbox did not answer a create; making it here", "inbox", n.InboxID, "leader", l.address, "err", res.err)
-		r.forget(n.InboxID)
+		if !errors.Is(res.err, errLeaderDown) {
+			r.forget(n.InboxID) // look again at the next create
+		}
 		if res.sent {
 			// The leader may have made it, and then its answer is the
 			// conversation it made, as the leader would have given it.
@@ -172,27 +179,39 @@ func (r *Router) leadOf(ctx context.Context, inboxID int64) (lead, error) {
 	if l, ok := r.known(inboxID); ok { // found by a create that held leading
 		return l, nil
 	}
+	// leading is held meanwhile, by every create whose inbox's leader is
+	// not known: the lookups are bounded, and a failed one is remembered
+	// as no leader (creates are made here) for noLeaderTTL.
 	now := r.Now()
-	gen, here, err := r.leads.TryLead(ctx, inboxID)
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	l, err := r.lookUp(ctx, inboxID, now)
 	if err != nil {
-		return lead{}, err
-	}
-	var l lead
-	if here {
-		l = lead{here: true, gen: gen, used: now}
-	} else {
-		address, token, found, err := r.leads.Leader(ctx, inboxID)
-		if err != nil {
-			return lead{}, err
-		}
-		l = lead{address: address, token: token, until: now.Add(leaderTTL)}
-		if !found {
-			l.until = now.Add(noLeaderTTL)
-		}
+		l = lead{until: now.Add(noLeaderTTL)}
 	}
 	r.mu.Lock()
 	r.inboxes[inboxID] = l
 	r.mu.Unlock()
+	return l, err
+}
+
+// lookUp takes the inbox's lead, or finds who has it.
+func (r *Router) lookUp(ctx context.Context, inboxID int64, now time.Time) (lead, error) {
+	gen, here, err := r.leads.TryLead(ctx, inboxID)
+	if err != nil {
+		return lead{}, err
+	}
+	if here {
+		return lead{here: true, gen: gen, used: now}, nil
+	}
+	address, token, found, err := r.leads.Leader(ctx, inboxID)
+	if err != nil {
+		return lead{}, err
+	}
+	l := lead{address: address, token: token, until: now.Add(leaderTTL)}
+	if !found {
+		l.until = now.Add(noLeaderTTL)
+	}
 	return l, nil
 }
 
@@ -253,9 +272,26 @@ func (r *Router) releaseIdle(ctx context.Context) {
 	}
 }
 
+// forget forgets the leader found for an inbox, to look again at the next
+// create; a lead of this process taken meanwhile stays (it is released when
+// idle).
 func (r *Router) forget(inboxID int64) {
 	r.mu.Lock()
-	delete(r.inboxes, inboxID)
+	if !r.inboxes[inboxID].here {
+		delete(r.inboxes, inboxID)
+	}
+	r.mu.Unlock()
+}
+
+// used notes a create in an inbox this process leads, sent by another
+// process or its own: the lead is in use.
+func (r *Router) used(inboxID int64) {
+	now := r.Now()
+	r.mu.Lock()
+	if l, ok := r.inboxes[inboxID]; ok && l.here {
+		l.used = now
+		r.inboxes[inboxID] = l
+	}
 	r.mu.Unlock()
 }
 
@@ -311,6 +347,9 @@ const (
 	maxBatchBytes = 4 << 20
 )
 
+// errLeaderDown answers the creates for a leader taken as gone.
+var errLeaderDown = errors.New("the leader did not answer a moment ago")
+
 type call struct {
 	req  request
 	done chan result
@@ -333,7 +372,7 @@ func (o *outbox) send(ctx context.Context, r *Router, req request) result {
 	o.mu.Lock()
 	if r.Now().Before(o.down) {
 		o.mu.Unlock()
-		return result{err: errors.New("the leader did not answer a moment ago")}
+		return result{err: errLeaderDown}
 	}
 	o.waiting = append(o.waiting, c)
 	if o.sending == maxSending {
@@ -449,6 +488,10 @@ func (r *Router) post(o *outbox, calls []*call) ([]result, error) {
 	}
 	for i, rep := range reps {
 		switch {
+		case rep.Error != nil && rep.Error.Code == switchboard.EINTERNAL:
+			// Perhaps made (a commit whose end the leader did not
+			// learn): the key settles it here.
+			results[i] = result{err: rep.Error, sent: true}
 		case rep.Error != nil:
 			results[i] = result{err: rep.Error, answered: true}
 		case rep.Conversation == nil:
@@ -511,6 +554,7 @@ func writeError(w http.ResponseWriter, status int, message string) {
 
 // createHere makes a create that another process sent.
 func (r *Router) createHere(ctx context.Context, c request) reply {
+	r.used(c.Conversation.InboxID)
 	conv, err := r.local.CreateConversation(ctx, c.Caller, c.Conversation)
 	if err == nil {
 		return reply{Conversation: &conv}

@@ -724,3 +724,77 @@ func TestTheEndpointRefusesBadRequestsInJSON(t *testing.T) {
 		t.Errorf("%d conversations stored, want none", n)
 	}
 }
+
+func TestCreatesSentToTheLeaderKeepItsLead(t *testing.T) {
+	d := newDeployment(t, 2)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	now := time.Now()
+	a.router.Now = func() time.Time { return now }
+	d.create(t, a)
+	now = now.Add(idleLead / 2)
+	d.create(t, b) // made by a
+	now = now.Add(idleLead/2 + time.Second)
+	ctx := context.Background()
+	a.router.releaseIdle(ctx) // a's own create is older than idleLead, b's is not
+	if _, ok, err := b.leads.TryLead(ctx, d.inbox); err != nil || ok {
+		t.Fatalf("b took the lead of an inbox a makes b's creates in (%v, %v)", ok, err)
+	}
+	if sent, _ := b.router.Counts(); sent != 1 {
+		t.Errorf("b sent %d creates to a, want 1", sent)
+	}
+}
+
+func TestALeadersInternalErrorIsSettledByTheKey(t *testing.T) {
+	d := newDeployment(t, 2)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, a)
+	// The leader makes the create, then answers it as failed inside, as
+	// after a commit whose end it did not learn.
+	inner := a.router.Handler()
+	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		inner.ServeHTTP(httptest.NewRecorder(), req)
+		json.NewEncoder(w).Encode([]reply{{Error: switchboard.Errorf(switchboard.EINTERNAL, "commit: connection reset")}})
+	})
+	conv, err := b.router.CreateConversation(context.Background(), d.admin, switchboard.NewConversation{InboxID: d.inbox, Message: "hi"})
+	if err != nil {
+		t.Fatalf("a create the leader made was answered with %v", err)
+	}
+	all := storetest.CheckInvariants(t, a.db.DB, d.admin)
+	if len(all) != 2 {
+		t.Fatalf("%d conversations stored, want 2", len(all))
+	}
+	if conv.ID != all[1].ID && conv.ID != all[0].ID {
+		t.Errorf("answered conversation %d, not one stored", conv.ID)
+	}
+	if made, here := a.db.made.Load(), b.db.made.Load(); made != 2 || here != 0 {
+		t.Errorf("a made %d creates and b %d, want 2 and 0", made, here)
+	}
+}
+
+func TestARedirectDoesNotTakeTheToken(t *testing.T) {
+	d := newDeployment(t, 2)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, a)
+	var leaked atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Header.Get(TokenHeader) != "" {
+			leaked.Add(1)
+		}
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer elsewhere.Close()
+	a.srv.Config.Handler = http.RedirectHandler(elsewhere.URL+Path, http.StatusTemporaryRedirect)
+	d.create(t, b) // made by b
+	if leaked.Load() != 0 {
+		t.Error("the token followed a redirect to another server")
+	}
+	if _, here := b.router.Counts(); here != 1 {
+		t.Errorf("b made %d creates itself, want 1", here)
+	}
+	if n := len(storetest.AllConversations(t, a.db.DB, d.admin)); n != 2 {
+		t.Errorf("%d conversations stored, want 2", n)
+	}
+}

@@ -260,6 +260,28 @@ func (r routed) CreateConversation(ctx context.Context, c switchboard.Caller, n 
 	return r.router.CreateConversation(ctx, c, n)
 }
 
+// advertiseURL returns the address at which the other processes reach this
+// one, from --advertise: "" for none, "auto" for the listening address
+// (which must name a host), or an http(s) URL of a host and port.
+func advertiseURL(advertise string, addr net.Addr) (string, error) {
+	switch advertise {
+	case "":
+		return "", nil
+	case "auto":
+		a, ok := addr.(*net.TCPAddr)
+		if !ok || a.IP.IsUnspecified() {
+			return "", fmt.Errorf("--advertise auto needs --addr with a host others reach this process at, not %s: give --advertise a URL", addr)
+		}
+		return "http://" + a.String(), nil
+	}
+	u, err := url.Parse(advertise)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return "", fmt.Errorf("--advertise must be a URL such as http://10.0.0.5:3000, auto or off, not %q", advertise)
+	}
+	return strings.TrimSuffix(advertise, "/"), nil
+}
+
 // shareInboxes returns the router of a process on PostgreSQL, which leads
 // the inboxes whose creates reach it first if others can reach it: at
 // advertise, or at its listening address with "auto". It returns nil on
@@ -268,19 +290,9 @@ func shareInboxes(ctx context.Context, db *store.DB, advertise string, addr net.
 	if !db.Shared() || advertise == "off" {
 		return nil, nil
 	}
-	switch advertise {
-	case "":
-	case "auto":
-		a, ok := addr.(*net.TCPAddr)
-		if !ok || a.IP.IsUnspecified() {
-			return nil, fmt.Errorf("--advertise auto needs --addr with a host others reach this process at, not %s: give --advertise a URL", addr)
-		}
-		advertise = "http://" + a.String()
-	default:
-		if u, err := url.Parse(advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" {
-			return nil, fmt.Errorf("--advertise must be a URL such as http://10.0.0.5:3000, auto or off, not %q", advertise)
-		}
-		advertise = strings.TrimSuffix(advertise, "/")
+	advertise, err := advertiseURL(advertise, addr)
+	if err != nil {
+		return nil, err
 	}
 	token := rand.Text()
 	leads, err := db.OpenLeads(ctx, advertise, token)

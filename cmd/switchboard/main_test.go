@@ -495,3 +495,36 @@ func TestServeDebugAddress(t *testing.T) {
 		}
 	})
 }
+
+func TestAdvertiseURL(t *testing.T) {
+	host := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 3000}
+	all := &net.TCPAddr{IP: net.IPv4zero, Port: 3000}
+	tests := []struct {
+		advertise string
+		addr      net.Addr
+		want      string // "" with ok false: refused
+		ok        bool
+	}{
+		{"", all, "", true},
+		{"auto", host, "http://10.0.0.5:3000", true},
+		{"auto", all, "", false},
+		{"http://10.0.0.5:3000", all, "http://10.0.0.5:3000", true},
+		{"https://sb-1.internal:3000/", all, "https://sb-1.internal:3000", true},
+		{"10.0.0.5:3000", all, "", false},
+		{"ftp://10.0.0.5", all, "", false},
+		{"http://10.0.0.5:3000/switchboard", all, "", false},
+		{"http://10.0.0.5:3000?x=1", all, "", false},
+		{"http://10.0.0.5:3000#x", all, "", false},
+		{"http://user:pw@10.0.0.5:3000", all, "", false},
+		{"http://", all, "", false},
+	}
+	for _, tt := range tests {
+		got, err := advertiseURL(tt.advertise, tt.addr)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("advertiseURL(%q, %s) = %q, %v; want %q, ok %v", tt.advertise, tt.addr, got, err, tt.want, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "--advertise") {
+			t.Errorf("advertiseURL(%q): error %q does not name --advertise", tt.advertise, err)
+		}
+	}
+}
