@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -796,5 +797,51 @@ func TestARedirectDoesNotTakeTheToken(t *testing.T) {
 	}
 	if n := len(storetest.AllConversations(t, a.db.DB, d.admin)); n != 2 {
 		t.Errorf("%d conversations stored, want 2", n)
+	}
+}
+
+// failingLookups is a process's leads whose lookups of another leader fail,
+// as when the database is out of connections.
+type failingLookups struct {
+	Leads
+	lookups atomic.Int64
+}
+
+func (f *failingLookups) Leader(context.Context, int64) (string, string, bool, error) {
+	f.lookups.Add(1)
+	return "", "", false, errors.New("too many clients already")
+}
+
+func TestAFailedLeaderLookupIsNotRepeatedByEveryCreate(t *testing.T) {
+	d := newDeployment(t, 2)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, a) // a leads
+	f := &failingLookups{Leads: b.leads}
+	r := New(b.db, f, "token-b", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for range 3 {
+		if _, err := r.CreateConversation(context.Background(), d.admin, switchboard.NewConversation{InboxID: d.inbox}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.lookups.Load(); n != 1 {
+		t.Errorf("%d lookups of the leader for 3 creates, want 1 (then made here for a while)", n)
+	}
+	if _, here := r.Counts(); here != 3 {
+		t.Errorf("made %d creates here, want 3", here)
+	}
+	if n := len(storetest.CheckInvariants(t, b.db.DB, d.admin)); n != 4 {
+		t.Errorf("%d conversations stored, want 4", n)
+	}
+}
+
+func TestForgettingALeaderKeepsThisProcessLead(t *testing.T) {
+	d := newDeployment(t, 2)
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	d.create(t, b) // b leads
+	// A create sent before, to a leader that has gone since, fails late.
+	b.router.forget(d.inbox)
+	if l, ok := b.router.known(d.inbox); !ok || !l.here {
+		t.Fatal("b forgot its own lead: releaseIdle would never give it up")
 	}
 }
