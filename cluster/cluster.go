@@ -525,7 +525,15 @@ func (r *Router) Handler() http.Handler {
 		}
 		var in []request
 		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxRequest)).Decode(&in); err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: over %d bytes", maxRequest))
+				return
+			}
 			writeError(w, http.StatusBadRequest, "body: not a JSON array of creates: "+err.Error())
+			return
+		}
+		if in == nil {
+			writeError(w, http.StatusBadRequest, "body: not a JSON array of creates: null")
 			return
 		}
 		if len(in) > maxBatch {

@@ -701,6 +701,8 @@ func TestTheEndpointRefusesBadRequestsInJSON(t *testing.T) {
 		{"not JSON", http.MethodPost, `{"Caller":`, http.StatusBadRequest, "body"},
 		{"not an array", http.MethodPost, one, http.StatusBadRequest, "body"},
 		{"too many", http.MethodPost, "[" + strings.Repeat(one+",", maxBatch) + one + "]", http.StatusBadRequest, "at most"},
+		{"null", http.MethodPost, "null", http.StatusBadRequest, "body"},
+		{"too large", http.MethodPost, "[" + strings.Repeat(" ", maxRequest) + "]", http.StatusRequestEntityTooLarge, "over"},
 		{"not POST", http.MethodGet, "", http.StatusMethodNotAllowed, "POST"},
 	}
 	for _, tt := range tests {
