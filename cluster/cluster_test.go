@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -846,4 +847,48 @@ func TestForgettingALeaderKeepsThisProcessLead(t *testing.T) {
 	if l, ok := b.router.known(d.inbox); !ok || !l.here {
 		t.Fatal("b forgot its own lead: releaseIdle would never give it up")
 	}
+}
+
+// TestAKeyedCreateRacedByTwoProcessesIsMadeOnce: the sender's own create
+// with a key and the leader's may run at once (the leader still had it
+// queued when its answer was lost): whichever takes the inbox's lock
+// second finds the first's conversation.
+func TestAKeyedCreateRacedByTwoProcessesIsMadeOnce(t *testing.T) {
+	d := newDeployment(t, 3)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, d.dsn, "token-b", "token-b")
+	const keys, tries = 20, 4
+	ctx := context.Background()
+	got := make([][]int64, keys)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for k := range keys {
+		for i := range tries {
+			db := a.db.DB
+			if i%2 == 1 {
+				db = b.db.DB
+			}
+			wg.Go(func() {
+				conv, err := db.CreateConversation(ctx, d.admin, switchboard.NewConversation{InboxID: d.inbox, Key: fmt.Sprintf("race-%d", k)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				got[k] = append(got[k], conv.ID)
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	for k, ids := range got {
+		if len(ids) != tries || slices.Min(ids) != slices.Max(ids) {
+			t.Errorf("key %d answered %v, want one conversation %d times", k, ids, tries)
+		}
+	}
+	all := storetest.CheckInvariants(t, a.db.DB, d.admin)
+	if len(all) != keys {
+		t.Errorf("%d conversations stored, want %d", len(all), keys)
+	}
+	checkFair(t, all, d.agents)
 }

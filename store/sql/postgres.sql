@@ -97,7 +97,8 @@ FROM p WHERE inboxes.id = p.inbox AND p.last_pick IS NOT NULL;
 -- and ConversationByDisplay's columns (not waiting: a create left without
 -- an assignee is queued after, and read again) with the message's id. A
 -- create whose key a conversation has already (migration 0009) writes
--- nothing and returns no row.
+-- nothing and returns no row: it holds the inbox's lock, which the create
+-- that wrote the key held to its commit.
 -- The pick is RotationPick's (queries.sql) and must stay so; the
 -- conformance suite's round-robin tests run through both.
 WITH given AS (
@@ -129,7 +130,7 @@ WITH given AS (
 ), c AS (
   INSERT INTO conversations (account_id, display_id, inbox_id, status, contact_id, source_id, assignee_id, created_at, last_activity_at, create_key)
   SELECT p.account, p.display, p.inbox, p.status, p.contact, p.source, d.assignee, p.now, p.now, p.create_key FROM p, d
-  ON CONFLICT (create_key) WHERE create_key IS NOT NULL DO NOTHING
+  WHERE p.create_key IS NULL OR NOT EXISTS (SELECT 1 FROM conversations k WHERE k.create_key = p.create_key)
   RETURNING id, account_id, display_id, inbox_id, status, assignee_id, contact_id, source_id, snoozed_until,
             created_at, last_activity_at, waiting_since
 ), m AS (

@@ -16,6 +16,9 @@ CREATE TABLE route_processes (
 -- A create sent to the leader carries a key, so that the sender can make it
 -- itself when it cannot tell whether the leader did (the leader died with
 -- the request): the second of two creates with one key inserts nothing, and
--- answers with the first.
+-- answers with the first. Both take the inbox's routing lock before they
+-- look for the key, so the second sees the first once committed; a unique
+-- index would check it again, and its speculative insert cost a fifth of
+-- the leader's time per create (BENCHMARKS.md).
 ALTER TABLE conversations ADD COLUMN create_key TEXT;
-CREATE UNIQUE INDEX conversations_create_key ON conversations (create_key) WHERE create_key IS NOT NULL;
+CREATE INDEX conversations_create_key ON conversations (create_key) WHERE create_key IS NOT NULL;
