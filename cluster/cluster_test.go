@@ -130,6 +130,17 @@ func (d *deployment) create(t *testing.T, p *process) switchboard.Conversation {
 	return conv
 }
 
+// checkStored checks ROUTING.md's invariants in p's view of the database,
+// that want conversations are stored, and that the round robin was fair.
+func (d *deployment) checkStored(t *testing.T, p *process, want int) {
+	t.Helper()
+	all := storetest.CheckInvariants(t, p.db.DB, d.admin)
+	if len(all) != want {
+		t.Errorf("%d conversations stored, want %d", len(all), want)
+	}
+	checkFair(t, all, d.agents)
+}
+
 // checkFair checks ROUTING.md's round robin over conversations: with the
 // same online members throughout, each has been picked as often as any
 // other, give or take one.
@@ -252,11 +263,7 @@ func TestAnotherProcessLeadsWhenTheLeaderIsGone(t *testing.T) {
 	if sent, here := c.router.Counts(); sent != 1 || here != 0 {
 		t.Errorf("c sent %d and made %d, want 1 sent to b", sent, here)
 	}
-	all := storetest.CheckInvariants(t, b.db.DB, d.admin)
-	if len(all) != 5 {
-		t.Errorf("%d conversations stored, want 5", len(all))
-	}
-	checkFair(t, all, d.agents)
+	d.checkStored(t, b, 5)
 }
 
 func TestARefusedSendIsMadeHereOnce(t *testing.T) {
@@ -527,11 +534,7 @@ func TestCreatesWaitingForALeaderGoInOneRequest(t *testing.T) {
 	if r, c := h.requests.Load(), h.creates.Load(); r != maxSending+1 || c != maxSending+5 {
 		t.Errorf("the leader got %d requests carrying %d creates, want %d carrying %d", r, c, maxSending+1, maxSending+5)
 	}
-	all := storetest.CheckInvariants(t, a.db.DB, d.admin)
-	if len(all) != 1+maxSending+5 {
-		t.Errorf("%d conversations stored, want %d", len(all), 1+maxSending+5)
-	}
-	checkFair(t, all, d.agents)
+	d.checkStored(t, a, 1+maxSending+5)
 }
 
 func TestACreateWhoseCallerLeavesBeforeItIsSentIsNotMade(t *testing.T) {
@@ -588,11 +591,7 @@ func TestAfterALeaderFailsItsWaitingCreatesAreMadeHere(t *testing.T) {
 	if sent, here := b.router.Counts(); sent != 0 || here != 2 {
 		t.Errorf("b sent %d and made %d, want both made here", sent, here)
 	}
-	all := storetest.CheckInvariants(t, b.db.DB, d.admin)
-	if len(all) != 3 {
-		t.Errorf("%d conversations stored, want 3", len(all))
-	}
-	checkFair(t, all, d.agents)
+	d.checkStored(t, b, 3)
 }
 
 func TestACallerThatLeavesDoesNotCostTheLeads(t *testing.T) {
@@ -682,11 +681,7 @@ func TestARequestCarriesAtMostMaxBatchCreates(t *testing.T) {
 	if r, c := h.requests.Load(), h.creates.Load(); r != maxSending+2 || c != maxSending+waiting {
 		t.Errorf("the leader got %d requests carrying %d creates, want %d carrying %d", r, c, maxSending+2, maxSending+waiting)
 	}
-	all := storetest.CheckInvariants(t, a.db.DB, d.admin)
-	if len(all) != 1+maxSending+waiting {
-		t.Errorf("%d conversations stored, want %d", len(all), 1+maxSending+waiting)
-	}
-	checkFair(t, all, d.agents)
+	d.checkStored(t, a, 1+maxSending+waiting)
 }
 
 func TestTheEndpointRefusesBadRequestsInJSON(t *testing.T) {
@@ -886,9 +881,5 @@ func TestAKeyedCreateRacedByTwoProcessesIsMadeOnce(t *testing.T) {
 			t.Errorf("key %d answered %v, want one conversation %d times", k, ids, tries)
 		}
 	}
-	all := storetest.CheckInvariants(t, a.db.DB, d.admin)
-	if len(all) != keys {
-		t.Errorf("%d conversations stored, want %d", len(all), keys)
-	}
-	checkFair(t, all, d.agents)
+	d.checkStored(t, a, keys)
 }
