@@ -141,6 +141,15 @@ func (d *deployment) checkStored(t *testing.T, p *process, want int) {
 	checkFair(t, all, d.agents)
 }
 
+// checkCounts checks how many creates p's router sent to a leader and how
+// many it made itself.
+func checkCounts(t *testing.T, p *process, sent, here int, why string) {
+	t.Helper()
+	if s, h := p.router.Counts(); s != sent || h != here {
+		t.Errorf("%d creates sent to a leader and %d made here, want %d and %d: %s", s, h, sent, here, why)
+	}
+}
+
 // checkFair checks ROUTING.md's round robin over conversations: with the
 // same online members throughout, each has been picked as often as any
 // other, give or take one.
@@ -182,9 +191,7 @@ func TestCreatesAreMadeByTheInboxLeader(t *testing.T) {
 	if made := b.db.made.Load(); made != 0 {
 		t.Errorf("the other process made %d creates itself, want 0", made)
 	}
-	if sent, here := b.router.Counts(); sent != 20 || here != 0 {
-		t.Errorf("the other process sent %d and made %d, want 20 and 0", sent, here)
-	}
+	checkCounts(t, b, 20, 0, "every create sent to the leader")
 	// What b answered is what was stored.
 	stored := map[int64]switchboard.Conversation{}
 	for _, c := range storetest.CheckInvariants(t, b.db.DB, d.admin) {
@@ -238,9 +245,7 @@ func TestTheLeadersRefusalIsTheAnswer(t *testing.T) {
 			}
 		})
 	}
-	if sent, here := b.router.Counts(); sent != len(tests) || here != 0 {
-		t.Errorf("sent %d and made %d here, want %d sent", sent, here, len(tests))
-	}
+	checkCounts(t, b, len(tests), 0, "refusals are the leader's answers")
 	if n := len(storetest.AllConversations(t, b.db.DB, d.admin)); n != 1 {
 		t.Errorf("%d conversations stored, want only the first", n)
 	}
@@ -260,9 +265,7 @@ func TestAnotherProcessLeadsWhenTheLeaderIsGone(t *testing.T) {
 	if made := b.db.made.Load(); made != 3 {
 		t.Errorf("b made %d creates, want 3", made)
 	}
-	if sent, here := c.router.Counts(); sent != 1 || here != 0 {
-		t.Errorf("c sent %d and made %d, want 1 sent to b", sent, here)
-	}
+	checkCounts(t, c, 1, 0, "c sends to b, the new leader")
 	d.checkStored(t, b, 5)
 }
 
@@ -275,9 +278,7 @@ func TestARefusedSendIsMadeHereOnce(t *testing.T) {
 	b := newProcess(t, d.dsn, "token-b", "token-b")
 	d.create(t, a)
 	d.create(t, b)
-	if sent, here := b.router.Counts(); sent != 0 || here != 1 {
-		t.Errorf("b sent %d and made %d, want the refused create made here", sent, here)
-	}
+	checkCounts(t, b, 0, 1, "the refused request is made here")
 	if n := len(storetest.AllConversations(t, b.db.DB, d.admin)); n != 2 {
 		t.Errorf("%d conversations stored, want 2", n)
 	}
@@ -446,9 +447,7 @@ func TestALeaderThatDiesBeforeAnsweringIsNotAnsweredTwice(t *testing.T) {
 		conn.Close()
 	})
 	conv := d.create(t, b)
-	if sent, here := b.router.Counts(); sent != 1 || here != 0 {
-		t.Errorf("b counted %d made by a and %d here, want the unanswered create found made by a", sent, here)
-	}
+	checkCounts(t, b, 1, 0, "the unanswered create is found made by a")
 	all := storetest.CheckInvariants(t, b.db.DB, d.admin)
 	if len(all) != 2 {
 		t.Fatalf("%d conversations stored, want 2", len(all))
@@ -588,9 +587,7 @@ func TestAfterALeaderFailsItsWaitingCreatesAreMadeHere(t *testing.T) {
 	if n := requests.Load(); n != 1 {
 		t.Errorf("a got %d requests, want 1: after it failed, b sends it none for a while", n)
 	}
-	if sent, here := b.router.Counts(); sent != 0 || here != 2 {
-		t.Errorf("b sent %d and made %d, want both made here", sent, here)
-	}
+	checkCounts(t, b, 0, 2, "after a failed, b makes its creates here")
 	d.checkStored(t, b, 3)
 }
 
