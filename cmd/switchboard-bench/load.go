@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -47,6 +48,8 @@ type stats struct {
 	P99        time.Duration `json:"p99_ns"`
 	Max        time.Duration `json:"max_ns"`
 	Mean       time.Duration `json:"mean_ns"`
+
+	lats []time.Duration // the latencies, sorted
 }
 
 type recorder struct {
@@ -80,6 +83,7 @@ func summarize(lats []time.Duration, errors int, firstErr error, elapsed time.Du
 	}
 	sorted := slices.Clone(lats)
 	slices.Sort(sorted)
+	s.lats = sorted
 	var sum time.Duration
 	for _, l := range sorted {
 		sum += l
@@ -88,6 +92,25 @@ func summarize(lats []time.Duration, errors int, firstErr error, elapsed time.Du
 	s.P50, s.P90, s.P99 = percentile(sorted, 0.50), percentile(sorted, 0.90), percentile(sorted, 0.99)
 	s.Max = sorted[len(sorted)-1]
 	return s
+}
+
+// mergeStats returns the stats of parts as one measurement: their
+// requests, errors and time added, and the percentiles of their latencies
+// together.
+func mergeStats(parts []stats) stats {
+	var lats []time.Duration
+	var errs int
+	var first error
+	var elapsed time.Duration
+	for _, p := range parts {
+		lats = append(lats, p.lats...)
+		errs += p.Errors
+		if first == nil && p.FirstError != "" {
+			first = errors.New(p.FirstError)
+		}
+		elapsed += p.Elapsed
+	}
+	return summarize(lats, errs, first, elapsed)
 }
 
 // percentile returns the nearest-rank percentile of sorted latencies.

@@ -527,92 +527,188 @@ func pickAxis(ctx context.Context, e *env, rep *report, axis string, sizes []int
 	return nil
 }
 
-func scenarioProcesses(ctx context.Context, e *env, rep *report) error {
+// scenarioProcesses compares one process with three on one PostgreSQL
+// server. Both deployments run side by side, idle but for the one driven,
+// and each measurement is cut into -rounds slices taken in turn (1, 3, 3,
+// 1, 1, 3, ...): on a shared machine the speed drifts by a sixth over tens
+// of seconds, and a comparison of two runs a minute apart measured the
+// drift as much as the processes.
+func scenarioProcesses(ctx context.Context, e *env, rep *report) (err error) {
 	pg := e.opts.postgres
 	if pg == "" {
 		return skipError{"no PostgreSQL: set -postgres or SWITCHBOARD_TEST_POSTGRES"}
 	}
-	l := e.opts.load
-	var through []float64
+	var runs []*processesRun
 	for _, n := range []int{1, 3} {
-		st, err := processesRun(ctx, e, rep, pg, n, l)
+		var r *processesRun
+		if r, err = startProcesses(ctx, e, pg, n); err != nil {
+			return err
+		}
+		defer e.finish(r.t, &err)
+		runs = append(runs, r)
+	}
+	rounds := e.opts.rounds
+	slice := e.opts.load
+	slice.Duration /= time.Duration(rounds)
+	slice.N = max(1, slice.N/rounds)
+	var ratios []float64
+	for i := range rounds {
+		order := runs
+		if i%2 == 1 {
+			order = []*processesRun{runs[1], runs[0]}
+		}
+		for _, r := range order {
+			if err := r.measure(ctx, e, slice); err != nil {
+				return err
+			}
+		}
+		if one := runs[0].slices[i].Throughput; one > 0 {
+			ratios = append(ratios, runs[1].slices[i].Throughput/one)
+		}
+	}
+	var through []float64
+	for _, r := range runs {
+		st, err := r.report(ctx, e, rep, e.opts.load)
 		if err != nil {
 			return err
 		}
 		through = append(through, st.Throughput)
 	}
+	slices.Sort(ratios)
+	fmt.Fprintf(rep.out, "  processes    3 vs 1 process(es) in each of %d slices: %s\n", rounds, ratioList(ratios))
 	rep.goal("processes", "3 processes on PostgreSQL not below 1", through[1] >= through[0],
-		"%.0f/s vs %.0f/s = %.2fx", through[1], through[0], through[1]/through[0])
+		"%.0f/s vs %.0f/s = %.2fx (slices: %s)", through[1], through[0], through[1]/through[0], ratioRange(ratios))
 	return nil
 }
 
-func processesRun(ctx context.Context, e *env, rep *report, pg string, n int, l load) (st stats, err error) {
+// ratioRange is the lowest and highest of sorted ratios.
+func ratioRange(ratios []float64) string {
+	if len(ratios) == 0 {
+		return "none measured"
+	}
+	return fmt.Sprintf("%.2f-%.2fx", ratios[0], ratios[len(ratios)-1])
+}
+
+func ratioList(ratios []float64) string {
+	var b strings.Builder
+	for i, r := range ratios {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%.2fx", r)
+	}
+	return b.String()
+}
+
+// processesRun is one deployment of the processes scenario: n processes
+// on a fresh schema, with its inboxes, and what its slices measured.
+type processesRun struct {
+	n       int
+	t       *target
+	agents  []int64
+	inboxes []int64
+	created []atomic.Int64 // each inbox's creates
+	create  op
+	slices  []stats
+	cpu     cpuSample // summed over the slices
+}
+
+func startProcesses(ctx context.Context, e *env, pg string, n int) (r *processesRun, err error) {
 	t, err := e.startTarget(ctx, "processes", n, pg)
 	if err != nil {
-		return st, err
+		return nil, err
 	}
-	defer e.finish(t, &err)
+	defer func() {
+		if err != nil {
+			e.finish(t, &err)
+		}
+	}()
 	admin, inbox, agents, err := e.setupInbox(ctx, t, e.opts.agents)
 	if err != nil {
-		return st, err
+		return nil, err
 	}
-	inboxes := []int64{inbox}
+	r = &processesRun{n: n, t: t, agents: agents, inboxes: []int64{inbox}}
 	for i := 1; i < e.opts.inboxes; i++ {
 		id, err := admin.createInbox(ctx, fmt.Sprintf("Bench %s %d", runTag(), i))
 		if err != nil {
-			return st, err
+			return nil, err
 		}
 		if err := admin.addMembers(ctx, id, agents); err != nil {
-			return st, err
+			return nil, err
 		}
-		inboxes = append(inboxes, id)
+		r.inboxes = append(r.inboxes, id)
 	}
 	var clients []*client
 	for _, u := range t.urls {
 		clients = append(clients, admin.on(u))
 	}
+	if e.opts.direct {
+		// The first process makes the first create of every inbox, so
+		// it leads them all, and no create is forwarded.
+		clients = clients[:1]
+	}
 	// Create k goes to process k mod processes (createOp) and to inbox
 	// (k / processes) mod inboxes, so every process sees every inbox, as
 	// behind a load balancer; created counts each inbox's creates.
-	created := make([]atomic.Int64, len(inboxes))
-	create := func(ctx context.Context, k int) error {
-		i := (k/len(clients)%len(inboxes) + len(inboxes)) % len(inboxes)
-		if err := createOp(clients, inboxes[i])(ctx, k); err != nil {
+	r.created = make([]atomic.Int64, len(r.inboxes))
+	r.create = func(ctx context.Context, k int) error {
+		i := (k/len(clients)%len(r.inboxes) + len(r.inboxes)) % len(r.inboxes)
+		if err := createOp(clients, r.inboxes[i])(ctx, k); err != nil {
 			return err
 		}
-		created[i].Add(1)
+		r.created[i].Add(1)
 		return nil
 	}
-	if err := warm(ctx, warmups, create); err != nil {
-		return st, err
+	if err := warm(ctx, warmups, r.create); err != nil {
+		return nil, err
 	}
-	before, err := sampleCPU(ctx, e, t.urls)
+	return r, nil
+}
+
+// measure drives one slice, and adds its CPU to the run's.
+func (r *processesRun) measure(ctx context.Context, e *env, l load) error {
+	before, err := sampleCPU(ctx, e, r.t.urls)
 	if err != nil {
-		return st, err
+		return err
 	}
-	st = drive(ctx, l, create)
-	after, err := sampleCPU(ctx, e, t.urls)
+	st := drive(ctx, l, r.create)
+	after, err := sampleCPU(ctx, e, r.t.urls)
 	if err != nil {
-		return st, err
+		return err
 	}
-	cpu := cpuBetween(before, after, st.Count)
-	name := fmt.Sprintf("%d process(es), postgres", n)
-	if len(inboxes) > 1 {
-		name += fmt.Sprintf(", %d inboxes", len(inboxes))
+	r.slices = append(r.slices, st)
+	r.cpu.servers += after.servers - before.servers
+	r.cpu.bench += after.bench - before.bench
+	r.cpu.busy += after.busy - before.busy
+	r.cpu.idle += after.idle - before.idle
+	return nil
+}
+
+// report reports the run's slices as one measurement, its leaders and its
+// fairness, and returns the measurement.
+func (r *processesRun) report(ctx context.Context, e *env, rep *report, l load) (stats, error) {
+	st := mergeStats(r.slices)
+	cpu := cpuBetween(cpuSample{}, r.cpu, st.Count)
+	name := fmt.Sprintf("%d process(es), postgres", r.n)
+	if len(r.inboxes) > 1 {
+		name += fmt.Sprintf(", %d inboxes", len(r.inboxes))
 	}
-	extra := map[string]float64{"switchboard CPU ms per create": cpu.servers, "bench CPU ms per create": cpu.bench}
+	if e.opts.direct && r.n > 1 {
+		name += ", all sent to one"
+	}
+	extra := map[string]float64{"switchboard CPU ms per create": cpu.servers, "bench CPU ms per create": cpu.bench, "slices": float64(len(r.slices))}
 	if cpu.busy >= 0 {
 		extra["other CPU ms per create"], extra["cores busy"] = cpu.rest, cpu.busy
 	}
 	rep.add(result{Scenario: "processes", Name: name, Load: l.String(), stats: st, Extra: extra})
-	fmt.Fprintf(rep.out, "  processes    %d process(es): %s\n", n, cpu)
-	rep.check("processes", fmt.Sprintf("%d process(es): creates acknowledged and auto-assigned", n), st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
-	if err := reportLeaders(ctx, e, rep, t.urls); err != nil {
+	fmt.Fprintf(rep.out, "  processes    %d process(es): %s\n", r.n, cpu)
+	rep.check("processes", fmt.Sprintf("%d process(es): creates acknowledged and auto-assigned", r.n), st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
+	if err := reportLeaders(ctx, e, rep, r.t.urls); err != nil {
 		return st, err
 	}
-	slices.Sort(agents)
-	for i, id := range inboxes {
-		if err := checkFair(ctx, rep, "processes", t.db, id, agents, int(created[i].Load())); err != nil {
+	agents := slices.Sorted(slices.Values(r.agents))
+	for i, id := range r.inboxes {
+		if err := checkFair(ctx, rep, "processes", r.t.db, id, agents, int(r.created[i].Load())); err != nil {
 			return st, err
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -73,6 +74,34 @@ func TestPercentile(t *testing.T) {
 	}
 	if s.Throughput != 100 {
 		t.Errorf("throughput %.1f, want 100", s.Throughput)
+	}
+}
+
+// The slices of a measurement merge into the stats of one: the latencies of
+// all of them, their requests, errors and time added.
+func TestMergeStats(t *testing.T) {
+	ms := func(d ...int) []time.Duration {
+		var lats []time.Duration
+		for _, x := range d {
+			lats = append(lats, time.Duration(x)*time.Millisecond)
+		}
+		return lats
+	}
+	slow := summarize(ms(10, 20, 30), 1, errors.New("first"), time.Second)
+	fast := summarize(ms(1, 2, 3, 4, 5, 6, 7), 2, errors.New("second"), time.Second)
+	got := mergeStats([]stats{slow, fast})
+	want := summarize(ms(1, 2, 3, 4, 5, 6, 7, 10, 20, 30), 3, errors.New("first"), 2*time.Second)
+	if got.Count != 10 || got.Errors != 3 || got.Elapsed != 2*time.Second || got.Throughput != 5 {
+		t.Errorf("merged %d ok, %d errors in %v (%.1f/s), want 10, 3 in 2s (5/s)", got.Count, got.Errors, got.Elapsed, got.Throughput)
+	}
+	if got.P50 != 5*time.Millisecond || got.P90 != 20*time.Millisecond || got.Max != 30*time.Millisecond || got.Mean != want.Mean {
+		t.Errorf("merged p50 %v p90 %v max %v mean %v, want 5ms 20ms 30ms %v", got.P50, got.P90, got.Max, got.Mean, want.Mean)
+	}
+	if got.FirstError != "first" {
+		t.Errorf("first error %q, want the first slice's", got.FirstError)
+	}
+	if one := mergeStats([]stats{fast}); one.P50 != fast.P50 || one.Count != fast.Count || one.Throughput != fast.Throughput {
+		t.Errorf("one slice merged: %+v, want %+v", one, fast)
 	}
 }
 
