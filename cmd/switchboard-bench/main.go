@@ -201,6 +201,7 @@ type goal struct {
 type report struct {
 	Date    time.Time `json:"date"`
 	Machine string    `json:"machine"`
+	Disk    stats     `json:"disk_fsync"` // probeDisk
 	Args    []string  `json:"args"`
 	Results []result  `json:"results"`
 	Checks  []check   `json:"checks"`
@@ -314,6 +315,16 @@ func run(ctx context.Context, args []string, out io.Writer) (*report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tempDir)
+	probe := 2 * time.Second
+	if o.smoke {
+		probe = 100 * time.Millisecond
+	}
+	disk, err := probeDisk(ctx, tempDir, probe)
+	if err != nil {
+		return nil, fmt.Errorf("probing the disk: %w", err)
+	}
+	rep.Disk = disk
+	fmt.Fprintf(out, "%s (in %s, where the SQLite files go)\n", disk.diskLine(), os.TempDir())
 	e := &env{opts: o, tempDir: tempDir, http: newHTTPClient(max(o.load.Concurrency, 16)), log: out}
 	e.binary = o.binary
 	if e.binary == "" && (o.url == "" || slices.Contains(o.scenarios, "processes")) {

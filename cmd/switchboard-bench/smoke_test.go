@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -119,5 +120,18 @@ func TestDriveBounds(t *testing.T) {
 	s := drive(ctx, load{Concurrency: 1, N: 1 << 30, Duration: 200 * time.Millisecond}, slow)
 	if took := time.Since(start); took > 2*time.Second || s.Count == 0 {
 		t.Errorf("time bound: %d requests in %s", s.Count, took)
+	}
+}
+
+func TestProbeDisk(t *testing.T) {
+	s, err := probeDisk(context.Background(), t.TempDir(), 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Count == 0 || s.P50 <= 0 || s.P50 > s.P99 || s.P99 > s.Max {
+		t.Errorf("probe: %d fsyncs, p50 %v p99 %v max %v; want some, in order", s.Count, s.P50, s.P99, s.Max)
+	}
+	if !strings.Contains(s.diskLine(), fmt.Sprintf("%d fsyncs", s.Count)) {
+		t.Errorf("line %q does not say the count", s.diskLine())
 	}
 }
