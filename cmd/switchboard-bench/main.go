@@ -108,7 +108,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.load.N, "n", 20000, "at most this many requests per measurement")
 	fs.DurationVar(&o.load.Duration, "duration", 15*time.Second, "at most this long per measurement")
 	fs.IntVar(&o.agents, "agents", 5, "online agents in the inbox of create, assign and processes")
-	fs.IntVar(&o.rounds, "rounds", 6, "processes: slices each measurement is cut into, taken in turn (1 process, 3, 3, 1, 1, 3, ...) so that the machine's drift weighs on both alike")
+	fs.IntVar(&o.rounds, "rounds", 6, "processes: slices each measurement is cut into, taken in turn (1 process, 3, 3, 1, 1, 3, ...) so that the machine's drift weighs on both alike; even numbers balance the order")
 	fs.BoolVar(&o.direct, "direct", false, "processes: send every create to the first process, which then leads every inbox, instead of spreading them (a control: three processes without a create forwarded)")
 	fs.IntVar(&o.inboxes, "inboxes", 1, "processes: inboxes the creates are spread over, round robin, each with the same agents (1 is the worst case: every create takes the same routing lock)")
 	fs.IntVar(&o.offlineConversations, "offline-conversations", 10000, "open conversations the agent holds when going offline")
@@ -155,8 +155,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if o.load.N < 1 || o.load.Duration <= 0 || o.load.Concurrency < 1 {
 		return nil, errors.New("-n, -duration and -c must be positive")
 	}
-	if o.rounds < 1 {
-		return nil, errors.New("-rounds must be positive")
+	if o.rounds < 1 || o.rounds > o.load.N {
+		return nil, errors.New("-rounds must be positive and at most -n")
 	}
 	if o.agents < 2 {
 		return nil, errors.New("-agents must be at least 2")

@@ -48,6 +48,12 @@ func TestSmoke(t *testing.T) {
 		if r.P50 <= 0 || r.P50 > r.P90 || r.P90 > r.P99 || r.P99 > r.Max {
 			t.Errorf("%s %s: percentiles out of order: p50 %s p90 %s p99 %s max %s", r.Scenario, r.Name, r.P50, r.P90, r.P99, r.Max)
 		}
+		if r.Scenario == "processes" && r.Extra["slices"] != 2 {
+			t.Errorf("processes %s: measured in %v slices, want -smoke's 2", r.Name, r.Extra["slices"])
+		}
+	}
+	if rep.Disk.Count <= 0 {
+		t.Errorf("no disk probe in the report: %+v", rep.Disk)
 	}
 	for _, s := range allScenarios {
 		if !seen[s] && !(s == "processes" && os.Getenv("SWITCHBOARD_TEST_POSTGRES") == "") {
@@ -133,5 +139,36 @@ func TestProbeDisk(t *testing.T) {
 	}
 	if !strings.Contains(s.diskLine(), fmt.Sprintf("%d fsyncs", s.Count)) {
 		t.Errorf("line %q does not say the count", s.diskLine())
+	}
+}
+
+// The processes scenario cuts a measurement into slices, and takes the two
+// deployments in turn, each first as often as second.
+func TestSlices(t *testing.T) {
+	tests := []struct {
+		l      load
+		rounds int
+		want   load
+	}{
+		{load{Concurrency: 16, N: 20000, Duration: time.Minute}, 12, load{Concurrency: 16, N: 1666, Duration: 5 * time.Second}},
+		{load{Concurrency: 4, N: 40, Duration: 5 * time.Second}, 2, load{Concurrency: 4, N: 20, Duration: 2500 * time.Millisecond}},
+		{load{Concurrency: 1, N: 3, Duration: time.Second}, 3, load{Concurrency: 1, N: 1, Duration: time.Second / 3}},
+		{load{Concurrency: 8, N: 100, Duration: time.Second}, 1, load{Concurrency: 8, N: 100, Duration: time.Second}},
+	}
+	for _, tt := range tests {
+		if got := sliceLoad(tt.l, tt.rounds); got != tt.want {
+			t.Errorf("sliceLoad(%v, %d) = %v, want %v", tt.l, tt.rounds, got, tt.want)
+		}
+	}
+	first := map[int]int{}
+	for i := range 6 {
+		order := roundOrder(i)
+		if len(order) != 2 || order[0] == order[1] {
+			t.Fatalf("round %d measures %v, want each deployment once", i, order)
+		}
+		first[order[0]]++
+	}
+	if first[0] != 3 || first[1] != 3 {
+		t.Errorf("over 6 rounds, first: one process %d times, three %d times; want 3 and 3", first[0], first[1])
 	}
 }
