@@ -166,3 +166,66 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 		})
 	}
 }
+
+// A PostgreSQL inbox batch takes, after its last create, the creates that
+// queued while it ran: one that arrives while the batch's second create
+// runs shares the batch's transaction (and commit) instead of waiting for
+// that commit and then a turn of its own.
+func TestALateCreateJoinsTheRunningBatch(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, storetest.Postgres(t)(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const inbox = 1 // the requests below touch no row of it
+	type request struct {
+		txid    chan int64
+		running chan struct{}
+		release chan struct{}
+		err     chan error
+	}
+	start := func() *request {
+		r := &request{txid: make(chan int64, 2), running: make(chan struct{}, 2), release: make(chan struct{}), err: make(chan error, 1)}
+		go func() {
+			r.err <- store.InboxBatch(ctx, db, inbox, func(id int64) {
+				r.txid <- id
+				r.running <- struct{}{}
+				<-r.release
+			})
+		}()
+		return r
+	}
+	waiting := func(n int) {
+		t.Helper()
+		for range 1000 {
+			if store.InboxWaiting(db, inbox) == n {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("never %d waiting", n)
+	}
+	a := start()
+	<-a.running
+	b := start()
+	waiting(1)
+	close(a.release) // the batch takes b, which runs
+	<-b.running
+	c := start()
+	waiting(1)
+	close(b.release)
+	close(c.release)
+	for _, r := range []*request{a, b, c} {
+		if err := <-r.err; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ta, tb, tc := <-a.txid, <-b.txid, <-c.txid
+	if ta != tb {
+		t.Fatalf("b, waiting when a's batch began, ran in transaction %d, a in %d", tb, ta)
+	}
+	if tc != ta {
+		t.Errorf("c, which came while the batch ran b, ran in transaction %d of its own, not the batch's %d", tc, ta)
+	}
+}

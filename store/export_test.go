@@ -1,5 +1,7 @@
 package store
 
+import "context"
+
 // SetBetweenSteps makes db run f before each step of a reassignment after
 // the first, for tests of what may happen between them; an error from f
 // stops the reassignment there, as a process that stops would.
@@ -8,3 +10,29 @@ func SetBetweenSteps(db *DB, f func(accountID, userID int64) error) { db.between
 // SetSweeping makes db run f in the presence sweep's transaction once it
 // has found a user away, before it sets them offline.
 func SetSweeping(db *DB, f func(accountID, userID int64)) { db.sweeping = f }
+
+// InboxBatch runs fn as a create in inboxID runs on PostgreSQL: in a
+// transaction shared with the others of the inbox that wait in this
+// process. fn is given the transaction's id.
+func InboxBatch(ctx context.Context, db *DB, inboxID int64, fn func(txid int64)) error {
+	return db.inboxTx(ctx, inboxID, func(tx *txn) error {
+		var id int64
+		if err := tx.QueryRowContext(ctx, "SELECT txid_current()").Scan(&id); err != nil {
+			return err
+		}
+		fn(id)
+		return nil
+	})
+}
+
+// InboxWaiting returns how many requests wait in inboxID's queue.
+func InboxWaiting(db *DB, inboxID int64) int {
+	v, ok := db.inboxQueues.Load(inboxID)
+	if !ok {
+		return 0
+	}
+	q := v.(*inboxQueue)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.waiting)
+}
