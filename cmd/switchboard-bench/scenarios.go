@@ -699,6 +699,9 @@ func (r *processesRun) measure(ctx context.Context, e *env, l load) error {
 func (r *processesRun) report(ctx context.Context, e *env, rep *report, l load) (stats, error) {
 	st := mergeStats(r.slices)
 	cpu := cpuBetween(cpuSample{}, r.cpu, st.Count)
+	if r.t.procs > 0 {
+		fmt.Fprintf(rep.out, "  processes    %d process(es), each with GOMAXPROCS=%d (-share-cores)\n", r.n, r.t.procs)
+	}
 	name := fmt.Sprintf("%d process(es), postgres", r.n)
 	if len(r.inboxes) > 1 {
 		name += fmt.Sprintf(", %d inboxes", len(r.inboxes))

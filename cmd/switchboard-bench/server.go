@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -94,13 +95,17 @@ type process struct {
 // listening matches the log line that names the address serve listens on.
 var listening = regexp.MustCompile(`msg="switchboard listening" addr=(\S+)`)
 
-// startProcess starts switchboard serve on dsn and waits until it is ready.
-// It listens on a port the kernel gives it, named in its log: a port found
-// free and handed over could be taken meanwhile by another program.
-func (e *env) startProcess(ctx context.Context, dsn string) (*process, error) {
+// startProcess starts switchboard serve on dsn and waits until it is ready;
+// procs > 0 sets its GOMAXPROCS. It listens on a port the kernel gives it,
+// named in its log: a port found free and handed over could be taken
+// meanwhile by another program.
+func (e *env) startProcess(ctx context.Context, dsn string, procs int) (*process, error) {
 	cmd := exec.Command(e.binary, "serve", "--addr", "127.0.0.1:0", "--advertise", "auto", "--db", dsn)
 	cmd.Env = append(os.Environ(),
 		"SWITCHBOARD_ADMIN_EMAIL="+e.opts.email, "SWITCHBOARD_ADMIN_PASSWORD="+e.opts.password)
+	if procs > 0 {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", procs))
+	}
 	p := &process{cmd: cmd, logs: &tail{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
@@ -209,6 +214,7 @@ type target struct {
 	db        string // empty when the bench cannot reach the database
 	processes []*process
 	cleanup   func()
+	procs     int // each process's GOMAXPROCS; 0: Go's default
 }
 
 func (t *target) stop() {
@@ -231,6 +237,17 @@ func (t *target) logs() string {
 // startTarget gives a scenario its deployment: n fresh processes on a fresh
 // database (SQLite, or PostgreSQL when pgURL is set), or the running server
 // of -url (except for the processes scenario, which always starts its own).
+// serverProcs is the GOMAXPROCS of each of n processes started on this
+// machine: with -share-cores and several processes, each gets its share of
+// the cores (at least one), as one sizes processes that share a machine;
+// otherwise 0, Go's default, every core.
+func (e *env) serverProcs(n int) int {
+	if n < 2 || !e.opts.shareCores {
+		return 0
+	}
+	return max(1, runtime.NumCPU()/n)
+}
+
 func (e *env) startTarget(ctx context.Context, name string, n int, pgURL string) (*target, error) {
 	if e.opts.url != "" && name != "processes" {
 		return &target{urls: []string{strings.TrimSuffix(e.opts.url, "/")}, db: e.opts.db}, nil
@@ -239,9 +256,9 @@ func (e *env) startTarget(ctx context.Context, name string, n int, pgURL string)
 	if err != nil {
 		return nil, err
 	}
-	t := &target{db: d.dsn, cleanup: d.cleanup}
+	t := &target{db: d.dsn, cleanup: d.cleanup, procs: e.serverProcs(n)}
 	for range n {
-		p, err := e.startProcess(ctx, d.dsn)
+		p, err := e.startProcess(ctx, d.dsn, t.procs)
 		if err != nil {
 			t.stop()
 			return nil, err
