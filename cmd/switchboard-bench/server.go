@@ -234,9 +234,6 @@ func (t *target) logs() string {
 	return b.String()
 }
 
-// startTarget gives a scenario its deployment: n fresh processes on a fresh
-// database (SQLite, or PostgreSQL when pgURL is set), or the running server
-// of -url (except for the processes scenario, which always starts its own).
 // serverProcs is the GOMAXPROCS of each of n processes started on this
 // machine: with -share-cores and several processes, each gets its share of
 // the cores (at least one), as one sizes processes that share a machine;
@@ -248,6 +245,9 @@ func (e *env) serverProcs(n int) int {
 	return max(1, runtime.NumCPU()/n)
 }
 
+// startTarget gives a scenario its deployment: n fresh processes on a fresh
+// database (SQLite, or PostgreSQL when pgURL is set), or the running server
+// of -url (except for the processes scenario, which always starts its own).
 func (e *env) startTarget(ctx context.Context, name string, n int, pgURL string) (*target, error) {
 	if e.opts.url != "" && name != "processes" {
 		return &target{urls: []string{strings.TrimSuffix(e.opts.url, "/")}, db: e.opts.db}, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +171,25 @@ func TestSlices(t *testing.T) {
 	}
 	if first[0] != 3 || first[1] != 3 {
 		t.Errorf("over 6 rounds, first: one process %d times, three %d times; want 3 and 3", first[0], first[1])
+	}
+}
+
+func TestServerProcs(t *testing.T) {
+	cores := runtime.NumCPU()
+	tests := []struct {
+		n     int
+		share bool
+		want  int
+	}{
+		{1, true, 0},
+		{3, false, 0},
+		{3, true, max(1, cores/3)},
+		{2 * cores, true, 1},
+	}
+	for _, tt := range tests {
+		e := &env{opts: &options{shareCores: tt.share}}
+		if got := e.serverProcs(tt.n); got != tt.want {
+			t.Errorf("%d processes, share %v on %d cores: GOMAXPROCS %d, want %d", tt.n, tt.share, cores, got, tt.want)
+		}
 	}
 }
