@@ -108,6 +108,38 @@ func newDeployment(t *testing.T, agents int) *deployment {
 	return d
 }
 
+// twoProcesses starts two processes on d, a and b, each taking creates
+// with its own token.
+func (d *deployment) twoProcesses(t *testing.T) (a, b *process) {
+	t.Helper()
+	return newProcess(t, d.dsn, "token-a", "token-a"), newProcess(t, d.dsn, "token-b", "token-b")
+}
+
+// postToEndpoint sends body to p's endpoint for other processes with
+// token, and returns the answer.
+func postToEndpoint(t *testing.T, p *process, method, token, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, p.srv.URL+Path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(TokenHeader, token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// checkNoneStored checks that p's view of the database holds no
+// conversation.
+func (d *deployment) checkNoneStored(t *testing.T, p *process) {
+	t.Helper()
+	if n := len(storetest.AllConversations(t, p.db.DB, d.admin)); n != 0 {
+		t.Errorf("%d conversations stored, want none", n)
+	}
+}
+
 func (d *deployment) newInbox(t *testing.T, db *store.DB) int64 {
 	t.Helper()
 	ctx := context.Background()
@@ -176,8 +208,7 @@ func checkFair(t *testing.T, conversations []switchboard.Conversation, agents []
 
 func TestCreatesAreMadeByTheInboxLeader(t *testing.T) {
 	d := newDeployment(t, 3)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	first := d.create(t, a) // a sees the inbox first, and leads it
 	var wg sync.WaitGroup
 	got := make([]switchboard.Conversation, 20)
@@ -213,8 +244,7 @@ func TestCreatesAreMadeByTheInboxLeader(t *testing.T) {
 
 func TestTheLeadersRefusalIsTheAnswer(t *testing.T) {
 	d := newDeployment(t, 2)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	d.create(t, a)
 	outsider := switchboard.Caller{UserID: d.agents[0], AccountID: d.admin.AccountID, Role: switchboard.RoleAgent}
 	// An agent of the account who is not a member of the inbox.
@@ -253,8 +283,7 @@ func TestTheLeadersRefusalIsTheAnswer(t *testing.T) {
 
 func TestAnotherProcessLeadsWhenTheLeaderIsGone(t *testing.T) {
 	d := newDeployment(t, 3)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	d.create(t, a)
 	d.create(t, b) // sent to a; b now knows a as the leader
 	a.stop()
@@ -290,26 +319,18 @@ func TestTheEndpointTakesOnlyTheProcessToken(t *testing.T) {
 	body := fmt.Sprintf(`[{"Caller":{"UserID":%d,"AccountID":%d,"Role":"administrator"},"Conversation":{"InboxID":%d}}]`,
 		d.admin.UserID, d.admin.AccountID, d.inbox)
 	for _, token := range []string{"", "token-b", "token-a2", "TOKEN-A"} {
-		req, _ := http.NewRequest(http.MethodPost, a.srv.URL+Path, strings.NewReader(body))
-		req.Header.Set(TokenHeader, token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := postToEndpoint(t, a, http.MethodPost, token, body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("token %q: status %d, want 401", token, resp.StatusCode)
 		}
 	}
-	if n := len(storetest.AllConversations(t, a.db.DB, d.admin)); n != 0 {
-		t.Errorf("%d conversations stored, want none", n)
-	}
+	d.checkNoneStored(t, a)
 }
 
 func TestIdleLeadsGoToWhoNeedsThem(t *testing.T) {
 	d := newDeployment(t, 2)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	now := time.Now()
 	a.router.Now = func() time.Time { return now }
 	d.create(t, a)
@@ -433,8 +454,7 @@ func TestAKeyedCreateIsMadeOnce(t *testing.T) {
 // is answered, as the leader would have, and stored once.
 func TestALeaderThatDiesBeforeAnsweringIsNotAnsweredTwice(t *testing.T) {
 	d := newDeployment(t, 2)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	d.create(t, a)
 	made := a.router.Handler()
 	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -515,8 +535,7 @@ func (r *Router) waitingFor(address string) int {
 
 func TestCreatesWaitingForALeaderGoInOneRequest(t *testing.T) {
 	d := newDeployment(t, 3)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	d.create(t, a)
 	h := holdLeader(a)
 	var wg sync.WaitGroup
@@ -538,8 +557,7 @@ func TestCreatesWaitingForALeaderGoInOneRequest(t *testing.T) {
 
 func TestACreateWhoseCallerLeavesBeforeItIsSentIsNotMade(t *testing.T) {
 	d := newDeployment(t, 2)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	d.create(t, a)
 	h := holdLeader(a)
 	var wg sync.WaitGroup
@@ -567,8 +585,7 @@ func TestACreateWhoseCallerLeavesBeforeItIsSentIsNotMade(t *testing.T) {
 
 func TestAfterALeaderFailsItsWaitingCreatesAreMadeHere(t *testing.T) {
 	d := newDeployment(t, 2)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	d.create(t, a)
 	var requests atomic.Int64
 	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -593,8 +610,7 @@ func TestAfterALeaderFailsItsWaitingCreatesAreMadeHere(t *testing.T) {
 
 func TestACallerThatLeavesDoesNotCostTheLeads(t *testing.T) {
 	d := newDeployment(t, 1)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	ctx := context.Background()
 	if _, ok, err := a.leads.TryLead(ctx, d.inbox); err != nil || !ok {
 		t.Fatal(ok, err)
@@ -628,8 +644,7 @@ func (l leadsReleasing) Release(ctx context.Context, id int64) error {
 // it leads the inbox only if it does.
 func TestALeadGivenUpIsNotBelievedHeld(t *testing.T) {
 	d := newDeployment(t, 2)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	now := time.Now()
 	r := a.router
 	r.Now = func() time.Time { return now }
@@ -658,8 +673,7 @@ func TestALeadGivenUpIsNotBelievedHeld(t *testing.T) {
 
 func TestARequestCarriesAtMostMaxBatchCreates(t *testing.T) {
 	d := newDeployment(t, 3)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	d.create(t, a)
 	h := holdLeader(a)
 	var wg sync.WaitGroup
@@ -700,12 +714,7 @@ func TestTheEndpointRefusesBadRequestsInJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, a.srv.URL+Path, strings.NewReader(tt.body))
-			req.Header.Set(TokenHeader, "token-a")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp := postToEndpoint(t, a, tt.method, "token-a", tt.body)
 			defer resp.Body.Close()
 			var got struct{ Error string }
 			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
@@ -716,15 +725,12 @@ func TestTheEndpointRefusesBadRequestsInJSON(t *testing.T) {
 			}
 		})
 	}
-	if n := len(storetest.AllConversations(t, a.db.DB, d.admin)); n != 0 {
-		t.Errorf("%d conversations stored, want none", n)
-	}
+	d.checkNoneStored(t, a)
 }
 
 func TestCreatesSentToTheLeaderKeepItsLead(t *testing.T) {
 	d := newDeployment(t, 2)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	now := time.Now()
 	a.router.Now = func() time.Time { return now }
 	d.create(t, a)
@@ -743,8 +749,7 @@ func TestCreatesSentToTheLeaderKeepItsLead(t *testing.T) {
 
 func TestALeadersInternalErrorIsSettledByTheKey(t *testing.T) {
 	d := newDeployment(t, 2)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	d.create(t, a)
 	// The leader makes the create, then answers it as failed inside, as
 	// after a commit whose end it did not learn.
@@ -771,8 +776,7 @@ func TestALeadersInternalErrorIsSettledByTheKey(t *testing.T) {
 
 func TestARedirectDoesNotTakeTheToken(t *testing.T) {
 	d := newDeployment(t, 2)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	d.create(t, a)
 	var leaked atomic.Int64
 	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -809,8 +813,7 @@ func (f *failingLookups) Leader(context.Context, int64) (string, string, bool, e
 
 func TestAFailedLeaderLookupIsNotRepeatedByEveryCreate(t *testing.T) {
 	d := newDeployment(t, 2)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	d.create(t, a) // a leads
 	f := &failingLookups{Leads: b.leads}
 	r := New(b.db, f, "token-b", slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -847,8 +850,7 @@ func TestForgettingALeaderKeepsThisProcessLead(t *testing.T) {
 // second finds the first's conversation.
 func TestAKeyedCreateRacedByTwoProcessesIsMadeOnce(t *testing.T) {
 	d := newDeployment(t, 3)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, d.dsn, "token-b", "token-b")
+	a, b := d.twoProcesses(t)
 	const keys, tries = 20, 4
 	ctx := context.Background()
 	got := make([][]int64, keys)
