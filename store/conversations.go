@@ -115,7 +115,7 @@ func (db *DB) CreateConversation(ctx context.Context, c switchboard.Caller, n sw
 	if db.postgres {
 		// The creates of the inbox waiting in this process share one
 		// transaction and its lock (inboxbatch.go).
-		err = db.inboxTx(ctx, n.InboxID, create)
+		err = db.inboxTx(ctx, n.InboxID, create, db.togetherCreate(c, n, &conv))
 	} else {
 		err = db.inTx(ctx, create)
 	}

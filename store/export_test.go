@@ -22,8 +22,12 @@ func InboxBatch(ctx context.Context, db *DB, inboxID int64, fn func(txid int64))
 		}
 		fn(id)
 		return nil
-	})
+	}, nil)
 }
+
+// MadeTogether returns how many creates db has made together with others
+// in one statement (together.go).
+func MadeTogether(db *DB) int64 { return db.together.Load() }
 
 // InboxWaiting returns how many requests wait in inboxID's queue.
 func InboxWaiting(db *DB, inboxID int64) int {

@@ -19,9 +19,12 @@ import (
 const maxBatch = 64
 
 type writeRequest struct {
-	ctx  context.Context
-	fn   func(tx *txn) error
-	done chan error
+	ctx context.Context
+	fn  func(tx *txn) error
+	// together, when not nil, is the create fn makes, as a batch may
+	// make it with others in one statement (together.go).
+	together *togetherCreate
+	done     chan error
 }
 
 // startWriter starts the goroutine that runs SQLite's writes.

@@ -22,6 +22,7 @@ import (
 
 // inboxQueue is one inbox's queue in this process.
 type inboxQueue struct {
+	inboxID int64
 	mu      sync.Mutex
 	busy    bool            // a batch is running
 	waiting []*writeRequest // in arrival order
@@ -32,10 +33,12 @@ var errLead = errors.New("lead the next batch")
 
 // inboxTx runs fn in a transaction shared with the other creates of inboxID
 // waiting in this process, and returns once that transaction is committed.
-func (db *DB) inboxTx(ctx context.Context, inboxID int64, fn func(tx *txn) error) error {
-	v, _ := db.inboxQueues.LoadOrStore(inboxID, &inboxQueue{})
+// A create that together allows may instead be made with others in one
+// statement (together.go), and then fn does not run.
+func (db *DB) inboxTx(ctx context.Context, inboxID int64, fn func(tx *txn) error, together *togetherCreate) error {
+	v, _ := db.inboxQueues.LoadOrStore(inboxID, &inboxQueue{inboxID: inboxID})
 	q := v.(*inboxQueue)
-	req := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	req := &writeRequest{ctx: ctx, fn: fn, together: together, done: make(chan error, 1)}
 	q.mu.Lock()
 	if !q.busy {
 		q.busy = true
@@ -74,11 +77,18 @@ func (db *DB) inboxTx(ctx context.Context, inboxID int64, fn func(tx *txn) error
 // waiting request; and returns first's result. A request refused before it
 // wrote anything (refusal) is answered with its refusal while the others go
 // on. If any other fails, it rolls them all back and runs each in a
-// transaction of its own, so that one request's error is its own.
+// transaction of its own, so that one request's error is its own. When
+// first may be made together with others (together.go), the batch takes
+// those of the queue's front that may too, and makes them in one
+// statement if it can, one by one otherwise.
 func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 	defer q.handOver()
 	reqs := []*writeRequest{first}
-	results := []error{nil}
+	together := first.together != nil
+	if together {
+		reqs = append(reqs, q.takeTogether(maxBatch-1)...)
+	}
+	results := make([]error, len(reqs))
 	run := func(tx *txn, i int) error {
 		if err := reqs[i].ctx.Err(); err != nil {
 			results[i] = err // gone before it started: not run
@@ -99,12 +109,21 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 	// otherwise wait for its commit and a turn of their own
 	// (BENCHMARKS.md).
 	take := func() {
-		reqs = append(reqs, q.take(maxBatch-len(reqs))...)
+		reqs = append(reqs, q.take(maxBatch-len(reqs), together)...)
 		for len(results) < len(reqs) {
 			results = append(results, nil)
 		}
 	}
+	made := 0 // together
 	err := db.tryTxWith(context.Background(), true, func(tx *txn) error {
+		if together {
+			// Made together in one statement when they can be;
+			// otherwise (nothing written) one by one below.
+			var err error
+			if made, err = db.createTogether(tx, q.inboxID, reqs, results); err != nil || made > 0 {
+				return err
+			}
+		}
 		if err := run(tx, 0); err != nil {
 			return err
 		}
@@ -142,19 +161,42 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 	if shared > 0 {
 		db.batched(shared)
 	}
+	if err == nil {
+		db.together.Add(int64(made))
+	}
 	for i, req := range reqs[1:] {
 		req.done <- results[i+1]
 	}
 	return results[0]
 }
 
-// take removes up to n requests from the front of the queue.
-func (q *inboxQueue) take(n int) []*writeRequest {
+// take removes up to n requests from the front of the queue. Unless all
+// is set, it stops at the first that may be made together with others
+// (together.go): a batch that runs its creates one by one leaves those to
+// the next, which makes them in one statement.
+func (q *inboxQueue) take(n int, all bool) []*writeRequest {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n = min(n, len(q.waiting))
-	taken := slices.Clone(q.waiting[:n])
-	q.waiting = q.waiting[n:]
+	return q.takeWhile(n, func(r *writeRequest) bool { return all || r.together == nil })
+}
+
+// takeTogether removes up to n requests from the front of the queue that
+// may be made together, stopping at the first that may not.
+func (q *inboxQueue) takeTogether(n int) []*writeRequest {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.takeWhile(n, func(r *writeRequest) bool { return r.together != nil })
+}
+
+// takeWhile removes up to n requests from the front of the queue, stopping
+// at the first for which ok is false. q.mu is held.
+func (q *inboxQueue) takeWhile(n int, ok func(*writeRequest) bool) []*writeRequest {
+	k := 0
+	for k < min(n, len(q.waiting)) && ok(q.waiting[k]) {
+		k++
+	}
+	taken := slices.Clone(q.waiting[:k])
+	q.waiting = q.waiting[k:]
 	return taken
 }
 

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -54,8 +55,11 @@ type DB struct {
 	postgres bool
 	// inboxQueues holds an *inboxQueue per inbox (inboxTx, PostgreSQL).
 	inboxQueues sync.Map
-	q           queries
-	stmts       *statements // the write pool's prepared statements (SQLite)
+	// together counts the creates made together in one statement
+	// (together.go).
+	together atomic.Int64
+	q        queries
+	stmts    *statements // the write pool's prepared statements (SQLite)
 	// reads runs single queries on the read pool, prepared once (SQLite).
 	reads     pooled
 	readStmts *statements // the read pool's prepared statements (SQLite)
@@ -513,6 +517,7 @@ type queries struct {
 	// PostgreSQL only: what SQLite, without data-modifying WITH, does in
 	// several statements.
 	InsertCreated        string `dialect:"postgres"`
+	InsertCreatedBatch   string `dialect:"postgres"`
 	LockInboxesByID      string `dialect:"postgres"`
 	LockInboxesOfUser    string `dialect:"postgres"`
 	LockMemberInboxes    string `dialect:"postgres"`

@@ -100,7 +100,8 @@ FROM p WHERE inboxes.id = p.inbox AND p.last_pick IS NOT NULL;
 -- nothing and returns no row: it holds the inbox's lock, which the create
 -- that wrote the key held to its commit.
 -- The pick is RotationPick's (queries.sql) and must stay so; the
--- conformance suite's round-robin tests run through both.
+-- conformance suite's round-robin tests run through both (and through
+-- InsertCreatedBatch, which makes the creates of an administrator).
 WITH given AS (
   SELECT ?::bigint AS account, ?::bigint AS inbox, ?::text AS status,
          ?::bigint AS contact, ?::text AS source, ?::bigint AS assignee, ?::bigint AS now,
@@ -152,6 +153,93 @@ SELECT c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.
 FROM c
 LEFT JOIN users u ON u.id = c.assignee_id
 LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id;
+
+-- name: InsertCreatedBatch
+-- The creates of an inbox batch (inboxbatch.go) in one statement, where each
+-- of them would be an InsertCreated and a round trip under the inbox's lock,
+-- taken by the statement before (LockInbox). Only for creates InsertCreated
+-- would route with pick_here (open, no assignee given, the caller checked
+-- the inbox: auto-assignment on, round-robin, no limit); and only when the
+-- inbox has members, nothing waits in its queue and the account has no
+-- webhooks. Then the batch's j-th create without a key made before gets the
+-- rotation's j-th pick after the last, as it would one by one: the first
+-- candidate after the last pick, wrapping round to the first (online
+-- members, or all of them when none is online; RotationPick's rules). When
+-- one of the conditions fails the statement writes nothing and returns no
+-- row, and the batch makes its creates one by one. A create whose key a
+-- conversation has, or a create before it in the batch, writes nothing,
+-- takes no pick and returns no row. Parameters: account; inbox; the
+-- rotation's last pick; then, one element per create in arrival order:
+-- contacts, sources, times, message contents ('' for none), keys. The rows
+-- come in arrival order, each with its place (1-based), then
+-- InsertCreated's columns.
+WITH p AS (
+  SELECT ?::bigint AS account, ?::bigint AS inbox, ?::bigint AS last
+), given AS (
+  SELECT g.* FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::text[], ?::text[]) WITH ORDINALITY
+    AS g(contact, source, now, content, create_key, ord)
+), fresh AS (
+  -- The key is looked up create by create (LATERAL ... LIMIT 1): as an
+  -- EXISTS under an OR, a generic plan made while the table was small may
+  -- hash every stored key instead, which grows with the table.
+  SELECT g.*, row_number() OVER (ORDER BY g.ord) - 1 AS j FROM given g
+  LEFT JOIN LATERAL (SELECT 1 AS made FROM conversations k WHERE k.create_key = g.create_key LIMIT 1) k ON TRUE
+  WHERE k.made IS NULL AND NOT EXISTS (SELECT 1 FROM given e WHERE e.create_key = g.create_key AND e.ord < g.ord)
+), ok AS (
+  SELECT p.*, EXISTS (SELECT 1 FROM inbox_members m JOIN account_users au ON au.account_id = p.account AND au.user_id = m.user_id
+                      WHERE m.inbox_id = p.inbox AND au.availability = 'online') AS any_online
+  FROM p
+  WHERE NOT EXISTS (SELECT 1 FROM conversations w WHERE w.inbox_id = p.inbox AND w.waiting_since IS NOT NULL)
+    AND NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.account_id = p.account)
+), after_last AS (
+  SELECT user_id, row_number() OVER (ORDER BY user_id) - 1 AS pos FROM (
+    SELECT m.user_id FROM ok, inbox_members m JOIN account_users au ON au.user_id = m.user_id
+    WHERE au.account_id = ok.account AND m.inbox_id = ok.inbox AND m.user_id > ok.last
+      AND (au.availability = 'online' OR NOT ok.any_online)
+    ORDER BY m.user_id LIMIT (SELECT count(*) FROM fresh)) x
+), from_first AS (
+  SELECT user_id, row_number() OVER (ORDER BY user_id) - 1 AS pos FROM (
+    SELECT m.user_id FROM ok, inbox_members m JOIN account_users au ON au.user_id = m.user_id
+    WHERE au.account_id = ok.account AND m.inbox_id = ok.inbox
+      AND (au.availability = 'online' OR NOT ok.any_online)
+    ORDER BY m.user_id LIMIT (SELECT count(*) FROM fresh)) x
+), counts AS (
+  SELECT (SELECT count(*) FROM after_last) AS a, (SELECT count(*) FROM from_first) AS n
+), picked AS (
+  SELECT f.*, CASE WHEN f.j < counts.a THEN (SELECT user_id FROM after_last WHERE pos = f.j)
+                   ELSE (SELECT user_id FROM from_first WHERE pos = (f.j - counts.a) % counts.n) END AS pick
+  FROM fresh f, counts WHERE counts.n > 0
+), numbered AS (
+  SELECT picked.*, nextval(('conversation_display_ids_' || p.account)::regclass) AS display
+  FROM picked, p ORDER BY picked.ord
+), c AS (
+  INSERT INTO conversations (account_id, display_id, inbox_id, status, contact_id, source_id, assignee_id, created_at, last_activity_at, create_key)
+  SELECT p.account, n.display, p.inbox, 'open', n.contact, n.source, n.pick, n.now, n.now, n.create_key
+  FROM numbered n, p ORDER BY n.ord
+  RETURNING id, account_id, display_id, inbox_id, status, assignee_id, contact_id, source_id, snoozed_until,
+            created_at, last_activity_at, waiting_since
+), m AS (
+  INSERT INTO messages (conversation_id, content, created_at)
+  SELECT c.id, n.content, n.now FROM c JOIN numbered n ON n.display = c.display_id
+  WHERE n.content <> '' ORDER BY n.ord
+  RETURNING id, conversation_id
+), e AS (
+  INSERT INTO assignment_events (account_id, conversation_id, from_assignee_id, to_assignee_id, reason, actor_id, created_at)
+  SELECT c.account_id, c.id, NULL, c.assignee_id, 'auto', NULL, n.now FROM c JOIN numbered n ON n.display = c.display_id
+  ORDER BY n.ord
+), rot AS (
+  UPDATE inboxes SET rotation_last_user_id = (SELECT n.pick FROM numbered n ORDER BY n.ord DESC LIMIT 1)
+  FROM p WHERE inboxes.id = p.inbox AND EXISTS (SELECT 1 FROM numbered)
+)
+SELECT n.ord, c.id, c.display_id, c.inbox_id, c.status, c.assignee_id, c.contact_id, c.source_id,
+       c.snoozed_until, c.created_at, c.last_activity_at,
+       u.name, u.email, au.role, au.availability, au.auto_offline, c.waiting_since, 0,
+       (SELECT m.id FROM m WHERE m.conversation_id = c.id)
+FROM c
+JOIN numbered n ON n.display = c.display_id
+LEFT JOIN users u ON u.id = c.assignee_id
+LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id
+ORDER BY n.ord;
 
 -- name: ConversationByKey
 SELECT display_id FROM conversations WHERE create_key = ? AND account_id = ?;

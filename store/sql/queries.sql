@@ -512,7 +512,8 @@ UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_err
 -- online member after the last pick, the first online member, the first
 -- member after the last pick, the first member (COALESCE stops at the first
 -- that exists). Parameters: account; inbox; last pick. PostgreSQL's
--- InsertCreated makes the same pick inside a create's statement.
+-- InsertCreated makes the same pick inside a create's statement, and
+-- InsertCreatedBatch the same picks in turn for a batch of creates.
 WITH p AS (SELECT CAST(? AS BIGINT) AS account, CAST(? AS BIGINT) AS inbox, CAST(? AS BIGINT) AS last)
 SELECT
   (SELECT count(*) FROM conversations c WHERE c.inbox_id = p.inbox AND c.waiting_since IS NOT NULL),

@@ -1,0 +1,270 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/storetest"
+)
+
+// holdInbox keeps inboxID's batch busy (PostgreSQL) until the returned
+// function is called, so that the creates started meanwhile queue, and the
+// first of them leads the rest in one batch.
+func holdInbox(t *testing.T, db *store.DB, inboxID int64) (release func()) {
+	t.Helper()
+	running, done := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- store.InboxBatch(context.Background(), db, inboxID, func(int64) {
+			close(running)
+			<-done
+		})
+	}()
+	<-running
+	return func() {
+		close(done)
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// waitQueued waits until n requests wait in inboxID's queue.
+func waitQueued(t *testing.T, db *store.DB, inboxID int64, n int) {
+	t.Helper()
+	for range 1000 {
+		if store.InboxWaiting(db, inboxID) == n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("never %d waiting in inbox %d", n, inboxID)
+}
+
+// togetherInbox is an inbox with four members, the third offline, and
+// their ids in order.
+func togetherInbox(t *testing.T, db *store.DB, admin switchboard.Caller) (switchboard.Inbox, []int64) {
+	t.Helper()
+	ctx := context.Background()
+	in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Web", EnableAutoAssignment: true, EnableAutoReassignment: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members []int64
+	for i := range 4 {
+		availability := switchboard.Online
+		if i == 2 {
+			availability = switchboard.Offline
+		}
+		a, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "Agent", Email: fmt.Sprintf("t%d@example.com", i),
+			Role: switchboard.RoleAgent, Availability: availability})
+		if err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, a.ID)
+	}
+	if _, err := db.ChangeMembers(ctx, admin, in.ID, members, store.AddMembers); err != nil {
+		t.Fatal(err)
+	}
+	return in, members
+}
+
+// createQueued starts the creates ns while inboxID's batch is held, waits
+// until all of them queue, releases the batch and returns their answers in
+// the order of ns.
+func createQueued(t *testing.T, db *store.DB, c switchboard.Caller, inboxID int64, ns []switchboard.NewConversation) []switchboard.Conversation {
+	t.Helper()
+	release := holdInbox(t, db, inboxID)
+	convs := make([]switchboard.Conversation, len(ns))
+	errs := make([]error, len(ns))
+	var wg sync.WaitGroup
+	for i, n := range ns {
+		wg.Go(func() { convs[i], errs[i] = db.CreateConversation(context.Background(), c, n) })
+	}
+	waitQueued(t, db, inboxID, len(ns))
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	return convs
+}
+
+// A PostgreSQL batch of open creates in a round-robin inbox is made in one
+// statement (together.go), and each create is still what it would be made
+// alone: the rotation's next online member in turn, wrapping round and
+// skipping the offline one, its event, its message, its own number; and
+// the rotation goes on after the batch's last pick.
+func TestCreatesMadeTogether(t *testing.T) {
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, storetest.Postgres(t)(t))
+	in, m := togetherInbox(t, db, admin)
+	first, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: in.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Assignee == nil || first.Assignee.ID != m[0] {
+		t.Fatalf("first create's assignee %+v, want %d", first.Assignee, m[0])
+	}
+	before := store.MadeTogether(db)
+	var ns []switchboard.NewConversation
+	for i := range 7 {
+		ns = append(ns, switchboard.NewConversation{InboxID: in.ID, SourceID: fmt.Sprintf("s%d", i), Message: fmt.Sprintf("hello %d", i)})
+	}
+	ns[3].Message = "" // no message
+	convs := createQueued(t, db, admin, in.ID, ns)
+	if got := store.MadeTogether(db) - before; got != int64(len(ns)) {
+		t.Fatalf("%d of the %d queued creates were made together", got, len(ns))
+	}
+	// In the order of their numbers, the picks go on from m[0] through
+	// the online members m[1], m[3], m[0], ...
+	byNumber := slices.Clone(convs)
+	slices.SortFunc(byNumber, func(a, b switchboard.Conversation) int { return int(a.ID - b.ID) })
+	online := []int64{m[0], m[1], m[3]}
+	for j, c := range byNumber {
+		want := online[(j+1)%len(online)]
+		if c.Assignee == nil || c.Assignee.ID != want {
+			t.Errorf("create numbered %d (%d in the batch): assignee %+v, want %d", c.ID, j, c.Assignee, want)
+		}
+		if j > 0 && c.ID != byNumber[j-1].ID+1 {
+			t.Errorf("numbers %d then %d: not consecutive", byNumber[j-1].ID, c.ID)
+		}
+	}
+	for i, c := range convs {
+		stored, err := db.Conversation(ctx, admin, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.SourceID != ns[i].SourceID || stored.Assignee == nil || c.Assignee == nil || stored.Assignee.ID != c.Assignee.ID {
+			t.Errorf("create %d answered %+v, stored %+v", i, c, stored)
+		}
+		wantMessages := 1
+		if ns[i].Message == "" {
+			wantMessages = 0
+		}
+		if len(c.Messages) != wantMessages || len(stored.Messages) != wantMessages ||
+			wantMessages == 1 && (c.Messages[0].Content != ns[i].Message || stored.Messages[0].ID != c.Messages[0].ID) {
+			t.Errorf("create %d: messages answered %+v, stored %+v, want %q", i, c.Messages, stored.Messages, ns[i].Message)
+		}
+		events, err := db.AssignmentEvents(ctx, admin, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 || events[0].Reason != switchboard.ReasonAuto || events[0].From != nil ||
+			events[0].To == nil || *events[0].To != c.Assignee.ID || events[0].ActorID != nil {
+			t.Errorf("create %d: events %+v, want one auto event to %d", i, events, c.Assignee.ID)
+		}
+	}
+	next, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: in.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := online[(len(byNumber)+1)%len(online)]
+	if next.Assignee == nil || next.Assignee.ID != want {
+		t.Errorf("the create after the batch: assignee %+v, want %d (the rotation after the batch's last pick)", next.Assignee, want)
+	}
+}
+
+// A create with a key is made once when made together: a second create
+// with the key in the same batch, and one with the key of a conversation
+// made before, are answered with that conversation, write nothing and take
+// no pick.
+func TestCreatesMadeTogetherWithKeys(t *testing.T) {
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, storetest.Postgres(t)(t))
+	in, m := togetherInbox(t, db, admin)
+	old, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: in.ID, Key: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := store.MadeTogether(db)
+	ns := []switchboard.NewConversation{
+		{InboxID: in.ID, Key: "new", SourceID: "a"},
+		{InboxID: in.ID, Key: "old", SourceID: "b"},
+		{InboxID: in.ID, Key: "new", SourceID: "c"},
+		{InboxID: in.ID, SourceID: "d"},
+	}
+	convs := createQueued(t, db, admin, in.ID, ns)
+	if got := store.MadeTogether(db) - before; got < 1 {
+		t.Fatal("no create was made together")
+	}
+	if convs[1].ID != old.ID {
+		t.Errorf("the create with the old key answered %d, want %d", convs[1].ID, old.ID)
+	}
+	if convs[0].ID != convs[2].ID {
+		t.Errorf("two creates with one key made %d and %d", convs[0].ID, convs[2].ID)
+	}
+	_, counts, err := db.Conversations(ctx, admin, switchboard.ConversationFilter{AssigneeType: "all", Status: "all", Page: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts.All != 3 {
+		t.Errorf("%d conversations stored, want 3 (old, new, and the one without a key)", counts.All)
+	}
+	// Two picks were taken, after old's m[0]: m[1], m[3].
+	got := []int64{convs[0].Assignee.ID, convs[3].Assignee.ID}
+	if convs[0].ID > convs[3].ID {
+		got[0], got[1] = got[1], got[0]
+	}
+	if !slices.Equal(got, []int64{m[1], m[3]}) {
+		t.Errorf("picks in the order of the numbers %v, want %v", got, []int64{m[1], m[3]})
+	}
+}
+
+// Where one statement cannot make a batch's creates as each would be made
+// alone, the batch makes them one by one, and they are still right: an
+// account with a webhook (each create sends), an inbox whose queue holds a
+// conversation (a create joins the queue), an agent's create (a membership
+// to check).
+func TestCreatesNotMadeTogether(t *testing.T) {
+	ctx := context.Background()
+	t.Run("webhook", func(t *testing.T) {
+		db, admin := openWithAdministrator(t, storetest.Postgres(t)(t))
+		in, _ := togetherInbox(t, db, admin)
+		if _, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "http://127.0.0.1:1/hook"}); err != nil {
+			t.Fatal(err)
+		}
+		before := store.MadeTogether(db)
+		convs := createQueued(t, db, admin, in.ID, []switchboard.NewConversation{{InboxID: in.ID}, {InboxID: in.ID}, {InboxID: in.ID}})
+		if got := store.MadeTogether(db) - before; got != 0 {
+			t.Errorf("%d made together in an account with a webhook", got)
+		}
+		for _, c := range convs {
+			if c.Assignee == nil {
+				t.Errorf("conversation %d has no assignee", c.ID)
+			}
+		}
+	})
+	t.Run("no members, then a queue", func(t *testing.T) {
+		db, admin := openWithAdministrator(t, storetest.Postgres(t)(t))
+		in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Empty", EnableAutoAssignment: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := store.MadeTogether(db)
+		convs := createQueued(t, db, admin, in.ID, []switchboard.NewConversation{{InboxID: in.ID}, {InboxID: in.ID}, {InboxID: in.ID}})
+		if got := store.MadeTogether(db) - before; got != 0 {
+			t.Errorf("%d made together in an inbox without members", got)
+		}
+		for _, c := range convs {
+			if c.Assignee != nil || c.WaitingSince == nil {
+				t.Errorf("conversation %d: assignee %+v, waiting since %v; want none, and waiting", c.ID, c.Assignee, c.WaitingSince)
+			}
+		}
+		queue, err := db.Queue(ctx, admin, in.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(queue) != len(convs) {
+			t.Errorf("%d in the queue, want %d", len(queue), len(convs))
+		}
+	})
+}
