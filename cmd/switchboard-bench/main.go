@@ -80,6 +80,7 @@ type options struct {
 	rounds               int
 	direct               bool
 	shareCores           bool
+	advertise            string
 	offlineConversations int
 	pickMaxConversations int
 	pickMaxMembers       int
@@ -110,6 +111,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.load.Duration, "duration", 15*time.Second, "at most this long per measurement")
 	fs.IntVar(&o.agents, "agents", 5, "online agents in the inbox of create, assign and processes")
 	fs.IntVar(&o.rounds, "rounds", 6, "processes: slices each measurement is cut into, taken in turn (1 process, 3, 3, 1, 1, 3, ...) so that the machine's drift weighs on both alike; even numbers balance the order")
+	fs.StringVar(&o.advertise, "advertise", "auto", "the --advertise of the servers the bench starts: auto (each may lead inboxes, the others forward to it), or off (each makes its own creates)")
 	fs.BoolVar(&o.shareCores, "share-cores", true, "processes, mixed: run each of the n servers that share this machine with GOMAXPROCS = cores / n (at least 1), as one sizes processes that share a machine; false leaves Go's default, every server scheduling on every core")
 	fs.BoolVar(&o.direct, "direct", false, "processes: send every create to the first process, which then leads every inbox, instead of spreading them (a control: three processes without a create forwarded)")
 	fs.IntVar(&o.inboxes, "inboxes", 1, "processes: inboxes the creates are spread over, round robin, each with the same agents (1 is the worst case: every create takes the same routing lock)")
@@ -162,6 +164,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.agents < 2 {
 		return nil, errors.New("-agents must be at least 2")
+	}
+	if o.advertise != "auto" && o.advertise != "off" {
+		return nil, fmt.Errorf("-advertise %q: want auto or off", o.advertise)
 	}
 	return o, nil
 }

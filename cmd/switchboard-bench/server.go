@@ -100,7 +100,7 @@ var listening = regexp.MustCompile(`msg="switchboard listening" addr=(\S+)`)
 // named in its log: a port found free and handed over could be taken
 // meanwhile by another program.
 func (e *env) startProcess(ctx context.Context, dsn string, procs int) (*process, error) {
-	cmd := exec.Command(e.binary, "serve", "--addr", "127.0.0.1:0", "--advertise", "auto", "--db", dsn)
+	cmd := exec.Command(e.binary, "serve", "--addr", "127.0.0.1:0", "--advertise", e.opts.advertise, "--db", dsn)
 	cmd.Env = append(os.Environ(),
 		"SWITCHBOARD_ADMIN_EMAIL="+e.opts.email, "SWITCHBOARD_ADMIN_PASSWORD="+e.opts.password)
 	if procs > 0 {
