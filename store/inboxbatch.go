@@ -80,7 +80,8 @@ func (db *DB) inboxTx(ctx context.Context, inboxID int64, fn func(tx *txn) error
 // transaction of its own, so that one request's error is its own. When
 // first may be made together with others (together.go), the batch takes
 // those of the queue's front that may too, and makes them in one
-// statement if it can, one by one otherwise.
+// statement if it can, in a transaction of their own before this one,
+// one by one otherwise.
 func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 	defer q.handOver()
 	reqs := []*writeRequest{first}
@@ -89,6 +90,12 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 		reqs = append(reqs, q.takeTogether(maxBatch-1)...)
 	}
 	results := make([]error, len(reqs))
+	if together && db.createTogether(q.inboxID, reqs, results) {
+		for i, req := range reqs[1:] {
+			req.done <- results[i+1]
+		}
+		return results[0]
+	}
 	run := func(tx *txn, i int) error {
 		if err := reqs[i].ctx.Err(); err != nil {
 			results[i] = err // gone before it started: not run
@@ -114,16 +121,7 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 			results = append(results, nil)
 		}
 	}
-	made := 0 // together
 	err := db.tryTxWith(context.Background(), true, func(tx *txn) error {
-		if together {
-			// Made together in one statement when they can be;
-			// otherwise (nothing written) one by one below.
-			var err error
-			if made, err = db.createTogether(tx, q.inboxID, reqs, results); err != nil || made > 0 {
-				return err
-			}
-		}
 		if err := run(tx, 0); err != nil {
 			return err
 		}
@@ -160,9 +158,6 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 	}
 	if shared > 0 {
 		db.batched(shared)
-	}
-	if err == nil {
-		db.together.Add(int64(made))
 	}
 	for i, req := range reqs[1:] {
 		req.done <- results[i+1]

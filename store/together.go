@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/switchboard/switchboard"
 )
 
@@ -45,11 +48,16 @@ func (db *DB) togetherCreate(c switchboard.Caller, n switchboard.NewConversation
 }
 
 // createTogether makes reqs, creates of inboxID that togetherCreate
-// allowed, in tx with one statement, and returns how many it made, after
-// noting in results those whose requests were gone. It makes none and
-// writes nothing when one statement cannot make them as each would be made
-// alone: they are then to run one by one in tx.
-func (db *DB) createTogether(tx *txn, inboxID int64, reqs []*writeRequest, results []error) (made int, err error) {
+// allowed, in one transaction of two statements sent together (LockInbox,
+// InsertCreatedBatch) and committed with them, one round trip in all, so
+// that the inbox's lock is held for PostgreSQL's work and the commit only.
+// It notes in results the requests that were gone, and returns true when
+// every request is answered: made and committed, or gone. It returns false
+// when it made none: one statement cannot make them as each would be made
+// alone (nothing was written), or the statements failed (rolled back, or
+// the connection lost with them, as a commit can be: BENCHMARKS.md); they
+// are then to run one by one.
+func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []error) bool {
 	var live []int // those still asked for, in arrival order
 	for i, r := range reqs {
 		if err := r.ctx.Err(); err != nil {
@@ -59,18 +67,13 @@ func (db *DB) createTogether(tx *txn, inboxID int64, reqs []*writeRequest, resul
 		live = append(live, i)
 	}
 	if len(live) == 0 {
-		return 0, nil
+		return true
 	}
 	caller := reqs[live[0]].together.caller
 	for _, i := range live {
 		if reqs[i].together.caller.AccountID != caller.AccountID {
-			return 0, nil // a refusal to find
+			return false // a refusal to find
 		}
-	}
-	ctx := context.Background() // taken: answered whatever becomes of one request
-	st, err := db.lockInbox(ctx, tx, caller.AccountID, inboxID)
-	if err != nil || !st.EnableAutoAssignment || !st.pickedByIndex() {
-		return 0, nil // a refusal to find, or another routing
 	}
 	n := len(live)
 	contacts, sources, nows := make([]*int64, n), make([]string, n), make([]int64, n)
@@ -82,66 +85,91 @@ func (db *DB) createTogether(tx *txn, inboxID int64, reqs []*writeRequest, resul
 			keys[j] = &t.key
 		}
 	}
+	ctx := context.Background() // taken: answered whatever becomes of one request
 	start := time.Now()
-	rows, err := tx.QueryContext(ctx, db.q.InsertCreatedBatch, caller.AccountID, inboxID, st.last,
-		contacts, sources, nows, contents, keys)
+	made := make([]*conversationRow, n)
+	messageIDs := make([]*int64, n)
+	made1 := 0
+	conn, err := db.write.Conn(ctx)
 	if err != nil {
-		return 0, err
+		return false
 	}
-	defer rows.Close()
-	answered := make([]bool, n)
-	for rows.Next() {
-		var place int
-		var messageID *int64
-		r, err := scanConversation(func(dest ...any) error {
-			return rows.Scan(append([]any{&place}, append(dest, &messageID)...)...)
-		}, caller.AccountID)
+	defer conn.Close()
+	err = conn.Raw(func(driverConn any) error {
+		pc := driverConn.(*stdlib.Conn).Conn()
+		b := &pgx.Batch{}
+		b.Queue(db.q.LockInbox, inboxID, caller.AccountID)
+		b.Queue(db.q.InsertCreatedBatch, inboxID, caller.AccountID, contacts, sources, nows, contents, keys)
+		br := pc.SendBatch(ctx, b) // one implicit transaction, committed at its end
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		rows, err := br.Query()
 		if err != nil {
-			return 0, err
+			br.Close()
+			return err
 		}
-		if place < 1 || place > n || answered[place-1] || r.Assignee == nil {
-			return 0, fmt.Errorf("create together: unexpected row for place %d", place)
+		for rows.Next() {
+			var place int
+			var messageID *int64
+			r, err := scanConversation(func(dest ...any) error {
+				return rows.Scan(append([]any{&place}, append(dest, &messageID)...)...)
+			}, caller.AccountID)
+			if err == nil && (place < 1 || place > n || made[place-1] != nil || r.Assignee == nil) {
+				err = fmt.Errorf("create together: unexpected row for place %d", place)
+			}
+			if err != nil {
+				rows.Close()
+				br.Close()
+				return err
+			}
+			made[place-1], messageIDs[place-1] = &r, messageID
+			made1++
 		}
-		answered[place-1] = true
-		t := reqs[live[place-1]].together
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			br.Close()
+			return err
+		}
+		return br.Close() // the commit's answer
+	})
+	if err != nil || made1 == 0 {
+		return false
+	}
+	// Committed: the rest only answers and tells.
+	tx := &txn{}
+	for j, i := range live {
+		t := reqs[i].together
+		r := made[j]
+		if r == nil {
+			// A conversation has its key (InsertCreated's
+			// errMadeAlready): the answer is that one.
+			if t.key == "" {
+				results[i] = fmt.Errorf("create together: no row for create %d", j+1)
+				continue
+			}
+			var conv switchboard.Conversation
+			conv, results[i] = db.createdWithKey(ctx, db.reads, t.caller, t.key)
+			*t.conv = conv
+			continue
+		}
 		conv := r.Conversation
-		if t.message != "" && messageID != nil {
-			conv.Messages = []switchboard.Message{{ID: *messageID, Content: t.message, CreatedAt: fromMillis(t.now)}}
+		if t.message != "" && messageIDs[j] != nil {
+			conv.Messages = []switchboard.Message{{ID: *messageIDs[j], Content: t.message, CreatedAt: fromMillis(t.now)}}
 		}
 		*t.conv = conv
 		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: caller.AccountID, ConversationID: r.ID, InboxID: inboxID})
-		tx.hooks = append(tx.hooks, hookEvent{event: switchboard.EventConversationCreated, accountID: caller.AccountID, convID: r.globalID})
 		tx.assigneeChanged(caller.AccountID, r.globalID, r.ID, inboxID, nil, &r.Assignee.ID, switchboard.ReasonAuto, nil)
-		made++
 	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	if made == 0 {
-		return 0, nil // a condition failed (or all were made before)
-	}
+	db.committed(tx)
 	if db.Observer != nil {
-		took := time.Since(start) / time.Duration(made)
-		for range made {
+		took := time.Since(start) / time.Duration(made1)
+		for range made1 {
 			db.Observer.Picked(took)
 		}
 	}
-	// The statement found no webhook in the account, under the inbox's
-	// lock: none to send (enqueueWebhooks asks no more).
-	tx.webhooks = map[int64][]switchboard.Webhook{caller.AccountID: nil}
-	for j, i := range live {
-		if answered[j] {
-			continue
-		}
-		t := reqs[i].together
-		if t.key == "" {
-			return 0, fmt.Errorf("create together: no row for create %d", j+1)
-		}
-		// A conversation has its key: the answer is that one, as
-		// InsertCreated's errMadeAlready.
-		if *t.conv, err = db.createdWithKey(ctx, tx, t.caller, t.key); err != nil {
-			return 0, err
-		}
-	}
-	return made, nil
+	db.together.Add(int64(made1))
+	db.batched(len(live))
+	return true
 }

@@ -155,26 +155,30 @@ LEFT JOIN users u ON u.id = c.assignee_id
 LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id;
 
 -- name: InsertCreatedBatch
--- The creates of an inbox batch (inboxbatch.go) in one statement, where each
--- of them would be an InsertCreated and a round trip under the inbox's lock,
--- taken by the statement before (LockInbox). Only for creates InsertCreated
--- would route with pick_here (open, no assignee given, the caller checked
--- the inbox: auto-assignment on, round-robin, no limit); and only when the
--- inbox has members, nothing waits in its queue and the account has no
--- webhooks. Then the batch's j-th create without a key made before gets the
--- rotation's j-th pick after the last, as it would one by one: the first
--- candidate after the last pick, wrapping round to the first (online
--- members, or all of them when none is online; RotationPick's rules). When
--- one of the conditions fails the statement writes nothing and returns no
--- row, and the batch makes its creates one by one. A create whose key a
--- conversation has, or a create before it in the batch, writes nothing,
--- takes no pick and returns no row. Parameters: account; inbox; the
--- rotation's last pick; then, one element per create in arrival order:
+-- The creates of an inbox batch (together.go) in one statement, where each
+-- of them would be an InsertCreated and a round trip under the inbox's
+-- lock. It runs after LockInbox, in its transaction (sent together, one
+-- round trip for both and the commit), so that it sees every decision
+-- before it. Only for creates InsertCreated would route with pick_here:
+-- open, no assignee given, by an administrator (the caller checks these),
+-- in an inbox of the account with auto-assignment on, round-robin and no
+-- limit, that has members and nothing in its queue, in an account without
+-- webhooks. Then the batch's j-th create (those with a key made before
+-- left out) gets the rotation's j-th pick after the last, as it would one
+-- by one: the first candidate after the last pick, wrapping round to the
+-- first, the candidates being the online members, or all of them when none
+-- is online (RotationPick's rules). When a condition fails the statement
+-- writes nothing and returns no row, and the batch makes its creates one
+-- by one. A create whose key a conversation has, or a create before it in
+-- the batch, writes nothing, takes no pick and returns no row. Parameters:
+-- inbox; account; then, one element per create in arrival order:
 -- contacts, sources, times, message contents ('' for none), keys. The rows
 -- come in arrival order, each with its place (1-based), then
 -- InsertCreated's columns.
 WITH p AS (
-  SELECT ?::bigint AS account, ?::bigint AS inbox, ?::bigint AS last
+  SELECT i.account_id AS account, i.id AS inbox, i.rotation_last_user_id AS last FROM inboxes i
+  WHERE i.id = ? AND i.account_id = ? AND i.enable_auto_assignment
+    AND i.assignment_mode = 'round_robin' AND i.max_assignment_limit = 0
 ), given AS (
   SELECT g.* FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::text[], ?::text[]) WITH ORDINALITY
     AS g(contact, source, now, content, create_key, ord)
