@@ -184,6 +184,14 @@ func js[T any](t *testing.T, ctx context.Context, expression string) T {
 	return get(t, ctx, chromedp.Evaluate[T](expression))
 }
 
+// textOf returns the visible text of the element with id, read in one
+// step: a live update may replace the element between chromedp's finding a
+// node and reading it ("No node with given id found").
+func textOf(t *testing.T, ctx context.Context, id string) string {
+	t.Helper()
+	return js[string](t, ctx, fmt.Sprintf(`document.getElementById(%q)?.innerText ?? ""`, id))
+}
+
 func (c *console) url(format string, args ...any) string {
 	return c.srv.URL + fmt.Sprintf("/app/accounts/%d", c.admin.AccountID) + fmt.Sprintf(format, args...)
 }
@@ -295,14 +303,14 @@ func TestAssignFromDropdownShowsInAssigneesMineTab(t *testing.T) {
 	choose(t, admin, bob.ID)
 	do(t, bobs, within(fmt.Sprintf(`#conversation-list tr[data-conversation="%d"][data-assignee="%d"]`, conv.ID, bob.ID)))
 	do(t, admin, within("#assignment-history .reason.manual"))
-	if history := get(t, admin, chromedp.Text(chromedp.ID("assignment-history"))); !strings.Contains(history, "Bob") {
+	if history := textOf(t, admin, "assignment-history"); !strings.Contains(history, "Bob") {
 		t.Errorf("history %q does not show the assignment to Bob", history)
 	}
 	t.Run("RefusedAssignmentShownInline", func(t *testing.T) {
 		// Olga is no member: her option comes by hand, as a stale page might have it.
 		choose(t, admin, outsider.ID)
 		do(t, admin, within("#assign-error:not([hidden])"))
-		if shown := get(t, admin, chromedp.Text(chromedp.ID("assign-error"))); !strings.Contains(shown, "member") {
+		if shown := textOf(t, admin, "assign-error"); !strings.Contains(shown, "member") {
 			t.Errorf("inline error %q", shown)
 		}
 		// Someone else's change rereads the page: the message stays.
@@ -311,7 +319,7 @@ func TestAssignFromDropdownShowsInAssigneesMineTab(t *testing.T) {
 			t.Fatal(err)
 		}
 		do(t, admin, rereadSince(n))
-		if shown := get(t, admin, chromedp.Text(chromedp.ID("assign-error"))); !strings.Contains(shown, "member") {
+		if shown := textOf(t, admin, "assign-error"); !strings.Contains(shown, "member") {
 			t.Errorf("after a live update the inline error reads %q", shown)
 		}
 		got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID)
@@ -347,7 +355,7 @@ func TestRefusalAnsweredAfterALiveReread(t *testing.T) {
 	do(t, admin, rereadSince(n))
 	release()
 	do(t, admin, within("#assign-error:not([hidden])"))
-	if shown := get(t, admin, chromedp.Text(chromedp.ID("assign-error"))); !strings.Contains(shown, "member") {
+	if shown := textOf(t, admin, "assign-error"); !strings.Contains(shown, "member") {
 		t.Errorf("inline error %q", shown)
 	}
 }
@@ -376,7 +384,7 @@ func TestOnlyTheLatestChoiceAnswers(t *testing.T) {
 	release()
 	do(t, admin, within(`#assign-form[aria-busy="false"]`))
 	if shown := js[bool](t, admin, `!document.getElementById("assign-error").hidden`); shown {
-		t.Errorf("the first choice's late refusal shows: %q", get(t, admin, chromedp.Text(chromedp.ID("assign-error"))))
+		t.Errorf("the first choice's late refusal shows: %q", textOf(t, admin, "assign-error"))
 	}
 	if got, _ := c.db.Conversation(context.Background(), c.admin, conv.ID); got.Assignee == nil || got.Assignee.ID != bob.ID {
 		t.Errorf("assignee %+v, want Bob", got.Assignee)
@@ -493,8 +501,8 @@ func TestCollaboratorsSetsLimitAndModeAndShowsTheQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	do(t, admin, chromedp.Navigate(c.url("/conversations/2")))
-	if text := get(t, admin, chromedp.Text(chromedp.ID("queue-position"))); !strings.Contains(text, "#1 in the queue") {
+	do(t, admin, chromedp.Navigate(c.url("/conversations/2")), within("#queue-position"))
+	if text := textOf(t, admin, "queue-position"); !strings.Contains(text, "#1 in the queue") {
 		t.Errorf("queue position shown as %q", text)
 	}
 }
