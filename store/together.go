@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -54,9 +55,10 @@ func (db *DB) togetherCreate(c switchboard.Caller, n switchboard.NewConversation
 // It notes in results the requests that were gone, and returns true when
 // every request is answered: made and committed, or gone. It returns false
 // when it made none: one statement cannot make them as each would be made
-// alone (nothing was written), or the statements failed (rolled back, or
-// the connection lost with them, as a commit can be: BENCHMARKS.md); they
-// are then to run one by one.
+// alone (nothing was written), or the statements failed (rolled back; or
+// the connection was lost with them, and then, as with any batch whose
+// commit fails, the creates run again one by one though it may have
+// committed); they are then to run one by one.
 func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []error) bool {
 	var live []int // those still asked for, in arrival order
 	for i, r := range reqs {
@@ -89,7 +91,8 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 	start := time.Now()
 	made := make([]*conversationRow, n)
 	messageIDs := make([]*int64, n)
-	made1 := 0
+	nMade := 0
+	var readErr error // a row that could not be read, of a transaction that commits
 	conn, err := db.write.Conn(ctx)
 	if err != nil {
 		return false
@@ -117,15 +120,16 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 				return rows.Scan(append([]any{&place}, append(dest, &messageID)...)...)
 			}, caller.AccountID)
 			if err == nil && (place < 1 || place > n || made[place-1] != nil || r.Assignee == nil) {
-				err = fmt.Errorf("create together: unexpected row for place %d", place)
+				err = fmt.Errorf("unexpected row for place %d", place)
 			}
 			if err != nil {
-				rows.Close()
-				br.Close()
-				return err
+				// The batch was sent whole and commits unless PostgreSQL
+				// fails it: read on, then answer rather than run again.
+				readErr = cmp.Or(readErr, err)
+				continue
 			}
 			made[place-1], messageIDs[place-1] = &r, messageID
-			made1++
+			nMade++
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -134,7 +138,18 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		}
 		return br.Close() // the commit's answer
 	})
-	if err != nil || made1 == 0 {
+	if err != nil {
+		return false
+	}
+	if readErr != nil {
+		// Committed, but not all of it could be read: each is answered
+		// with the error, none made again.
+		for _, i := range live {
+			results[i] = fmt.Errorf("create together: %w", readErr)
+		}
+		return true
+	}
+	if nMade == 0 {
 		return false
 	}
 	// Committed: the rest only answers and tells.
@@ -164,12 +179,12 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 	}
 	db.committed(tx)
 	if db.Observer != nil {
-		took := time.Since(start) / time.Duration(made1)
-		for range made1 {
+		took := time.Since(start) / time.Duration(nMade)
+		for range nMade {
 			db.Observer.Picked(took)
 		}
 	}
-	db.together.Add(int64(made1))
+	db.together.Add(int64(nMade))
 	db.batched(len(live))
 	return true
 }
