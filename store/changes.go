@@ -117,6 +117,13 @@ func (db *DB) Subscribe() (changes <-chan switchboard.Change, cancel func()) {
 	}
 }
 
+// listened reports whether anyone here subscribes to changes.
+func (b *broker) listened() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.subs) > 0
+}
+
 func (db *DB) publish(changes []switchboard.Change) {
 	if len(changes) == 0 {
 		return
@@ -320,6 +327,9 @@ func (db *DB) receive(ctx context.Context, conn *pgx.Conn) error {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if !db.broker.listened() {
+			continue // nobody here to tell (a process without a live console)
 		}
 		var batch []wireChange
 		if err := json.Unmarshal([]byte(n.Payload), &batch); err != nil {
