@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,38 @@ func BenchmarkCreateConversation(b *testing.B) {
 					}
 				})
 			}
+		})
+	}
+}
+
+// BenchmarkCreateConcurrently measures creates that arrive together: 16 at
+// a time in one inbox of 10 members, as the API's requests do under load,
+// so that they share commits (SQLite's group commit; PostgreSQL's inbox
+// batch, made in one statement: together.go). ns/op is per create.
+func BenchmarkCreateConcurrently(b *testing.B) {
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			f := newBenchFixture(b, be.dsn(b))
+			ctx := context.Background()
+			if _, _, err := f.seed.members(ctx, f.admin.AccountID, f.inbox, 10); err != nil {
+				b.Fatal(err)
+			}
+			n := switchboard.NewConversation{InboxID: f.inbox, Message: "Hello"}
+			b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					conv, err := f.db.CreateConversation(ctx, f.admin, n)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if conv.Assignee == nil {
+						b.Error("not auto-assigned")
+						return
+					}
+				}
+			})
 		})
 	}
 }
