@@ -187,7 +187,8 @@ WITH p AS (
   -- EXISTS under an OR, a generic plan made while the table was small may
   -- hash every stored key instead, which grows with the table.
   SELECT g.*, row_number() OVER (ORDER BY g.ord) - 1 AS j FROM given g
-  LEFT JOIN LATERAL (SELECT 1 AS made FROM conversations k WHERE k.create_key = g.create_key LIMIT 1) k ON TRUE
+  LEFT JOIN LATERAL (SELECT 1 AS made FROM conversations k
+                     WHERE g.create_key IS NOT NULL AND k.create_key = g.create_key LIMIT 1) k ON TRUE
   WHERE k.made IS NULL AND NOT EXISTS (SELECT 1 FROM given e WHERE e.create_key = g.create_key AND e.ord < g.ord)
 ), ok AS (
   SELECT p.*, EXISTS (SELECT 1 FROM inbox_members m JOIN account_users au ON au.account_id = p.account AND au.user_id = m.user_id
