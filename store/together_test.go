@@ -173,6 +173,34 @@ func TestCreatesMadeTogether(t *testing.T) {
 	}
 }
 
+// When no member is online, creates made together go round all the
+// members (ROUTING.md rule 2), each in turn, as they would one by one.
+func TestCreatesMadeTogetherWhenNoneOnline(t *testing.T) {
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, storetest.Postgres(t)(t))
+	in, m := togetherInbox(t, db, admin)
+	for _, id := range m {
+		if err := db.SetAvailability(ctx, admin, id, switchboard.Offline); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := store.MadeTogether(db)
+	ns := make([]switchboard.NewConversation, 6)
+	for i := range ns {
+		ns[i] = switchboard.NewConversation{InboxID: in.ID}
+	}
+	convs := createQueued(t, db, admin, in.ID, ns)
+	if got := store.MadeTogether(db) - before; got != int64(len(ns)) {
+		t.Fatalf("%d of the %d queued creates were made together", got, len(ns))
+	}
+	slices.SortFunc(convs, func(a, b switchboard.Conversation) int { return int(a.ID - b.ID) })
+	for j, c := range convs {
+		if want := m[j%len(m)]; c.Assignee == nil || c.Assignee.ID != want {
+			t.Errorf("create %d of the batch: assignee %+v, want %d (every member in turn)", j, c.Assignee, want)
+		}
+	}
+}
+
 // A create with a key is made once when made together: a second create
 // with the key in the same batch, and one with the key of a conversation
 // made before, are answered with that conversation, write nothing and take
