@@ -184,12 +184,13 @@ func js[T any](t *testing.T, ctx context.Context, expression string) T {
 	return get(t, ctx, chromedp.Evaluate[T](expression))
 }
 
-// textOf returns the visible text of the element with id, read in one
-// step: a live update may replace the element between chromedp's finding a
-// node and reading it ("No node with given id found").
+// textOf returns the visible text of the element with id ("" when it is
+// missing or not shown, as chromedp.Text), read in one step: a live update
+// may replace the element between chromedp's finding a node and reading it
+// ("No node with given id found").
 func textOf(t *testing.T, ctx context.Context, id string) string {
 	t.Helper()
-	return js[string](t, ctx, fmt.Sprintf(`document.getElementById(%q)?.innerText ?? ""`, id))
+	return js[string](t, ctx, fmt.Sprintf(`(e => e && e.checkVisibility() ? e.innerText : "")(document.getElementById(%q))`, id))
 }
 
 func (c *console) url(format string, args ...any) string {
