@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/switchboard/switchboard"
 )
@@ -23,10 +24,20 @@ import (
 // inboxQueue is one inbox's queue in this process.
 type inboxQueue struct {
 	inboxID int64
-	mu      sync.Mutex
-	busy    bool            // a batch is running
-	waiting []*writeRequest // in arrival order
+	// apartUntil: until then its batches run one by one, since the last
+	// that tried found that its creates could not be made together (the
+	// inbox's mode, its queue, the account's webhooks: each try would
+	// cost a round trip and a turn at the lock). Only a batch's leader
+	// uses it, and the lead passes from one to the next by channel.
+	apartUntil time.Time
+	mu         sync.Mutex
+	busy       bool            // a batch is running
+	waiting    []*writeRequest // in arrival order
 }
+
+// apartFor is how long an inbox's batches run one by one after one found
+// that its creates could not be made together.
+const apartFor = time.Second
 
 // errLead tells a waiting request that it leads the next batch.
 var errLead = errors.New("lead the next batch")
@@ -85,16 +96,23 @@ func (db *DB) inboxTx(ctx context.Context, inboxID int64, fn func(tx *txn) error
 func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 	defer q.handOver()
 	reqs := []*writeRequest{first}
-	together := first.together != nil
+	apart := time.Now().Before(q.apartUntil)
+	together := first.together != nil && !apart
 	if together {
 		reqs = append(reqs, q.takeTogether(maxBatch-1)...)
 	}
 	results := make([]error, len(reqs))
-	if together && db.createTogether(q.inboxID, reqs, results) {
-		for i, req := range reqs[1:] {
-			req.done <- results[i+1]
+	if together {
+		done, err := db.createTogether(q.inboxID, reqs, results)
+		if done {
+			for i, req := range reqs[1:] {
+				req.done <- results[i+1]
+			}
+			return results[0]
 		}
-		return results[0]
+		if err == nil {
+			q.apartUntil = time.Now().Add(apartFor)
+		}
 	}
 	run := func(tx *txn, i int) error {
 		if err := reqs[i].ctx.Err(); err != nil {
@@ -116,7 +134,7 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 	// otherwise wait for its commit and a turn of their own
 	// (BENCHMARKS.md).
 	take := func() {
-		reqs = append(reqs, q.take(maxBatch-len(reqs), together)...)
+		reqs = append(reqs, q.take(maxBatch-len(reqs), together || apart)...)
 		for len(results) < len(reqs) {
 			results = append(results, nil)
 		}

@@ -3,10 +3,12 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/switchboard/switchboard"
@@ -52,14 +54,26 @@ func (db *DB) togetherCreate(c switchboard.Caller, n switchboard.NewConversation
 // allowed, in one transaction of statements sent together (LockInbox,
 // InsertCreatedBatch) and committed with them, one round trip in all, so
 // that the inbox's lock is held for PostgreSQL's work and the commit only.
-// It notes in results the requests that were gone, and returns true when
-// every request is answered: made and committed, or gone. It returns false
-// when it made none: one statement cannot make them as each would be made
-// alone (nothing was written), or the statements failed (rolled back; or
-// the connection was lost with them, and then, as with any batch whose
-// commit fails, the creates run again one by one though it may have
-// committed); they are then to run one by one.
-func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []error) bool {
+// It notes in results the requests that were gone, and returns done when
+// every request is answered: made and committed, or gone. Otherwise it made
+// none and they are to run one by one: with err nil when one statement
+// cannot make them as each would be made alone (nothing was written), or
+// with the statements' error when PostgreSQL refused them (rolled back) or
+// they were never sent. A connection lost after they were sent may have
+// committed them: each is then answered with the error, none run again.
+func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []error) (done bool, err error) {
+	defer func() {
+		// The leader runs this for others: each is answered whatever
+		// happens (a panic may come after the commit: none runs again).
+		if p := recover(); p != nil {
+			for i := range results {
+				if results[i] == nil {
+					results[i] = fmt.Errorf("create together panicked: %v", p)
+				}
+			}
+			done, err = true, nil
+		}
+	}()
 	var live []int // those still asked for, in arrival order
 	for i, r := range reqs {
 		if err := r.ctx.Err(); err != nil {
@@ -69,12 +83,12 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		live = append(live, i)
 	}
 	if len(live) == 0 {
-		return true
+		return true, nil
 	}
 	caller := reqs[live[0]].together.caller
 	for _, i := range live {
 		if reqs[i].together.caller.AccountID != caller.AccountID {
-			return false // a refusal to find
+			return false, nil // a refusal to find
 		}
 	}
 	n := len(live)
@@ -95,7 +109,7 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 	var readErr error // a row that could not be read, of a transaction that commits
 	conn, err := db.write.Conn(ctx)
 	if err != nil {
-		return false
+		return false, err
 	}
 	defer conn.Close()
 	err = conn.Raw(func(driverConn any) error {
@@ -146,8 +160,17 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		}
 		return br.Close() // the commit's answer
 	})
+	if err != nil && !errors.As(err, new(*pgconn.PgError)) && !pgconn.SafeToRetry(err) {
+		// The connection failed after the batch was sent: it may have
+		// committed. Run again, a create without a key would be made
+		// twice; each is answered with the error instead.
+		for _, i := range live {
+			results[i] = fmt.Errorf("create together: %w", err)
+		}
+		return true, nil
+	}
 	if err != nil {
-		return false
+		return false, err // PostgreSQL refused it (rolled back), or it was never sent
 	}
 	if readErr != nil {
 		// Committed, but not all of it could be read: each is answered
@@ -155,10 +178,10 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		for _, i := range live {
 			results[i] = fmt.Errorf("create together: %w", readErr)
 		}
-		return true
+		return true, nil
 	}
 	if nMade == 0 {
-		return false
+		return false, nil
 	}
 	// Committed: the rest only answers and tells.
 	tx := &txn{}
@@ -194,5 +217,5 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 	}
 	db.together.Add(int64(nMade))
 	db.batched(len(live))
-	return true
+	return true, nil
 }
