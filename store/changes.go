@@ -43,6 +43,8 @@ type txn struct {
 	// pending holds the reassignments it leaves under way, to go on with
 	// after its commit (offline.go).
 	pending []pendingReassign
+	// auth: it changes what authentication finds (authcache.go).
+	auth bool
 	// detached: its statements run to their end whatever becomes of the
 	// request (SQLite's writer, which answers a write it has taken in any
 	// case). The driver then watches no context: modernc's SQLite starts a
@@ -60,6 +62,13 @@ func (tx *txn) ctx(ctx context.Context) context.Context {
 }
 
 func (tx *txn) changed(c switchboard.Change) { tx.changes = append(tx.changes, c) }
+
+// authExec runs a statement that changes what authentication finds: a
+// user's name, a membership, a session (authcache.go).
+func (tx *txn) authExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	tx.auth = true
+	return tx.ExecContext(ctx, query, args...)
+}
 
 // lockedInboxes returns the inboxes whose routing lock tx holds, in id
 // order.
@@ -169,14 +178,24 @@ type wireChange struct {
 	UserID         int64                  `json:"u,omitempty"`
 }
 
+// authPayload is the notification of a write that changes what
+// authentication finds (authcache.go); changes travel as JSON arrays.
+const authPayload = "auth"
+
+// note is what a committed transaction has to tell the other processes.
+type note struct {
+	changes []switchboard.Change
+	auth    bool // it changes what authentication finds
+}
+
 // notifyLater hands a committed transaction's changes to the notifier,
 // which tells every process (PostgreSQL).
-func (db *DB) notifyLater(changes []switchboard.Change) {
-	if len(changes) == 0 {
+func (db *DB) notifyLater(changes []switchboard.Change, auth bool) {
+	if len(changes) == 0 && !auth {
 		return
 	}
 	select {
-	case db.notes <- changes:
+	case db.notes <- note{changes: changes, auth: auth}:
 	case <-db.notesStop:
 	}
 }
@@ -191,7 +210,7 @@ func (db *DB) notifyLater(changes []switchboard.Change) {
 // change behind until the next one (they reread their whole view then);
 // the data and the webhooks' outbox are committed already.
 func (db *DB) startNotifier() {
-	db.notes = make(chan []switchboard.Change, 1024)
+	db.notes = make(chan note, 1024)
 	db.notesStop = make(chan struct{})
 	db.notesDone = make(chan struct{})
 	go db.notifier()
@@ -210,22 +229,24 @@ func (db *DB) notifier() {
 	defer close(db.notesDone)
 	for {
 		var changes []switchboard.Change
+		auth := false
 		select {
-		case c := <-db.notes:
-			changes = c
+		case n := <-db.notes:
+			changes, auth = n.changes, n.auth
 		case <-db.notesStop:
 		}
 	gather:
 		for len(changes) < 10000 {
 			select {
-			case c := <-db.notes:
-				changes = append(changes, c...)
+			case n := <-db.notes:
+				changes = append(changes, n.changes...)
+				auth = auth || n.auth
 			default:
 				break gather
 			}
 		}
-		if err := db.notify(changes); err != nil {
-			slog.Warn("telling other processes of changes failed", "changes", len(changes), "err", err)
+		if err := db.notify(changes, auth); err != nil {
+			slog.Warn("telling other processes of changes failed", "changes", len(changes), "auth", auth, "err", err)
 		}
 		select {
 		case <-db.notesStop:
@@ -238,10 +259,13 @@ func (db *DB) notifier() {
 }
 
 // notify sends changes with pg_notify in one statement, in payloads under
-// PostgreSQL's 8000-byte limit.
-func (db *DB) notify(changes []switchboard.Change) error {
+// PostgreSQL's 8000-byte limit, and, when auth, authPayload first.
+func (db *DB) notify(changes []switchboard.Change, auth bool) error {
 	changes = dedupe(changes)
 	var payloads []string
+	if auth {
+		payloads = append(payloads, authPayload)
+	}
 	for len(changes) > 0 {
 		n := min(len(changes), 100)
 		batch := make([]wireChange, n)
@@ -281,6 +305,7 @@ func (db *DB) startListening(ctx context.Context, dsn string) error {
 	if err != nil {
 		return fmt.Errorf("listen for changes: %w", err)
 	}
+	db.auth.keep(true) // every write that changes lookups is heard from now on
 	ctx, db.stopListening = context.WithCancel(context.Background())
 	db.listenDone = make(chan struct{})
 	go db.listen(ctx, dsn, conn)
@@ -305,6 +330,9 @@ func (db *DB) listen(ctx context.Context, dsn string, conn *pgx.Conn) {
 	defer close(db.listenDone)
 	for {
 		err := db.receive(ctx, conn)
+		// Writes that change lookups may go unheard until the next
+		// LISTEN: authentication asks the database meanwhile.
+		db.auth.keep(false)
 		conn.Close(context.Background())
 		for ctx.Err() == nil {
 			slog.Warn("listening for changes failed; reconnecting", "err", err)
@@ -313,6 +341,7 @@ func (db *DB) listen(ctx context.Context, dsn string, conn *pgx.Conn) {
 			case <-time.After(time.Second):
 			}
 			if conn, err = listenConn(ctx, dsn, db.channel); err == nil {
+				db.auth.keep(true)
 				break
 			}
 		}
@@ -327,6 +356,10 @@ func (db *DB) receive(ctx context.Context, conn *pgx.Conn) error {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if n.Payload == authPayload {
+			db.auth.changed()
+			continue
 		}
 		if !db.broker.listened() {
 			continue // nobody here to tell (a process without a live console)

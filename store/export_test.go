@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // SetBetweenSteps makes db run f before each step of a reassignment after
 // the first, for tests of what may happen between them; an error from f
@@ -39,4 +42,19 @@ func InboxWaiting(db *DB, inboxID int64) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.waiting)
+}
+
+// SetAuthCacheFor sets how long db keeps a user that authentication found
+// (authcache.go) before it asks the database again.
+func SetAuthCacheFor(db *DB, d time.Duration) {
+	db.auth.mu.Lock()
+	db.auth.ttl = d
+	db.auth.mu.Unlock()
+}
+
+// AuthKept returns how many users db keeps for authentication.
+func AuthKept(db *DB) int {
+	db.auth.mu.Lock()
+	defer db.auth.mu.Unlock()
+	return len(db.auth.entries)
 }

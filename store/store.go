@@ -70,7 +70,7 @@ type DB struct {
 	channel       string // the PostgreSQL channel of committed changes
 	// notes feeds the notifier (PostgreSQL), which sends committed changes
 	// to every process.
-	notes     chan []switchboard.Change
+	notes     chan note
 	notesStop chan struct{}
 	notesOnce sync.Once
 	notesDone chan struct{}
@@ -91,6 +91,8 @@ type DB struct {
 	// ReassignStep is how many conversations one transaction moves when a
 	// user goes offline (offline.go); 0 means DefaultReassignStep.
 	ReassignStep int
+	// auth keeps the users that authentication found (authcache.go).
+	auth authCache
 	// reassigning counts the reassignments in steps this process runs.
 	reassigning counts
 	// betweenSteps, when set (tests), runs before each step of a
@@ -171,7 +173,8 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	pool.SetMaxOpenConns(16)
 	pool.SetMaxIdleConns(16)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
-	db, err := finishOpen(ctx, &DB{write: pool, read: pool, postgres: true, q: q, Now: time.Now, process: rand.Text(), dsn: dsn}, "migrations/postgres")
+	db, err := finishOpen(ctx, &DB{write: pool, read: pool, postgres: true, q: q, Now: time.Now, process: rand.Text(), dsn: dsn,
+		auth: authCache{off: true}}, "migrations/postgres")
 	if err != nil {
 		return nil, err
 	}
@@ -369,8 +372,11 @@ func (db *DB) tryTxWith(ctx context.Context, detached bool, fn func(tx *txn) err
 // process's subscribers (on PostgreSQL they travel by NOTIFY), its
 // assignments to the metrics.
 func (db *DB) committed(tx *txn) {
+	if tx.auth {
+		db.auth.changed() // before the write is answered
+	}
 	if db.postgres {
-		db.notifyLater(tx.changes)
+		db.notifyLater(tx.changes, tx.auth)
 	} else {
 		db.publish(tx.changes)
 	}

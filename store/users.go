@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/switchboard/switchboard"
 	"golang.org/x/crypto/bcrypt"
@@ -93,7 +94,7 @@ func (db *DB) SignIn(ctx context.Context, email, password string) (switchboard.U
 func (db *DB) SignOut(ctx context.Context, userID int64, session string) error {
 	err := db.availabilityTx(ctx, func(tx *txn) error {
 		if session != "" {
-			if _, err := tx.ExecContext(ctx, db.q.DeleteSession, hashToken(session)); err != nil {
+			if _, err := tx.authExec(ctx, db.q.DeleteSession, hashToken(session)); err != nil {
 				return err
 			}
 		}
@@ -124,7 +125,22 @@ func (db *DB) UserBySession(ctx context.Context, token string) (switchboard.User
 	return db.userBy(ctx, db.q.UserBySession, hashToken(token))
 }
 
+// userBy returns the user that query finds by key, kept or looked up
+// (authcache.go).
 func (db *DB) userBy(ctx context.Context, query, key string) (switchboard.User, error) {
+	k := authKey{query: query, hash: key}
+	if u, ok := db.auth.get(k, time.Now()); ok {
+		return u, nil
+	}
+	gen, keep := db.auth.generation()
+	u, err := db.lookUpUser(ctx, query, key)
+	if err == nil && keep {
+		db.auth.put(k, u, gen, time.Now())
+	}
+	return u, err
+}
+
+func (db *DB) lookUpUser(ctx context.Context, query, key string) (switchboard.User, error) {
 	// A lookup by a unique key, too short to be worth cancelling: without a
 	// context that can end, the drivers start no goroutine to watch it.
 	rows, err := db.reads.QueryContext(context.WithoutCancel(ctx), query, key)
@@ -241,7 +257,7 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	if err := tx.QueryRowContext(ctx, db.q.Membership, accountID, userID).Scan(&role, &old, &autoOffline); err != nil {
 		return notFoundOr(err, "agent")
 	}
-	if _, err := tx.ExecContext(ctx, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
+	if _, err := tx.authExec(ctx, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
 		return err
 	}
 	if db.postgres {

@@ -1,0 +1,190 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/storetest"
+)
+
+// membershipIn returns u's membership in accountID, if any.
+func membershipIn(u switchboard.User, accountID int64) (switchboard.Membership, bool) {
+	for _, m := range u.Accounts {
+		if m.AccountID == accountID {
+			return m, true
+		}
+	}
+	return switchboard.Membership{}, false
+}
+
+// signedInAgent creates an administrator of the caller's account, signs
+// them in and returns them with their session.
+func signedInAgent(t *testing.T, db *store.DB, admin switchboard.Caller, email string) (switchboard.User, string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "Bea", Email: email, Role: switchboard.RoleAdministrator, Password: "password123"}); err != nil {
+		t.Fatal(err)
+	}
+	u, session, err := db.SignIn(ctx, email, "password123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, session
+}
+
+// TestAuthenticationSeesWrites: authentication keeps the users it finds,
+// and every write that changes what it finds drops them before the write
+// is answered, so the next request sees the write.
+func TestAuthenticationSeesWrites(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			db, admin := openWithAdministrator(t, b.DSN(t)(t))
+			store.SetAuthCacheFor(db, time.Hour) // only the writes end what is kept
+			ctx := context.Background()
+			other, err := db.CreateAccount(ctx, "Other")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases := []struct {
+				name      string
+				bySession bool
+				change    func(t *testing.T, u switchboard.User, session string) error
+				check     func(t *testing.T, u switchboard.User, err error)
+			}{
+				{name: "renamed",
+					change: func(t *testing.T, u switchboard.User, _ string) error {
+						name := "Renamed"
+						_, err := db.UpdateAgent(ctx, admin, u.ID, switchboard.AgentUpdate{Name: &name})
+						return err
+					},
+					check: func(t *testing.T, u switchboard.User, err error) {
+						if err != nil || u.Name != "Renamed" {
+							t.Errorf("after a rename: %q, %v; want Renamed", u.Name, err)
+						}
+					}},
+				{name: "demoted",
+					change: func(t *testing.T, u switchboard.User, _ string) error {
+						role := switchboard.RoleAgent
+						_, err := db.UpdateAgent(ctx, admin, u.ID, switchboard.AgentUpdate{Role: &role})
+						return err
+					},
+					check: func(t *testing.T, u switchboard.User, err error) {
+						m, _ := membershipIn(u, admin.AccountID)
+						if err != nil || m.Role != switchboard.RoleAgent {
+							t.Errorf("after a demotion: role %q, %v; want agent", m.Role, err)
+						}
+					}},
+				{name: "busy",
+					change: func(t *testing.T, u switchboard.User, _ string) error {
+						self := switchboard.Caller{UserID: u.ID, AccountID: admin.AccountID, Role: switchboard.RoleAdministrator}
+						return db.SetAvailability(ctx, self, u.ID, switchboard.Busy)
+					},
+					check: func(t *testing.T, u switchboard.User, err error) {
+						m, _ := membershipIn(u, admin.AccountID)
+						if err != nil || m.Availability != switchboard.Busy {
+							t.Errorf("after going busy: %q, %v; want busy", m.Availability, err)
+						}
+					}},
+				{name: "removed from the account",
+					change: func(t *testing.T, u switchboard.User, _ string) error {
+						return db.RemoveAgent(ctx, admin, u.ID)
+					},
+					check: func(t *testing.T, u switchboard.User, err error) {
+						if _, in := membershipIn(u, admin.AccountID); err != nil || in {
+							t.Errorf("after a removal: still in the account %v, %v", in, err)
+						}
+					}},
+				{name: "added to an account",
+					change: func(t *testing.T, u switchboard.User, _ string) error {
+						return db.AddAccountUser(ctx, other.ID, u.ID, switchboard.RoleAgent)
+					},
+					check: func(t *testing.T, u switchboard.User, err error) {
+						if _, in := membershipIn(u, other.ID); err != nil || !in {
+							t.Errorf("after an addition: in the other account %v, %v", in, err)
+						}
+					}},
+				{name: "signed out", bySession: true,
+					change: func(t *testing.T, u switchboard.User, session string) error {
+						return db.SignOut(ctx, u.ID, session)
+					},
+					check: func(t *testing.T, u switchboard.User, err error) {
+						if e, ok := errors.AsType[*switchboard.Error](err); !ok || e.Code != switchboard.EUNAUTHORIZED {
+							t.Errorf("the session after its sign-out: user %d, %v; want unauthorized", u.ID, err)
+						}
+					}},
+			}
+			for i, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					u, session := signedInAgent(t, db, admin, fmt.Sprintf("kept%d@example.com", i))
+					lookUp := func() (switchboard.User, error) {
+						if c.bySession {
+							return db.UserBySession(ctx, session)
+						}
+						return db.UserByAccessToken(ctx, u.AccessToken)
+					}
+					for range 2 {
+						if _, err := lookUp(); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if n := store.AuthKept(db); n != 1 {
+						t.Fatalf("after two lookups %d users kept, want 1", n)
+					}
+					if err := c.change(t, u, session); err != nil {
+						t.Fatal(err)
+					}
+					got, err := lookUp()
+					c.check(t, got, err)
+				})
+			}
+		})
+	}
+}
+
+// TestPostgresAuthenticationHearsOtherProcesses: a demotion made by one
+// process reaches the users that another keeps, by its notification alone
+// (they would serve for an hour otherwise).
+func TestPostgresAuthenticationHearsOtherProcesses(t *testing.T) {
+	dsn := storetest.Postgres(t)(t)
+	ctx := context.Background()
+	a, admin := openWithAdministrator(t, dsn)
+	b, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	store.SetAuthCacheFor(b, time.Hour)
+	u, _ := signedInAgent(t, a, admin, "bea@example.com")
+	for range 2 {
+		got, err := b.UserByAccessToken(ctx, u.AccessToken)
+		if m, _ := membershipIn(got, admin.AccountID); err != nil || m.Role != switchboard.RoleAdministrator {
+			t.Fatalf("before: role %q, %v", m.Role, err)
+		}
+	}
+	if n := store.AuthKept(b); n != 1 {
+		t.Fatalf("the other process keeps %d users, want 1", n)
+	}
+	role := switchboard.RoleAgent
+	if _, err := a.UpdateAgent(ctx, admin, u.ID, switchboard.AgentUpdate{Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second) // a hang guard, not a speed check
+	for {
+		got, err := b.UserByAccessToken(ctx, u.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := membershipIn(got, admin.AccountID); m.Role == switchboard.RoleAgent {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the other process still finds the demoted user an administrator")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
