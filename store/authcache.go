@@ -45,10 +45,11 @@ type authCache struct {
 	ttl     time.Duration // authCacheFor unless set (tests)
 }
 
-// authKey is a lookup's query (token or session) and the hash of what it
-// looked up.
+// authKey is what a lookup looked up: the hash of an access token, or of a
+// session's.
 type authKey struct {
-	query, hash string
+	session bool
+	hash    string
 }
 
 type authEntry struct {

@@ -117,23 +117,22 @@ func (db *DB) SignOut(ctx context.Context, userID int64, session string) error {
 
 // UserByAccessToken returns the user whose personal access token is token.
 func (db *DB) UserByAccessToken(ctx context.Context, token string) (switchboard.User, error) {
-	return db.userBy(ctx, db.q.UserByToken, hashToken(token))
+	return db.userBy(ctx, db.q.UserByToken, authKey{hash: hashToken(token)})
 }
 
 // UserBySession returns the user whose cookie session is token.
 func (db *DB) UserBySession(ctx context.Context, token string) (switchboard.User, error) {
-	return db.userBy(ctx, db.q.UserBySession, hashToken(token))
+	return db.userBy(ctx, db.q.UserBySession, authKey{session: true, hash: hashToken(token)})
 }
 
-// userBy returns the user that query finds by key, kept or looked up
+// userBy returns the user that query finds by k's hash, kept or looked up
 // (authcache.go).
-func (db *DB) userBy(ctx context.Context, query, key string) (switchboard.User, error) {
-	k := authKey{query: query, hash: key}
+func (db *DB) userBy(ctx context.Context, query string, k authKey) (switchboard.User, error) {
 	if u, ok := db.auth.get(k, time.Now()); ok {
 		return u, nil
 	}
 	gen, keep := db.auth.generation()
-	u, err := db.lookUpUser(ctx, query, key)
+	u, err := db.lookUpUser(ctx, query, k.hash)
 	if err == nil && keep {
 		db.auth.put(k, u, gen, time.Now())
 	}
