@@ -73,6 +73,9 @@ func (db *DB) CreateAgent(ctx context.Context, c switchboard.Caller, n switchboa
 	}
 	var agent switchboard.Agent
 	err = db.inTx(ctx, func(tx *txn) error {
+		if err := db.stillAdministrator(ctx, tx, c); err != nil {
+			return err
+		}
 		var id int64
 		var ignored string
 		err := tx.QueryRowContext(ctx, db.q.UserByEmail, n.Email).Scan(&id, &ignored)
@@ -119,6 +122,9 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 	}
 	var agent switchboard.Agent
 	err := db.availabilityTx(ctx, func(tx *txn) error {
+		if err := db.stillAdministrator(ctx, tx, c); err != nil {
+			return err
+		}
 		// A change of role may move conversations in any inbox of the
 		// account; one of availability, only in the user's (as when users
 		// change their own).
@@ -208,6 +214,9 @@ func (db *DB) RemoveAgent(ctx context.Context, c switchboard.Caller, id int64) e
 		return err
 	}
 	err := db.inTx(ctx, func(tx *txn) error {
+		if err := db.stillAdministrator(ctx, tx, c); err != nil {
+			return err
+		}
 		return db.removeAccountUser(ctx, tx, c.AccountID, id, &c.UserID)
 	})
 	if err != nil {

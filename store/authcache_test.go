@@ -188,3 +188,66 @@ func TestPostgresAuthenticationHearsOtherProcesses(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestDemotedAdministratorWritesNothing: a caller who was an administrator
+// when authentication found them, and no longer is (another process
+// demoted them a moment ago, or removed them), may not leave what an
+// administrator's write leaves: a role, a member, an inbox, a webhook.
+func TestDemotedAdministratorWritesNothing(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			db, admin := openWithAdministrator(t, b.DSN(t)(t))
+			ctx := context.Background()
+			in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Web"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			writes := []struct {
+				name  string
+				write func(stale switchboard.Caller) error
+			}{
+				{"promote themselves", func(stale switchboard.Caller) error {
+					role := switchboard.RoleAdministrator
+					_, err := db.UpdateAgent(ctx, stale, stale.UserID, switchboard.AgentUpdate{Role: &role})
+					return err
+				}},
+				{"create an administrator", func(stale switchboard.Caller) error {
+					_, err := db.CreateAgent(ctx, stale, switchboard.NewAgent{Name: "Mal", Email: fmt.Sprintf("mal%d@example.com", stale.UserID), Role: switchboard.RoleAdministrator})
+					return err
+				}},
+				{"join an inbox", func(stale switchboard.Caller) error {
+					_, err := db.ChangeMembers(ctx, stale, in.ID, []int64{stale.UserID}, store.AddMembers)
+					return err
+				}},
+				{"create an inbox", func(stale switchboard.Caller) error {
+					_, err := db.CreateInbox(ctx, stale, switchboard.NewInbox{Name: "Mine"})
+					return err
+				}},
+				{"add a webhook", func(stale switchboard.Caller) error {
+					_, err := db.CreateWebhook(ctx, stale, switchboard.NewWebhook{URL: "https://example.com/hook"})
+					return err
+				}},
+			}
+			for i, w := range writes {
+				for _, how := range []string{"demoted", "removed"} {
+					t.Run(w.name+"/"+how, func(t *testing.T) {
+						u, _ := signedInAgent(t, db, admin, fmt.Sprintf("stale%d%s@example.com", i, how))
+						stale := switchboard.Caller{UserID: u.ID, AccountID: admin.AccountID, Role: switchboard.RoleAdministrator}
+						if how == "demoted" {
+							role := switchboard.RoleAgent
+							if _, err := db.UpdateAgent(ctx, admin, u.ID, switchboard.AgentUpdate{Role: &role}); err != nil {
+								t.Fatal(err)
+							}
+						} else if err := db.RemoveAgent(ctx, admin, u.ID); err != nil {
+							t.Fatal(err)
+						}
+						err := w.write(stale)
+						if e, ok := errors.AsType[*switchboard.Error](err); !ok || e.Code != switchboard.EFORBIDDEN {
+							t.Fatalf("a %s administrator's write: %v, want forbidden", how, err)
+						}
+					})
+				}
+			}
+		})
+	}
+}

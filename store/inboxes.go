@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -14,6 +16,24 @@ func requireAdministrator(c switchboard.Caller) error {
 		return switchboard.Errorf(switchboard.EFORBIDDEN, "only administrators may do this")
 	}
 	return nil
+}
+
+// stillAdministrator refuses an administrator's write unless the caller is
+// one as the write's transaction reads the account: authentication may have
+// kept the caller from before a demotion or removal that another process
+// committed a moment ago (authcache.go), and what such a write leaves (a
+// role, a member, a webhook) would outlast the moment. It does not lock:
+// inbox locks come before users' rows (setAvailability), and a demotion
+// still under way when it reads is the race that authentication always had.
+func (db *DB) stillAdministrator(ctx context.Context, tx *txn, c switchboard.Caller) error {
+	var role switchboard.Role
+	var availability switchboard.Availability
+	var autoOffline bool
+	err := tx.QueryRowContext(ctx, db.q.Membership, c.AccountID, c.UserID).Scan(&role, &availability, &autoOffline)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && role != switchboard.RoleAdministrator {
+		return switchboard.Errorf(switchboard.EFORBIDDEN, "only administrators may do this")
+	}
+	return err
 }
 
 // inbox loads an inbox of the account and its rotation's last pick.
@@ -102,6 +122,9 @@ func (db *DB) CreateInbox(ctx context.Context, c switchboard.Caller, n switchboa
 	}
 	var in switchboard.Inbox
 	err := db.inTx(ctx, func(tx *txn) error {
+		if err := db.stillAdministrator(ctx, tx, c); err != nil {
+			return err
+		}
 		var id int64
 		err := tx.QueryRowContext(ctx, db.q.InsertInbox, c.AccountID, n.Name, n.WebhookURL,
 			n.EnableAutoAssignment, n.EnableAutoReassignment, n.MaxAssignmentLimit, n.AssignmentMode, millis(db.Now())).Scan(&id)
@@ -128,6 +151,9 @@ func (db *DB) UpdateInbox(ctx context.Context, c switchboard.Caller, id int64, u
 	}
 	var in switchboard.Inbox
 	err := db.inTx(ctx, func(tx *txn) error {
+		if err := db.stillAdministrator(ctx, tx, c); err != nil {
+			return err
+		}
 		if err := db.updateInbox(ctx, tx, c, id, u); err != nil {
 			return err
 		}
@@ -191,6 +217,9 @@ func (db *DB) UpdateCollaborators(ctx context.Context, c switchboard.Caller, inb
 		return err
 	}
 	err := db.inTx(ctx, func(tx *txn) error {
+		if err := db.stillAdministrator(ctx, tx, c); err != nil {
+			return err
+		}
 		// The locks members leaving need come first, in order.
 		if err := db.lockMembersInboxes(ctx, tx, c.AccountID, inboxID); err != nil {
 			return err
@@ -245,6 +274,9 @@ func (db *DB) ChangeMembers(ctx context.Context, c switchboard.Caller, inboxID i
 	}
 	var members []switchboard.Agent
 	err := db.inTx(ctx, func(tx *txn) (err error) {
+		if err := db.stillAdministrator(ctx, tx, c); err != nil {
+			return err
+		}
 		members, err = db.changeMembers(ctx, tx, c, inboxID, userIDs, how)
 		return err
 	})

@@ -24,6 +24,9 @@ func (db *DB) CreateWebhook(ctx context.Context, c switchboard.Caller, n switchb
 	w := switchboard.Webhook{AccountID: c.AccountID, URL: n.URL, Secret: newToken() + newToken(),
 		Subscriptions: n.Subscriptions, CreatedAt: db.Now()}
 	err := db.inTx(ctx, func(tx *txn) error {
+		if err := db.stillAdministrator(ctx, tx, c); err != nil {
+			return err
+		}
 		return tx.QueryRowContext(ctx, db.q.InsertWebhook, c.AccountID, w.URL, w.Secret,
 			strings.Join(w.Subscriptions, " "), millis(w.CreatedAt)).Scan(&w.ID)
 	})
@@ -84,6 +87,9 @@ func (db *DB) DeleteWebhook(ctx context.Context, c switchboard.Caller, id int64)
 		return err
 	}
 	return db.inTx(ctx, func(tx *txn) error {
+		if err := db.stillAdministrator(ctx, tx, c); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, db.q.DeleteWebhook, id, c.AccountID)
 		if err != nil {
 			return err
