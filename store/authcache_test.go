@@ -251,3 +251,91 @@ func TestDemotedAdministratorWritesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthenticationKeepsNothingFromBeforeAWrite: a lookup that read the
+// database before a write that changes it committed does not keep what it
+// read.
+func TestAuthenticationKeepsNothingFromBeforeAWrite(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			db, admin := openWithAdministrator(t, b.DSN(t)(t))
+			store.SetAuthCacheFor(db, time.Hour)
+			ctx := context.Background()
+			u, _ := signedInAgent(t, db, admin, "bea@example.com")
+			renamed := false
+			store.SetAuthLooked(db, func() {
+				if renamed {
+					return
+				}
+				renamed = true
+				name := "Renamed"
+				if _, err := db.UpdateAgent(ctx, admin, u.ID, switchboard.AgentUpdate{Name: &name}); err != nil {
+					t.Error(err)
+				}
+			})
+			if got, err := db.UserByAccessToken(ctx, u.AccessToken); err != nil || got.Name != "Bea" {
+				t.Fatalf("the lookup the rename overtook: %q, %v", got.Name, err)
+			}
+			if got, err := db.UserByAccessToken(ctx, u.AccessToken); err != nil || got.Name != "Renamed" {
+				t.Fatalf("the next lookup: %q, %v; want Renamed", got.Name, err)
+			}
+		})
+	}
+}
+
+// TestAuthenticationKeepsTokensAndSessionsApart: a session's value is not
+// an access token, nor the reverse, kept or not.
+func TestAuthenticationKeepsTokensAndSessionsApart(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			db, admin := openWithAdministrator(t, b.DSN(t)(t))
+			ctx := context.Background()
+			u, session := signedInAgent(t, db, admin, "bea@example.com")
+			for range 2 {
+				if _, err := db.UserBySession(ctx, session); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.UserByAccessToken(ctx, u.AccessToken); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := db.UserByAccessToken(ctx, session); err == nil {
+					t.Fatalf("a session's value taken as an access token: user %d", got.ID)
+				}
+				if got, err := db.UserBySession(ctx, u.AccessToken); err == nil {
+					t.Fatalf("an access token taken as a session: user %d", got.ID)
+				}
+			}
+		})
+	}
+}
+
+// TestAuthenticationSeesSignOutOfUserWithoutAccounts: a sign-out that
+// changes no availability (the user belongs to no account) still ends the
+// session kept.
+func TestAuthenticationSeesSignOutOfUserWithoutAccounts(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			db, _ := openWithAdministrator(t, b.DSN(t)(t))
+			store.SetAuthCacheFor(db, time.Hour)
+			ctx := context.Background()
+			if _, err := db.CreateUser(ctx, "Lone", "lone@example.com", "password123"); err != nil {
+				t.Fatal(err)
+			}
+			u, session, err := db.SignIn(ctx, "lone@example.com", "password123")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if _, err := db.UserBySession(ctx, session); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.SignOut(ctx, u.ID, session); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := db.UserBySession(ctx, session); err == nil {
+				t.Fatalf("the session after its sign-out found user %d", got.ID)
+			}
+		})
+	}
+}

@@ -169,6 +169,14 @@ func channelFor(schema string) string {
 	return "switchboard_changes_" + schema
 }
 
+// authChannelFor names the channel that tells of writes that change what
+// authentication finds (authcache.go): one of its own, which processes of
+// a version before it do not hear (they would take its notifications for
+// bad changes), and a name shorter than channelFor's.
+func authChannelFor(schema string) string {
+	return "switchboard_auth_" + schema
+}
+
 // wireChange is a Change as NOTIFY carries it.
 type wireChange struct {
 	Kind           switchboard.ChangeKind `json:"k"`
@@ -177,10 +185,6 @@ type wireChange struct {
 	InboxID        int64                  `json:"i,omitempty"`
 	UserID         int64                  `json:"u,omitempty"`
 }
-
-// authPayload is the notification of a write that changes what
-// authentication finds (authcache.go); changes travel as JSON arrays.
-const authPayload = "auth"
 
 // note is what a committed transaction has to tell the other processes.
 type note struct {
@@ -259,12 +263,13 @@ func (db *DB) notifier() {
 }
 
 // notify sends changes with pg_notify in one statement, in payloads under
-// PostgreSQL's 8000-byte limit, and, when auth, authPayload first.
+// PostgreSQL's 8000-byte limit, and, when auth, an empty notification on
+// the authentication channel first.
 func (db *DB) notify(changes []switchboard.Change, auth bool) error {
 	changes = dedupe(changes)
-	var payloads []string
+	var channels, payloads []string
 	if auth {
-		payloads = append(payloads, authPayload)
+		channels, payloads = append(channels, db.authChannel), append(payloads, "")
 	}
 	for len(changes) > 0 {
 		n := min(len(changes), 100)
@@ -276,7 +281,7 @@ func (db *DB) notify(changes []switchboard.Change, auth bool) error {
 		if err != nil {
 			return err
 		}
-		payloads = append(payloads, string(payload))
+		channels, payloads = append(channels, db.channel), append(payloads, string(payload))
 		changes = changes[n:]
 	}
 	if len(payloads) == 0 {
@@ -287,8 +292,8 @@ func (db *DB) notify(changes []switchboard.Change, auth bool) error {
 	// The statement is a transaction of its own, whose commit need not wait
 	// for the disk: a notification is not data, and a lost one costs a
 	// console one refresh.
-	_, err := db.write.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, p)
-		FROM unnest($2::text[]) AS p`, db.channel, payloads)
+	_, err := db.write.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify(ch, p)
+		FROM unnest($1::text[], $2::text[]) AS t(ch, p)`, channels, payloads)
 	return err
 }
 
@@ -300,8 +305,8 @@ func (db *DB) startListening(ctx context.Context, dsn string) error {
 	if err := db.read.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		return fmt.Errorf("listen for changes: %w", err)
 	}
-	db.channel = channelFor(schema)
-	conn, err := listenConn(ctx, dsn, db.channel)
+	db.channel, db.authChannel = channelFor(schema), authChannelFor(schema)
+	conn, err := listenConn(ctx, dsn, db.channel, db.authChannel)
 	if err != nil {
 		return fmt.Errorf("listen for changes: %w", err)
 	}
@@ -312,14 +317,16 @@ func (db *DB) startListening(ctx context.Context, dsn string) error {
 	return nil
 }
 
-func listenConn(ctx context.Context, dsn, channel string) (*pgx.Conn, error) {
+func listenConn(ctx context.Context, dsn string, channels ...string) (*pgx.Conn, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
-		conn.Close(context.Background())
-		return nil, err
+	for _, channel := range channels {
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+			conn.Close(context.Background())
+			return nil, err
+		}
 	}
 	return conn, nil
 }
@@ -340,7 +347,7 @@ func (db *DB) listen(ctx context.Context, dsn string, conn *pgx.Conn) {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
 			}
-			if conn, err = listenConn(ctx, dsn, db.channel); err == nil {
+			if conn, err = listenConn(ctx, dsn, db.channel, db.authChannel); err == nil {
 				db.auth.keep(true)
 				break
 			}
@@ -357,7 +364,7 @@ func (db *DB) receive(ctx context.Context, conn *pgx.Conn) error {
 		if err != nil {
 			return err
 		}
-		if n.Payload == authPayload {
+		if n.Channel == db.authChannel {
 			db.auth.changed()
 			continue
 		}

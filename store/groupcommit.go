@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Group commit (SQLite). SQLite has one writer and each commit costs an
@@ -145,9 +146,18 @@ func (db *DB) commitBatch(batch []writeRequest) {
 			return
 		}
 	}
+	auth := slices.ContainsFunc(done, func(tx *txn) bool { return tx != nil && tx.auth })
 	if err := sqlTx.Commit(); err != nil {
+		if auth {
+			db.authChangedMaybe()
+		}
 		fail(fmt.Errorf("commit: %w", err))
 		return
+	}
+	if auth {
+		// Before any write of the batch is answered: the next request of
+		// one answered first must not find a user from before another.
+		db.auth.changed()
 	}
 	committed := 0
 	for i, req := range batch {

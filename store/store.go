@@ -68,6 +68,7 @@ type DB struct {
 	stopListening context.CancelFunc
 	listenDone    chan struct{}
 	channel       string // the PostgreSQL channel of committed changes
+	authChannel   string // and of writes that change authentication's users
 	// notes feeds the notifier (PostgreSQL), which sends committed changes
 	// to every process.
 	notes     chan note
@@ -93,6 +94,9 @@ type DB struct {
 	ReassignStep int
 	// auth keeps the users that authentication found (authcache.go).
 	auth authCache
+	// authLooked, when set (tests), runs after authentication's query and
+	// before what it found is kept.
+	authLooked func()
 	// reassigning counts the reassignments in steps this process runs.
 	reassigning counts
 	// betweenSteps, when set (tests), runs before each step of a
@@ -362,10 +366,22 @@ func (db *DB) tryTxWith(ctx context.Context, detached bool, fn func(tx *txn) err
 		return fmt.Errorf("webhooks: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
+		if tx.auth {
+			db.authChangedMaybe() // a commit whose end went unheard may have happened
+		}
 		return fmt.Errorf("commit: %w", err)
 	}
 	db.committed(tx)
 	return nil
+}
+
+// authChangedMaybe drops what authentication keeps, here and in the other
+// processes, after a write that changes it may have committed.
+func (db *DB) authChangedMaybe() {
+	db.auth.changed()
+	if db.postgres {
+		db.notifyLater(nil, true)
+	}
 }
 
 // committed tells of a write that is now durable: its changes to this

@@ -133,6 +133,9 @@ func (db *DB) userBy(ctx context.Context, query string, k authKey) (switchboard.
 	}
 	gen, keep := db.auth.generation()
 	u, err := db.lookUpUser(ctx, query, k.hash)
+	if db.authLooked != nil {
+		db.authLooked()
+	}
 	if err == nil && keep {
 		db.auth.put(k, u, gen, time.Now())
 	}
