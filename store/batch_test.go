@@ -118,7 +118,7 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 			together(0, 32, nil)
 			commits, largest := obs.largest(0)
 			if largest < 2 {
-				t.Errorf("32 creates sent together never shared a commit (batches %v)", obs.batches)
+				t.Errorf("32 creates sent together never shared a commit (%d commits)", commits)
 			}
 			// A refusal comes before any write, so it does not cost the
 			// others their shared commit.
@@ -129,7 +129,7 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 				together(round.from, round.to, round.failing)
 				before := commits
 				if commits, largest = obs.largest(before); largest < 2 {
-					t.Errorf("8 creates sent with 3 refused ones never shared a commit (batches %v)", obs.batches[before:])
+					t.Errorf("8 creates sent with 3 refused ones never shared a commit (%d commits)", commits-before)
 				}
 			}
 

@@ -160,14 +160,18 @@ func (db *DB) commitBatch(batch []writeRequest) {
 		db.auth.changed()
 	}
 	committed := 0
-	for i, req := range batch {
-		if tx := done[i]; tx != nil {
+	for _, tx := range done {
+		if tx != nil {
 			db.committed(tx)
 			committed++
 		}
+	}
+	// Told before any write is answered, so that what a caller reads after
+	// its answer counts its commit.
+	db.batched(committed)
+	for i, req := range batch {
 		req.done <- results[i]
 	}
-	db.batched(committed)
 }
 
 // batched tells the observer how many writes shared a commit.
