@@ -92,7 +92,7 @@ func (db *DB) createAccountWithAdministrator(ctx context.Context, accountName, n
 		if userID, err = db.insertUserUnique(ctx, tx, n.Name, n.Email, hash); err != nil {
 			return err
 		}
-		_, err = tx.authExec(ctx, db.q.InsertMembership, a.ID, userID, switchboard.RoleAdministrator, switchboard.Offline, true, now)
+		_, err = tx.authExec(ctx, userID, db.q.InsertMembership, a.ID, userID, switchboard.RoleAdministrator, switchboard.Offline, true, now)
 		return err
 	})
 	if err != nil {
@@ -160,7 +160,7 @@ func (db *DB) AddAccountUser(ctx context.Context, accountID, userID int64, role 
 		}
 		a, err := db.agent(ctx, tx, accountID, userID)
 		if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
-			_, err = tx.authExec(ctx, db.q.InsertMembership, accountID, userID, role, switchboard.Offline, true, millis(db.Now()))
+			_, err = tx.authExec(ctx, userID, db.q.InsertMembership, accountID, userID, role, switchboard.Offline, true, millis(db.Now()))
 			return err
 		} else if err != nil {
 			return err
@@ -170,7 +170,7 @@ func (db *DB) AddAccountUser(ctx context.Context, accountID, userID int64, role 
 				return err
 			}
 		}
-		if _, err := tx.authExec(ctx, db.q.UpdateMembership, role, a.Availability, a.AutoOffline, accountID, userID); err != nil {
+		if _, err := tx.authExec(ctx, userID, db.q.UpdateMembership, role, a.Availability, a.AutoOffline, accountID, userID); err != nil {
 			return err
 		}
 		tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: accountID, UserID: userID})

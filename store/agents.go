@@ -89,7 +89,7 @@ func (db *DB) CreateAgent(ctx context.Context, c switchboard.Caller, n switchboa
 			return switchboard.Invalid("email", "email has already been taken in this account")
 		}
 		tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: c.AccountID, UserID: id})
-		_, err = tx.authExec(ctx, db.q.InsertMembership, c.AccountID, id, n.Role, n.Availability, n.AutoOffline, millis(db.Now()))
+		_, err = tx.authExec(ctx, id, db.q.InsertMembership, c.AccountID, id, n.Role, n.Availability, n.AutoOffline, millis(db.Now()))
 		if err != nil {
 			return err
 		}
@@ -154,7 +154,7 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 				return &switchboard.Error{Code: switchboard.EFORBIDDEN, Fields: []string{"name"},
 					Message: "name: this user also belongs to an account you do not administer, where the name would change too"}
 			}
-			if _, err := tx.authExec(ctx, db.q.UpdateUserName, *u.Name, id); err != nil {
+			if _, err := tx.authExec(ctx, id, db.q.UpdateUserName, *u.Name, id); err != nil {
 				return err
 			}
 		}
@@ -171,7 +171,7 @@ func (db *DB) UpdateAgent(ctx context.Context, c switchboard.Caller, id int64, u
 		if u.AutoOffline != nil {
 			autoOffline = *u.AutoOffline
 		}
-		if _, err := tx.authExec(ctx, db.q.UpdateMembership, role, a.Availability, autoOffline, c.AccountID, id); err != nil {
+		if _, err := tx.authExec(ctx, id, db.q.UpdateMembership, role, a.Availability, autoOffline, c.AccountID, id); err != nil {
 			return err
 		}
 		tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: c.AccountID, UserID: id})
@@ -241,7 +241,7 @@ func (db *DB) removeAccountUser(ctx context.Context, tx *txn, accountID, userID 
 	if _, err := tx.ExecContext(ctx, db.q.DeleteMembershipsInAcc, userID, accountID); err != nil {
 		return err
 	}
-	if _, err := tx.authExec(ctx, db.q.DeleteMembership, accountID, userID); err != nil {
+	if _, err := tx.authExec(ctx, userID, db.q.DeleteMembership, accountID, userID); err != nil {
 		return err
 	}
 	tx.changed(switchboard.Change{Kind: switchboard.AgentChanged, AccountID: accountID, UserID: userID})

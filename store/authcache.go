@@ -1,6 +1,7 @@
 package store
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -15,13 +16,13 @@ import (
 //
 //   - A write that changes what a lookup returns (a user's name; a
 //     membership added, changed or removed, availability included; a session
-//     ended) marks its transaction (txn.authExec), and its commit drops
-//     every kept user before the write is answered (DB.committed). A lookup
-//     that read the database before such a commit keeps nothing: it carries
-//     the generation it began under.
+//     ended) marks its transaction with the user (txn.authExec), and its
+//     commit drops what is kept of that user before the write is answered
+//     (DB.committed). A lookup of the user that read the database before
+//     such a commit keeps nothing: it carries the seq it began at.
 //   - On PostgreSQL the other processes hear of the commit by NOTIFY on a
-//     channel of its own (changes.go), as consoles hear of changes, and drop
-//     theirs on hearing it: a demotion or a sign-out made in one process
+//     channel of its own, naming the users (changes.go), and drop what they
+//     keep of them on hearing it: a demotion or a sign-out made in one process
 //     takes hold in the others after that notification's trip, a few
 //     milliseconds. While a process cannot listen, it keeps nothing.
 //   - Whatever is kept is read again after authCacheFor, for the writes no
@@ -34,13 +35,19 @@ import (
 // authCacheFor bounds how long a kept user serves without a lookup.
 const authCacheFor = 5 * time.Second
 
-// authCacheSize bounds the users kept; when full, all are dropped.
+// authCacheSize bounds the users kept, and the users whose changes are
+// remembered; past it, all are dropped.
 const authCacheSize = 10000
 
 type authCache struct {
-	mu      sync.Mutex
-	gen     uint64 // moved on by every write that changes a lookup
-	off     bool   // keep nothing (PostgreSQL, while not listening)
+	mu  sync.Mutex
+	seq uint64 // moved on by every write that changes lookups
+	// all is the seq of the last drop of every kept user, and users that
+	// of the last write that changed each user's lookups since: what a
+	// lookup that began before either found may not be kept.
+	all     uint64
+	users   map[int64]uint64
+	off     bool // keep nothing (PostgreSQL, while not listening)
 	entries map[authKey]authEntry
 	ttl     time.Duration // authCacheFor unless set (tests)
 }
@@ -54,7 +61,7 @@ type authKey struct {
 
 type authEntry struct {
 	user switchboard.User
-	gen  uint64
+	seq  uint64 // when its lookup began
 	at   time.Time
 }
 
@@ -67,7 +74,7 @@ func (c *authCache) get(k authKey, now time.Time) (switchboard.User, bool) {
 		ttl = authCacheFor
 	}
 	e, ok := c.entries[k]
-	if !ok || c.off || e.gen != c.gen || now.Sub(e.at) >= ttl || now.Before(e.at) {
+	if !ok || c.off || !c.fresh(e.user.ID, e.seq) || now.Sub(e.at) >= ttl || now.Before(e.at) {
 		return switchboard.User{}, false
 	}
 	u := e.user
@@ -75,34 +82,73 @@ func (c *authCache) get(k authKey, now time.Time) (switchboard.User, bool) {
 	return u, true
 }
 
-// generation returns the generation a lookup begins under, and whether
-// what it finds may be kept.
-func (c *authCache) generation() (uint64, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen, !c.off
+// fresh reports whether what a lookup that began at seq found of userID
+// is as the database has it now, as far as this process has heard. The
+// caller holds c.mu.
+func (c *authCache) fresh(userID int64, seq uint64) bool {
+	return seq >= c.all && seq >= c.users[userID]
 }
 
-// put keeps u, found at now by a lookup that began under gen, unless a
-// write that changes lookups committed since.
-func (c *authCache) put(k authKey, u switchboard.User, gen uint64, now time.Time) {
+// begin returns when a lookup begins, and whether what it finds may be
+// kept.
+func (c *authCache) begin() (uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.off || gen != c.gen {
+	return c.seq, !c.off
+}
+
+// put keeps u, found at now by a lookup that began at seq, unless a write
+// that changes its lookups committed since.
+func (c *authCache) put(k authKey, u switchboard.User, seq uint64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.off || !c.fresh(u.ID, seq) {
 		return
 	}
-	if c.entries == nil || len(c.entries) >= authCacheSize {
+	if len(c.entries) >= authCacheSize {
+		c.dropAll()
+		return
+	}
+	if c.entries == nil {
 		c.entries = map[authKey]authEntry{}
 	}
 	u.Accounts = slices.Clone(u.Accounts)
-	c.entries[k] = authEntry{user: u, gen: gen, at: now}
+	c.entries[k] = authEntry{user: u, seq: seq, at: now}
 }
 
-// changed drops every kept user: a write that changes lookups committed.
-func (c *authCache) changed() {
+// changed drops what is kept of users: writes that change their lookups
+// committed.
+func (c *authCache) changed(users []int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
+	if c.users == nil {
+		c.users = map[int64]uint64{}
+	}
+	if len(c.users)+len(users) > authCacheSize {
+		c.dropAll()
+		return
+	}
+	c.seq++
+	for _, id := range users {
+		c.users[id] = c.seq
+	}
+	maps.DeleteFunc(c.entries, func(_ authKey, e authEntry) bool { return !c.fresh(e.user.ID, e.seq) })
+}
+
+// changedAll drops every kept user: writes that changed lookups went
+// unheard, or may have.
+func (c *authCache) changedAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropAll()
+}
+
+// dropAll drops every kept user, and what lookups under way find. The
+// caller holds c.mu.
+func (c *authCache) dropAll() {
+	c.seq++
+	c.all = c.seq
+	c.users = nil
 	c.entries = nil
 }
 
@@ -113,6 +159,5 @@ func (c *authCache) keep(on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.off = !on
-	c.gen++
-	c.entries = nil
+	c.dropAll()
 }

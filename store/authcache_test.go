@@ -127,16 +127,21 @@ func TestAuthenticationSeesWrites(t *testing.T) {
 						}
 						return db.UserByAccessToken(ctx, u.AccessToken)
 					}
+					before := store.AuthKept(db) // the users of the cases before
 					for range 2 {
 						if _, err := lookUp(); err != nil {
 							t.Fatal(err)
 						}
 					}
-					if n := store.AuthKept(db); n != 1 {
-						t.Fatalf("after two lookups %d users kept, want 1", n)
+					if n := store.AuthKept(db); n != before+1 {
+						t.Fatalf("after two lookups %d users kept, want %d", n, before+1)
 					}
 					if err := c.change(t, u, session); err != nil {
 						t.Fatal(err)
+					}
+					// Only the user changed is dropped.
+					if n := store.AuthKept(db); n != before {
+						t.Errorf("after the change %d users kept, want %d", n, before)
 					}
 					got, err := lookUp()
 					c.check(t, got, err)
@@ -160,14 +165,18 @@ func TestPostgresAuthenticationHearsOtherProcesses(t *testing.T) {
 	defer b.Close()
 	store.SetAuthCacheFor(b, time.Hour)
 	u, _ := signedInAgent(t, a, admin, "bea@example.com")
+	other, _ := signedInAgent(t, a, admin, "cy@example.com")
 	for range 2 {
 		got, err := b.UserByAccessToken(ctx, u.AccessToken)
 		if m, _ := membershipIn(got, admin.AccountID); err != nil || m.Role != switchboard.RoleAdministrator {
 			t.Fatalf("before: role %q, %v", m.Role, err)
 		}
+		if _, err := b.UserByAccessToken(ctx, other.AccessToken); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if n := store.AuthKept(b); n != 1 {
-		t.Fatalf("the other process keeps %d users, want 1", n)
+	if n := store.AuthKept(b); n != 2 {
+		t.Fatalf("the other process keeps %d users, want 2", n)
 	}
 	role := switchboard.RoleAgent
 	if _, err := a.UpdateAgent(ctx, admin, u.ID, switchboard.AgentUpdate{Role: &role}); err != nil {
@@ -180,6 +189,10 @@ func TestPostgresAuthenticationHearsOtherProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		if m, _ := membershipIn(got, admin.AccountID); m.Role == switchboard.RoleAgent {
+			// The notification named the user: the other stays kept.
+			if !store.AuthKeeps(b, other.AccessToken) {
+				t.Error("the demotion of one user dropped another that the other process kept")
+			}
 			return
 		}
 		if time.Now().After(deadline) {
@@ -335,6 +348,36 @@ func TestAuthenticationSeesSignOutOfUserWithoutAccounts(t *testing.T) {
 			}
 			if got, err := db.UserBySession(ctx, session); err == nil {
 				t.Fatalf("the session after its sign-out found user %d", got.ID)
+			}
+		})
+	}
+}
+
+// TestAuthenticationDropsOnlyTheUserChanged: a write about one user keeps
+// what authentication keeps of the others (an availability changes often
+// in a busy team).
+func TestAuthenticationDropsOnlyTheUserChanged(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			db, admin := openWithAdministrator(t, b.DSN(t)(t))
+			store.SetAuthCacheFor(db, time.Hour)
+			ctx := context.Background()
+			ann, _ := signedInAgent(t, db, admin, "ann@example.com")
+			bea, _ := signedInAgent(t, db, admin, "bea@example.com")
+			for _, u := range []switchboard.User{ann, bea} {
+				if _, err := db.UserByAccessToken(ctx, u.AccessToken); err != nil {
+					t.Fatal(err)
+				}
+			}
+			self := switchboard.Caller{UserID: bea.ID, AccountID: admin.AccountID, Role: switchboard.RoleAdministrator}
+			if err := db.SetAvailability(ctx, self, bea.ID, switchboard.Busy); err != nil {
+				t.Fatal(err)
+			}
+			if store.AuthKeeps(db, bea.AccessToken) {
+				t.Error("the user who went busy is still kept")
+			}
+			if !store.AuthKeeps(db, ann.AccessToken) {
+				t.Error("another user's change of availability dropped what was kept of Ann")
 			}
 		})
 	}

@@ -43,8 +43,9 @@ type txn struct {
 	// pending holds the reassignments it leaves under way, to go on with
 	// after its commit (offline.go).
 	pending []pendingReassign
-	// auth: it changes what authentication finds (authcache.go).
-	auth bool
+	// authUsers are the users whose authentication it changes
+	// (authcache.go).
+	authUsers []int64
 	// detached: its statements run to their end whatever becomes of the
 	// request (SQLite's writer, which answers a write it has taken in any
 	// case). The driver then watches no context: modernc's SQLite starts a
@@ -63,10 +64,10 @@ func (tx *txn) ctx(ctx context.Context) context.Context {
 
 func (tx *txn) changed(c switchboard.Change) { tx.changes = append(tx.changes, c) }
 
-// authExec runs a statement that changes what authentication finds: a
-// user's name, a membership, a session (authcache.go).
-func (tx *txn) authExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	tx.auth = true
+// authExec runs a statement that changes what authentication finds of
+// userID: their name, a membership, a session (authcache.go).
+func (tx *txn) authExec(ctx context.Context, userID int64, query string, args ...any) (sql.Result, error) {
+	tx.authUsers = append(tx.authUsers, userID)
 	return tx.ExecContext(ctx, query, args...)
 }
 
@@ -177,6 +178,13 @@ func authChannelFor(schema string) string {
 	return "switchboard_auth_" + schema
 }
 
+// authNote is a notification on the authentication channel: the users
+// whose authentication a process's writes changed.
+type authNote struct {
+	Process string  `json:"p"`
+	Users   []int64 `json:"u"`
+}
+
 // wireChange is a Change as NOTIFY carries it.
 type wireChange struct {
 	Kind           switchboard.ChangeKind `json:"k"`
@@ -188,18 +196,18 @@ type wireChange struct {
 
 // note is what a committed transaction has to tell the other processes.
 type note struct {
-	changes []switchboard.Change
-	auth    bool // it changes what authentication finds
+	changes   []switchboard.Change
+	authUsers []int64 // whose authentication it changes
 }
 
 // notifyLater hands a committed transaction's changes to the notifier,
 // which tells every process (PostgreSQL).
-func (db *DB) notifyLater(changes []switchboard.Change, auth bool) {
-	if len(changes) == 0 && !auth {
+func (db *DB) notifyLater(changes []switchboard.Change, authUsers []int64) {
+	if len(changes) == 0 && len(authUsers) == 0 {
 		return
 	}
 	select {
-	case db.notes <- note{changes: changes, auth: auth}:
+	case db.notes <- note{changes: changes, authUsers: authUsers}:
 	case <-db.notesStop:
 	}
 }
@@ -233,24 +241,24 @@ func (db *DB) notifier() {
 	defer close(db.notesDone)
 	for {
 		var changes []switchboard.Change
-		auth := false
+		var authUsers []int64
 		select {
 		case n := <-db.notes:
-			changes, auth = n.changes, n.auth
+			changes, authUsers = n.changes, n.authUsers
 		case <-db.notesStop:
 		}
 	gather:
-		for len(changes) < 10000 {
+		for len(changes)+len(authUsers) < 10000 {
 			select {
 			case n := <-db.notes:
 				changes = append(changes, n.changes...)
-				auth = auth || n.auth
+				authUsers = append(authUsers, n.authUsers...)
 			default:
 				break gather
 			}
 		}
-		if err := db.notify(changes, auth); err != nil {
-			slog.Warn("telling other processes of changes failed", "changes", len(changes), "auth", auth, "err", err)
+		if err := db.notify(changes, authUsers); err != nil {
+			slog.Warn("telling other processes of changes failed", "changes", len(changes), "users", len(authUsers), "err", err)
 		}
 		select {
 		case <-db.notesStop:
@@ -263,13 +271,20 @@ func (db *DB) notifier() {
 }
 
 // notify sends changes with pg_notify in one statement, in payloads under
-// PostgreSQL's 8000-byte limit, and, when auth, an empty notification on
-// the authentication channel first.
-func (db *DB) notify(changes []switchboard.Change, auth bool) error {
+// PostgreSQL's 8000-byte limit, after the users whose authentication
+// changed, on the authentication channel.
+func (db *DB) notify(changes []switchboard.Change, authUsers []int64) error {
 	changes = dedupe(changes)
 	var channels, payloads []string
-	if auth {
-		channels, payloads = append(channels, db.authChannel), append(payloads, "")
+	authUsers = slices.Compact(slices.Sorted(slices.Values(authUsers)))
+	for len(authUsers) > 0 {
+		n := min(len(authUsers), 300) // 20 bytes an id at most
+		payload, err := json.Marshal(authNote{Process: db.process, Users: authUsers[:n]})
+		if err != nil {
+			return err
+		}
+		channels, payloads = append(channels, db.authChannel), append(payloads, string(payload))
+		authUsers = authUsers[n:]
 	}
 	for len(changes) > 0 {
 		n := min(len(changes), 100)
@@ -365,7 +380,13 @@ func (db *DB) receive(ctx context.Context, conn *pgx.Conn) error {
 			return err
 		}
 		if n.Channel == db.authChannel {
-			db.auth.changed()
+			var note authNote
+			switch err := json.Unmarshal([]byte(n.Payload), &note); {
+			case err != nil:
+				db.auth.changedAll() // which users is unclear: all
+			case note.Process != db.process: // this one dropped its own before
+				db.auth.changed(note.Users)
+			}
 			continue
 		}
 		if !db.broker.listened() {

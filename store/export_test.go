@@ -62,3 +62,10 @@ func AuthKept(db *DB) int {
 // SetAuthLooked makes db run f after authentication's query and before
 // what it found is kept.
 func SetAuthLooked(db *DB, f func()) { db.authLooked = f }
+
+// AuthKeeps reports whether db keeps, and would serve, the user of an
+// access token.
+func AuthKeeps(db *DB, token string) bool {
+	_, ok := db.auth.get(authKey{hash: hashToken(token)}, time.Now())
+	return ok
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 )
 
 // Group commit (SQLite). SQLite has one writer and each commit costs an
@@ -146,18 +145,23 @@ func (db *DB) commitBatch(batch []writeRequest) {
 			return
 		}
 	}
-	auth := slices.ContainsFunc(done, func(tx *txn) bool { return tx != nil && tx.auth })
+	var authUsers []int64
+	for _, tx := range done {
+		if tx != nil {
+			authUsers = append(authUsers, tx.authUsers...)
+		}
+	}
 	if err := sqlTx.Commit(); err != nil {
-		if auth {
-			db.authChangedMaybe()
+		if len(authUsers) > 0 {
+			db.authChangedMaybe(authUsers)
 		}
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
-	if auth {
+	if len(authUsers) > 0 {
 		// Before any write of the batch is answered: the next request of
 		// one answered first must not find a user from before another.
-		db.auth.changed()
+		db.auth.changed(authUsers)
 	}
 	committed := 0
 	for _, tx := range done {

@@ -366,8 +366,8 @@ func (db *DB) tryTxWith(ctx context.Context, detached bool, fn func(tx *txn) err
 		return fmt.Errorf("webhooks: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		if tx.auth {
-			db.authChangedMaybe() // a commit whose end went unheard may have happened
+		if len(tx.authUsers) > 0 {
+			db.authChangedMaybe(tx.authUsers) // a commit whose end went unheard may have happened
 		}
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -375,12 +375,12 @@ func (db *DB) tryTxWith(ctx context.Context, detached bool, fn func(tx *txn) err
 	return nil
 }
 
-// authChangedMaybe drops what authentication keeps, here and in the other
-// processes, after a write that changes it may have committed.
-func (db *DB) authChangedMaybe() {
-	db.auth.changed()
+// authChangedMaybe drops what authentication keeps of users, here and in
+// the other processes, after a write that changes it may have committed.
+func (db *DB) authChangedMaybe(users []int64) {
+	db.auth.changed(users)
 	if db.postgres {
-		db.notifyLater(nil, true)
+		db.notifyLater(nil, users)
 	}
 }
 
@@ -388,11 +388,11 @@ func (db *DB) authChangedMaybe() {
 // process's subscribers (on PostgreSQL they travel by NOTIFY), its
 // assignments to the metrics.
 func (db *DB) committed(tx *txn) {
-	if tx.auth {
-		db.auth.changed() // before the write is answered
+	if len(tx.authUsers) > 0 {
+		db.auth.changed(tx.authUsers) // before the write is answered
 	}
 	if db.postgres {
-		db.notifyLater(tx.changes, tx.auth)
+		db.notifyLater(tx.changes, tx.authUsers)
 	} else {
 		db.publish(tx.changes)
 	}

@@ -94,7 +94,7 @@ func (db *DB) SignIn(ctx context.Context, email, password string) (switchboard.U
 func (db *DB) SignOut(ctx context.Context, userID int64, session string) error {
 	err := db.availabilityTx(ctx, func(tx *txn) error {
 		if session != "" {
-			if _, err := tx.authExec(ctx, db.q.DeleteSession, hashToken(session)); err != nil {
+			if _, err := tx.authExec(ctx, userID, db.q.DeleteSession, hashToken(session)); err != nil {
 				return err
 			}
 		}
@@ -131,13 +131,13 @@ func (db *DB) userBy(ctx context.Context, query string, k authKey) (switchboard.
 	if u, ok := db.auth.get(k, time.Now()); ok {
 		return u, nil
 	}
-	gen, keep := db.auth.generation()
+	seq, keep := db.auth.begin()
 	u, err := db.lookUpUser(ctx, query, k.hash)
 	if db.authLooked != nil {
 		db.authLooked()
 	}
 	if err == nil && keep {
-		db.auth.put(k, u, gen, time.Now())
+		db.auth.put(k, u, seq, time.Now())
 	}
 	return u, err
 }
@@ -259,7 +259,7 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 	if err := tx.QueryRowContext(ctx, db.q.Membership, accountID, userID).Scan(&role, &old, &autoOffline); err != nil {
 		return notFoundOr(err, "agent")
 	}
-	if _, err := tx.authExec(ctx, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
+	if _, err := tx.authExec(ctx, userID, db.q.UpdateMembership, role, a, autoOffline, accountID, userID); err != nil {
 		return err
 	}
 	if db.postgres {
