@@ -24,11 +24,17 @@ import (
 //     channel of its own, naming the users (changes.go), and drop what they
 //     keep of them on hearing it: a demotion or a sign-out made in one process
 //     takes hold in the others after that notification's trip, a few
-//     milliseconds. While a process cannot listen, it keeps nothing.
+//     milliseconds. A process whose listener fails keeps nothing until it
+//     listens again.
 //   - Whatever is kept is read again after authCacheFor, for the writes no
 //     notification told of: one made by a process that died between its
-//     commit and its notification, or by a program beside the server
-//     (`switchboard accounts create` on the SQLite file).
+//     commit and its notification, a notification that failed, a listener
+//     that hangs without failing, a process of a version before this one,
+//     or a program beside the server (`switchboard accounts create` on the
+//     SQLite file).
+//   - An administrator's write reads the caller's role again in its own
+//     transaction (stillAdministrator), so that what it leaves does not
+//     outlast a demotion not yet heard of.
 //
 // Unknown tokens are not kept: each costs its query, as before.
 
