@@ -31,7 +31,7 @@ var demoMessages = []string{
 // seedDemo fills an empty database with the demo's account, agents and
 // inboxes, and prints how to sign in. On a database that already holds the
 // demo it only prints; on any other non-empty database it refuses.
-func seedDemo(ctx context.Context, db *store.DB, addr string, out io.Writer) (switchboard.Caller, error) {
+func seedDemo(ctx context.Context, db *store.DB, url string, out io.Writer) (switchboard.Caller, error) {
 	admin := switchboard.Caller{UserID: 1, AccountID: 1, Role: switchboard.RoleAdministrator}
 	account, user, created, err := db.Bootstrap(ctx, "Demo", "Ada Admin", "admin@demo.test", demoPassword)
 	if err != nil {
@@ -47,7 +47,7 @@ func seedDemo(ctx context.Context, db *store.DB, addr string, out io.Writer) (sw
 			return admin, err
 		}
 	}
-	fmt.Fprintf(out, "\nSwitchboard demo on http://%s/\nSign in with any of these (password %q):\n  admin@demo.test (administrator)\n", addr, demoPassword)
+	fmt.Fprintf(out, "\nSwitchboard demo on %s\nSign in with any of these (password %q):\n  admin@demo.test (administrator)\n", url, demoPassword)
 	for _, a := range demoAgents {
 		fmt.Fprintf(out, "  %s\n", a.email)
 	}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,4 +65,55 @@ func TestDemo(t *testing.T) {
 			t.Errorf("--demo on a database in use: %v, want a refusal naming --demo", err)
 		}
 	})
+}
+
+// TestDemoOnAPortTheKernelGives: with --addr 127.0.0.1:0, the demo names
+// the port it listens on, not 0.
+func TestDemoOnAPortTheKernelGives(t *testing.T) {
+	_, dsn := tempDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", dsn, "--demo"}, env(nil), stdout, &syncBuffer{})
+	}()
+	defer func() { cancel(); <-done }()
+	listening := regexp.MustCompile(`msg="switchboard listening" addr=(\S+)`)
+	deadline := time.Now().Add(15 * time.Second) // a hang guard, not a speed check
+	for {
+		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
+			if want := "Switchboard demo on http://" + m[1] + "/"; !strings.Contains(stdout.String(), want) {
+				t.Errorf("the demo's start does not print %q:\n%s", want, stdout)
+			}
+			return
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("serve returned before it listened: %v\n%s", err, stdout)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never said where it listens:\n%s", stdout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestBrowserURL(t *testing.T) {
+	for _, c := range []struct{ addr, want string }{
+		{"127.0.0.1:3000", "http://127.0.0.1:3000/"},
+		{"0.0.0.0:3000", "http://localhost:3000/"},
+		{"[::]:3000", "http://localhost:3000/"},
+		{"[::1]:8080", "http://[::1]:8080/"},
+		{"10.0.0.5:80", "http://10.0.0.5:80/"},
+	} {
+		addr, err := net.ResolveTCPAddr("tcp", c.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := browserURL(addr); got != c.want {
+			t.Errorf("browserURL(%s) = %q, want %q", c.addr, got, c.want)
+		}
+	}
 }

@@ -154,19 +154,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.Close()
+	// Listening before the demo's data, which names the address: with a
+	// port of 0 the kernel's choice.
+	listener, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	defer listener.Close() // once served, already closed
 	var demoAdmin switchboard.Caller
 	if c.Demo {
 		if c.DemoInterval <= 0 {
 			return errors.New("--demo-interval must be positive")
 		}
-		if demoAdmin, err = seedDemo(ctx, db, c.Addr, stdout); err != nil {
+		if demoAdmin, err = seedDemo(ctx, db, browserURL(listener.Addr()), stdout); err != nil {
 			return err
 		}
 	} else if err := bootstrap(ctx, db, c, log); err != nil {
-		return err
-	}
-	listener, err := net.Listen("tcp", c.Addr)
-	if err != nil {
 		return err
 	}
 	workers, stopWorkers := context.WithCancel(ctx)
@@ -369,4 +372,16 @@ func createAccount(ctx context.Context, args []string, getenv func(string) strin
 	fmt.Fprintf(stdout, "account %d %q created; administrator %s (user %d), access token %s\n",
 		account.ID, account.Name, user.Email, user.ID, user.AccessToken)
 	return nil
+}
+
+// browserURL is where a browser on this machine reaches a listener on addr.
+func browserURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
