@@ -237,26 +237,56 @@ func (db *DB) stopNotifier() {
 	<-db.notesDone
 }
 
+// notifyWindow is how long the notifier gathers changes into one
+// statement. Each statement is a transaction that wakes every listener of
+// the database; at a few hundred commits a second, a statement per commit
+// was a tenth of a create's cost (BENCHMARKS.md). A console hears of a
+// change up to this much later.
+const notifyWindow = 10 * time.Millisecond
+
 func (db *DB) notifier() {
 	defer close(db.notesDone)
 	for {
 		var changes []switchboard.Change
 		var authUsers []int64
+		// Changes wait up to notifyWindow for others to go with them; a
+		// change of authentication goes at once (authcache.go).
+		timer := time.NewTimer(notifyWindow)
+		window := timer.C
+		add := func(n note) {
+			changes = append(changes, n.changes...)
+			authUsers = append(authUsers, n.authUsers...)
+			if len(n.authUsers) > 0 {
+				window = nil
+			}
+		}
 		select {
 		case n := <-db.notes:
-			changes, authUsers = n.changes, n.authUsers
+			add(n)
 		case <-db.notesStop:
+			window = nil
 		}
 	gather:
 		for len(changes)+len(authUsers) < 10000 {
 			select {
 			case n := <-db.notes:
-				changes = append(changes, n.changes...)
-				authUsers = append(authUsers, n.authUsers...)
+				add(n)
+				continue
 			default:
+			}
+			if window == nil {
+				break
+			}
+			select {
+			case n := <-db.notes:
+				add(n)
+			case <-window:
+				break gather
+			case <-db.notesStop:
 				break gather
 			}
 		}
+		timer.Stop()
 		if err := db.notify(changes, authUsers); err != nil {
 			slog.Warn("telling other processes of changes failed", "changes", len(changes), "users", len(authUsers), "err", err)
 		}
