@@ -26,6 +26,11 @@ import (
 // a refusal to find) the statement writes nothing and the batch runs its
 // creates one by one as before.
 
+// indexesOnly turns sequential scans off for the rest of a PostgreSQL
+// transaction: for statements that read a few rows by their keys, whose
+// plans, made while a table looked small, would otherwise scan it whole.
+const indexesOnly = "SELECT set_config('enable_seqscan', 'off', true)"
+
 // togetherCreate is a create that InsertCreatedBatch may make: what its row
 // needs, and where its answer goes.
 type togetherCreate struct {
@@ -120,7 +125,7 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		// queue and the keys (36-42 ms a statement at 20,000, measured)
 		// until the table is analyzed. Without sequential scans it asks
 		// the indexes, whatever the statistics say.
-		b.Queue("SELECT set_config('enable_seqscan', 'off', true)")
+		b.Queue(indexesOnly)
 		b.Queue(db.q.LockInbox, inboxID, caller.AccountID)
 		b.Queue(db.q.InsertCreatedBatch, inboxID, caller.AccountID, contacts, sources, nows, contents, keys)
 		br := pc.SendBatch(ctx, b) // one implicit transaction, committed at its end
