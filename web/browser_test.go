@@ -420,6 +420,49 @@ func TestAutoAssignmentOffThenAPICreateArrivesUnassignedLive(t *testing.T) {
 	do(t, admin, within(`#conversation-list tr[data-conversation="1"][data-assignee=""]`))
 }
 
+// A busy account's changes come closer together than the console's 100 ms
+// wait before a reread; the console still rereads while they come, and not
+// only once they stop.
+func TestAConsoleRereadsWhileChangesKeepComing(t *testing.T) {
+	c := newConsole(t)
+	ann := c.agent("Ann", switchboard.RoleAgent)
+	in := c.inbox("Website", ann)
+	admin := c.browser(t, "ada@example.com")
+	do(t, admin, chromedp.Navigate(c.url("/conversations?tab=all")), waitLive())
+	n := reread(t, admin)
+
+	// A create every 20 ms, each heard live, until the test has seen the
+	// reread, or for longer than within waits: a console that rereads only
+	// once changes stop fails.
+	stop, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		deadline := time.After(30 * time.Second)
+		for {
+			if _, err := c.db.CreateConversation(context.Background(), c.admin, switchboard.NewConversation{InboxID: in.ID}); err != nil {
+				done <- err
+				return
+			}
+			select {
+			case <-stop:
+				done <- nil
+				return
+			case <-deadline:
+				done <- nil
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	err := chromedp.Do(admin, rereadSince(n), chromedp.WaitVisible(chromedp.CSS(`#conversation-list tr[data-conversation="1"]`)))
+	close(stop)
+	if err != nil {
+		t.Fatalf("no reread while a change came every 20 ms: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("create: %v", err)
+	}
+}
+
 func TestOfflineFromProfileMenuMovesConversationLive(t *testing.T) {
 	c := newConsole(t)
 	ann, bob := c.agent("Ann", switchboard.RoleAgent), c.agent("Bob", switchboard.RoleAgent)

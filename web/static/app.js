@@ -53,9 +53,13 @@
     delete body.dataset.refreshHeld;
     return false;
   }
+  // A change schedules a reread 100 ms later, and those that follow before
+  // it runs join it. (Each change used to put it off by another 100 ms, so
+  // changes coming more often than that, as in a busy account, held every
+  // reread off for as long as they came.)
   function scheduleRefresh() {
-    clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(refresh, 100);
+    if (refreshTimer !== null) return;
+    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, 100);
   }
 
   // Live updates by Server-Sent Events; the browser reconnects by itself,
