@@ -42,6 +42,18 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s session, call
 	}
 	heartbeat := time.NewTicker(15 * time.Second)
 	defer heartbeat.Stop()
+	var (
+		sent    time.Time           // the last event
+		pending *switchboard.Change // to tell of when the gap after it ends
+		gapEnd  <-chan time.Time
+	)
+	send := func(ch switchboard.Change) {
+		data, _ := json.Marshal(map[string]any{
+			"kind": ch.Kind, "conversation_id": ch.ConversationID, "inbox_id": ch.InboxID, "user_id": ch.UserID,
+		})
+		fmt.Fprintf(w, "event: change\ndata: %s\n\n", data)
+		sent = time.Now()
+	}
 	for {
 		select {
 		case <-r.Context().Done():
@@ -50,20 +62,34 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s session, call
 			return nil
 		case <-heartbeat.C:
 			fmt.Fprint(w, ": ping\n\n")
+		case <-gapEnd:
+			send(*pending)
+			pending, gapEnd = nil, nil
 		case ch := <-changes:
-			if ch.AccountID != caller.AccountID || !c.visible(r, caller, ch) {
+			// An event on its way already stands for this change: the
+			// console rereads its whole view after it.
+			if pending != nil || ch.AccountID != caller.AccountID || !c.visible(r, caller, ch) {
 				continue
 			}
-			data, _ := json.Marshal(map[string]any{
-				"kind": ch.Kind, "conversation_id": ch.ConversationID, "inbox_id": ch.InboxID, "user_id": ch.UserID,
-			})
-			fmt.Fprintf(w, "event: change\ndata: %s\n\n", data)
+			if wait := eventGap - time.Since(sent); wait > 0 {
+				pending, gapEnd = &ch, time.After(wait)
+				continue
+			}
+			send(ch)
 		}
 		if err := rc.Flush(); err != nil {
 			return nil
 		}
 	}
 }
+
+// eventGap is the least time between two events of a stream. An event
+// makes the console reread its whole view, 100 ms later (app.js), and the
+// changes that come meanwhile are in what it reads; so the changes of a
+// busy account, dozens a second, cost each console an event and a check of
+// what it may see ten times a second at most, not once each. An event's
+// data names the first change it stands for.
+const eventGap = 100 * time.Millisecond
 
 // visible reports whether the caller may see what a change is about: a
 // conversation or an inbox only if they may see it, colleagues always.
