@@ -13,6 +13,7 @@
     if (refreshing) { scheduleRefresh(); return; }
     if (held()) return;
     refreshing = true;
+    lastRefresh = Date.now();
     try {
       const resp = await fetch(location.href, { headers: { "X-Requested-With": "refresh" }, credentials: "same-origin" });
       if (resp.redirected && new URL(resp.url).pathname === "/app/login") { location.assign(resp.url); return; }
@@ -56,10 +57,15 @@
   // A change schedules a reread 100 ms later, and those that follow before
   // it runs join it. (Each change used to put it off by another 100 ms, so
   // changes coming more often than that, as in a busy account, held every
-  // reread off for as long as they came.)
+  // reread off for as long as they came.) Rereads begin at least 500 ms
+  // apart: in a busy account each would otherwise follow the last as soon
+  // as it ended, every console reading its whole page several times a
+  // second (BENCHMARKS.md).
+  let lastRefresh = 0;
   function scheduleRefresh() {
     if (refreshTimer !== null) return;
-    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, 100);
+    const wait = Math.max(100, lastRefresh + 500 - Date.now());
+    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, wait);
   }
 
   // Live updates by Server-Sent Events; the browser reconnects by itself,
