@@ -86,6 +86,7 @@ type options struct {
 	pickMaxMembers       int
 	pickN                int
 	baseline             bool
+	consoles             int
 	timeout              time.Duration
 	cpuprofile           string
 	jsonOut              string
@@ -120,6 +121,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.pickMaxMembers, "pick-max-members", 10000, "largest inbox of pick-scale (powers of 10 from 10)")
 	fs.IntVar(&o.pickN, "pick-n", 300, "sequential creates measured at each pick-scale point")
 	fs.BoolVar(&o.baseline, "baseline", true, "also drive the bare net/http+SQLite baseline in the create scenario")
+	fs.IntVar(&o.consoles, "consoles", 0, "create: keep this many live-update streams of the web console open while measuring, as a team's open browser tabs: each rereads its page of conversations after the events it hears, as the console does")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up after this long")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the bench process's CPU profile here (covers the client and the in-process baseline, not the server)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
@@ -155,6 +157,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		o.pickMaxMembers = 100
 		o.pickN = 10
 		o.rounds = 2
+	}
+	if o.consoles < 0 {
+		return nil, errors.New("-consoles must not be negative")
 	}
 	if o.load.N < 1 || o.load.Duration <= 0 || o.load.Concurrency < 1 {
 		return nil, errors.New("-n, -duration and -c must be positive")

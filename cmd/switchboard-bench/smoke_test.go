@@ -22,8 +22,9 @@ func TestSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	// Two inboxes: processes then checks fairness in each.
-	args := []string{"-smoke", "-scenario", "all", "-inboxes", "2", "-postgres", os.Getenv("SWITCHBOARD_TEST_POSTGRES")}
+	// Two inboxes: processes then checks fairness in each. Two consoles:
+	// create checks that they hear of its creates.
+	args := []string{"-smoke", "-scenario", "all", "-inboxes", "2", "-consoles", "2", "-postgres", os.Getenv("SWITCHBOARD_TEST_POSTGRES")}
 	rep, err := run(ctx, args, &out)
 	t.Log(out.String())
 	if err != nil {
@@ -48,6 +49,9 @@ func TestSmoke(t *testing.T) {
 		}
 		if r.P50 <= 0 || r.P50 > r.P90 || r.P90 > r.P99 || r.P99 > r.Max {
 			t.Errorf("%s %s: percentiles out of order: p50 %s p90 %s p99 %s max %s", r.Scenario, r.Name, r.P50, r.P90, r.P99, r.Max)
+		}
+		if r.Scenario == "create" && strings.HasPrefix(r.Name, "switchboard") && r.Extra["console events per console per s"] <= 0 {
+			t.Errorf("create %s: the consoles heard %v events a second", r.Name, r.Extra["console events per console per s"])
 		}
 		if r.Scenario == "processes" && r.Extra["slices"] != 2 {
 			t.Errorf("processes %s: measured in %v slices, want -smoke's 2", r.Name, r.Extra["slices"])
