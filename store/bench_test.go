@@ -214,6 +214,37 @@ func BenchmarkListConversations(b *testing.B) {
 	}
 }
 
+// BenchmarkListOpenBesideResolved measures a page of open conversations
+// (the console's default list, and its counts) in an account that has
+// resolved many more: a year of a team's work. The list reads the open
+// ones, however many were resolved before.
+func BenchmarkListOpenBesideResolved(b *testing.B) {
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			for _, resolved := range []int{1000, 100000} {
+				b.Run(fmt.Sprintf("resolved=%d", resolved), func(b *testing.B) {
+					f := newBenchFixture(b, be.dsn(b))
+					ctx := context.Background()
+					const open = 100
+					if err := f.seed.insert(ctx, f.admin.AccountID, f.inbox, resolved, "NULL", "'resolved'"); err != nil {
+						b.Fatal(err)
+					}
+					if err := f.seed.insert(ctx, f.admin.AccountID, f.inbox, open, "NULL", "'open'"); err != nil {
+						b.Fatal(err)
+					}
+					filter := switchboard.ConversationFilter{AssigneeType: "all", Status: "open", Page: 1}
+					for b.Loop() {
+						page, counts, err := f.db.Conversations(ctx, f.admin, filter)
+						if err != nil || len(page) != switchboard.PageSize || counts.All != open || counts.Unassigned != open {
+							b.Fatalf("a page of %d, counts %+v (%v)", len(page), counts, err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
 // benchSeed writes members and conversations straight into a store's
 // database, as the store would have (minus events and messages, which no pick
 // reads).

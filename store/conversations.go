@@ -499,8 +499,9 @@ func (db *DB) Conversations(ctx context.Context, c switchboard.Caller, f switchb
 		inbox = *f.InboxID
 	}
 	admin := c.IsAdministrator()
+	st := statusesOf(f.Status)
 	err = tx.QueryRowContext(ctx, db.q.CountConversations, c.UserID,
-		c.AccountID, f.Status, f.Status, inbox, inbox, admin, c.UserID).
+		c.AccountID, st[0], st[1], st[2], st[3], inbox, inbox, admin, c.UserID).
 		Scan(&counts.Mine, &counts.Unassigned, &counts.Assigned, &counts.All)
 	if err != nil {
 		return nil, counts, fmt.Errorf("conversations: %w", err)
@@ -514,7 +515,7 @@ func (db *DB) Conversations(ctx context.Context, c switchboard.Caller, f switchb
 		offset = int64(f.Page-1) * switchboard.PageSize
 	}
 	rows, err := tx.QueryContext(ctx, db.q.ListConversations,
-		c.AccountID, f.Status, f.Status, inbox, inbox, admin, c.UserID,
+		c.AccountID, st[0], st[1], st[2], st[3], inbox, inbox, admin, c.UserID,
 		f.AssigneeType, f.AssigneeType, c.UserID, f.AssigneeType, f.AssigneeType,
 		switchboard.PageSize, offset)
 	if err != nil {
@@ -539,6 +540,16 @@ func (db *DB) Conversations(ctx context.Context, c switchboard.Caller, f switchb
 		list = append(list, r.Conversation)
 	}
 	return list, counts, rows.Err()
+}
+
+// statusesOf returns the statuses that a list's status filter stands for,
+// for the four places of CountConversations and ListConversations: every
+// one for "all", else the one named, four times.
+func statusesOf(status string) [4]string {
+	if status == "all" {
+		return [4]string{string(switchboard.StatusOpen), string(switchboard.StatusPending), string(switchboard.StatusSnoozed), string(switchboard.StatusResolved)}
+	}
+	return [4]string{status, status, status, status}
 }
 
 // AssignmentEvents returns the assignment history of a conversation the

@@ -75,3 +75,68 @@ func TestListShowsPlacesInQueues(t *testing.T) {
 		})
 	}
 }
+
+// TestListFiltersByStatus: a list shows the conversations of the status
+// asked for, or of every status for "all", and counts the same ones.
+func TestListFiltersByStatus(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db, admin := openWithAdministrator(t, b.DSN(t)(t))
+			in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Web"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two conversations in each status.
+			want := map[string][]int64{}
+			for _, st := range []switchboard.Status{switchboard.StatusOpen, switchboard.StatusPending, switchboard.StatusSnoozed, switchboard.StatusResolved} {
+				for range 2 {
+					c, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: in.ID})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if st != switchboard.StatusOpen {
+						change := switchboard.StatusChange{Status: &st}
+						if _, err := db.ChangeStatus(ctx, admin, c.ID, change); err != nil {
+							t.Fatal(err)
+						}
+					}
+					want[string(st)] = append(want[string(st)], c.ID)
+					want["all"] = append(want["all"], c.ID)
+				}
+			}
+			for status, ids := range want {
+				t.Run(status, func(t *testing.T) {
+					page, counts, err := db.Conversations(ctx, admin, switchboard.ConversationFilter{AssigneeType: "all", Status: status, Page: 1})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got []int64
+					for _, c := range page {
+						got = append(got, c.ID)
+					}
+					if !sameIDs(got, ids) || counts.All != len(ids) || counts.Unassigned != len(ids) {
+						t.Errorf("status %s lists %v, counts %+v; want %v", status, got, counts, ids)
+					}
+				})
+			}
+		})
+	}
+}
+
+// sameIDs reports whether a and b hold the same ids, in any order.
+func sameIDs(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[int64]int{}
+	for _, id := range a {
+		seen[id]++
+	}
+	for _, id := range b {
+		if seen[id]--; seen[id] < 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -204,7 +204,11 @@ LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.as
 WHERE c.account_id = ? AND c.display_id = ?;
 
 -- name: CountConversations
--- Parameters: user; account; status twice; inbox twice; is administrator; user.
+-- Parameters: user; account; four statuses; inbox twice; is administrator;
+-- user. The statuses are the one asked for four times, or every one for
+-- "all" (statusesOf): a list the database seeks in conversations_activity,
+-- where "all, or this one" read every conversation the account ever had,
+-- the resolved ones too, to count the open.
 -- "0 for none" parameters are cast: from the bare 0, PostgreSQL would type
 -- them as 4-byte integers and refuse an id above 2^31 - 1.
 SELECT
@@ -214,12 +218,13 @@ SELECT
   count(*)
 FROM conversations c
 WHERE c.account_id = ?
-  AND (? = 'all' OR c.status = ?)
+  AND c.status IN (?, ?, ?, ?)
   AND (CAST(? AS BIGINT) = 0 OR c.inbox_id = ?)
   AND (? OR EXISTS (SELECT 1 FROM inbox_members m WHERE m.inbox_id = c.inbox_id AND m.user_id = ?));
 
 -- name: ListConversations
--- Parameters: account; status twice; inbox twice; is administrator; user;
+-- Parameters: account; four statuses (as CountConversations); inbox twice;
+-- is administrator; user;
 -- assignee type twice; user; assignee type twice; limit; offset.
 -- The page is chosen first; then the places in the queue of its waiting
 -- rows come from one ordered pass over the queues of their inboxes (a
@@ -228,7 +233,7 @@ WHERE c.account_id = ?
 WITH page AS (
   SELECT c.* FROM conversations c
   WHERE c.account_id = ?
-    AND (? = 'all' OR c.status = ?)
+    AND c.status IN (?, ?, ?, ?)
     AND (CAST(? AS BIGINT) = 0 OR c.inbox_id = ?)
     AND (? OR EXISTS (SELECT 1 FROM inbox_members m WHERE m.inbox_id = c.inbox_id AND m.user_id = ?))
     AND (? = 'all'
