@@ -77,6 +77,28 @@ func (db *DB) mayUseInbox(ctx context.Context, q querier, c switchboard.Caller, 
 	return nil
 }
 
+// MaySeeChange reports whether c may see what a change in their account
+// is about, as Conversation and Inbox would find: a conversation or an
+// inbox if they may see the inbox (a conversation is seen by who sees its
+// inbox), a colleague always. Only an agent's membership of the inbox is
+// asked of the database: a console checks every change it hears.
+func (db *DB) MaySeeChange(ctx context.Context, c switchboard.Caller, ch switchboard.Change) (bool, error) {
+	if ch.AccountID != c.AccountID {
+		return false, nil
+	}
+	if ch.Kind != switchboard.ConversationChanged && ch.Kind != switchboard.InboxChanged {
+		return true, nil
+	}
+	err := db.mayUseInbox(ctx, db.reads, c, ch.InboxID)
+	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("may see change: %w", err)
+	}
+	return true, nil
+}
+
 func (db *DB) isMember(ctx context.Context, q querier, inboxID, userID int64) (bool, error) {
 	var n int
 	err := q.QueryRowContext(ctx, db.q.IsMember, inboxID, userID).Scan(&n)

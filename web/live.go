@@ -68,7 +68,13 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s session, call
 		case ch := <-changes:
 			// An event on its way already stands for this change: the
 			// console rereads its whole view after it.
-			if pending != nil || ch.AccountID != caller.AccountID || !c.visible(r, caller, ch) {
+			if pending != nil {
+				continue
+			}
+			if ok, err := c.store.MaySeeChange(r.Context(), caller, ch); err != nil || !ok {
+				if err != nil && r.Context().Err() == nil {
+					c.log.Warn("checking what a console may see", "err", err)
+				}
 				continue
 			}
 			if wait := eventGap - time.Since(sent); wait > 0 {
@@ -90,17 +96,3 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s session, call
 // what it may see ten times a second at most, not once each. An event's
 // data names the first change it stands for.
 const eventGap = 100 * time.Millisecond
-
-// visible reports whether the caller may see what a change is about: a
-// conversation or an inbox only if they may see it, colleagues always.
-func (c *Console) visible(r *http.Request, caller switchboard.Caller, ch switchboard.Change) bool {
-	switch ch.Kind {
-	case switchboard.ConversationChanged:
-		_, err := c.store.Conversation(r.Context(), caller, ch.ConversationID)
-		return err == nil
-	case switchboard.InboxChanged:
-		_, err := c.store.Inbox(r.Context(), caller, ch.InboxID)
-		return err == nil
-	}
-	return true
-}

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,11 +21,15 @@ import (
 	"github.com/switchboard/switchboard/web"
 )
 
-// TestABurstOfChangesIsFewEvents: a console rereads its whole view on an
-// event, so a burst of changes goes to its stream as a few events, not one
-// each (every one a check of what the caller may see); and the last change
-// is still followed by an event.
-func TestABurstOfChangesIsFewEvents(t *testing.T) {
+// liveConsole is a console server on a SQLite store with an administrator.
+type liveConsole struct {
+	db    *store.DB
+	admin switchboard.Caller
+	srv   *httptest.Server
+}
+
+func newLiveConsole(t *testing.T) *liveConsole {
+	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, storetest.SQLite(t))
 	if err != nil {
@@ -35,53 +40,98 @@ func TestABurstOfChangesIsFewEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := switchboard.Caller{UserID: u.ID, AccountID: 1, Role: switchboard.RoleAdministrator}
-	inbox, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Web"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ui, err := web.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)), throttle.New())
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(ui)
 	t.Cleanup(srv.Close)
+	return &liveConsole{db: db, admin: switchboard.Caller{UserID: u.ID, AccountID: 1, Role: switchboard.RoleAdministrator}, srv: srv}
+}
+
+func (l *liveConsole) inbox(t *testing.T, name string) int64 {
+	t.Helper()
+	in, err := l.db.CreateInbox(context.Background(), l.admin, switchboard.NewInbox{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in.ID
+}
+
+func (l *liveConsole) create(t *testing.T, inbox int64) switchboard.Conversation {
+	t.Helper()
+	c, err := l.db.CreateConversation(context.Background(), l.admin, switchboard.NewConversation{InboxID: inbox})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// streamEvent is an event of a console's stream: its data, and when it
+// arrived.
+type streamEvent struct {
+	data string
+	at   time.Time
+}
+
+// stream signs email in to the console and opens its event stream, which
+// is subscribed once this returns.
+func (l *liveConsole) stream(t *testing.T, email string) <-chan streamEvent {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.PostForm(srv.URL+"/app/login", url.Values{"email": {"ada@example.com"}, "password": {password}})
+	resp, err := browser.PostForm(l.srv.URL+"/app/login", url.Values{"email": {email}, "password": {password}})
 	if err != nil || resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-in: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	streamCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(streamCtx, "GET", srv.URL+"/app/accounts/1/events", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", l.srv.URL+"/app/accounts/1/events", nil)
 	stream, err := browser.Do(req)
 	if err != nil || stream.StatusCode != http.StatusOK {
 		t.Fatalf("event stream: %v %v", stream, err)
 	}
-	defer stream.Body.Close()
-	type event struct {
-		data string
-		at   time.Time // when it arrived
-	}
-	events := make(chan event, 1000)
+	t.Cleanup(func() { stream.Body.Close() })
+	events := make(chan streamEvent, 1000)
 	go func() {
 		defer close(events)
 		lines := bufio.NewScanner(stream.Body)
 		for lines.Scan() {
 			if data, ok := strings.CutPrefix(lines.Text(), "data: "); ok {
-				events <- event{data, time.Now()}
+				events <- streamEvent{data, time.Now()}
 			}
 		}
 	}()
+	return events
+}
 
-	// The stream is subscribed once its headers are answered.
+// next returns the stream's next event, failing t after 10 s without one.
+func next(t *testing.T, events <-chan streamEvent) streamEvent {
+	t.Helper()
+	select {
+	case e, ok := <-events:
+		if !ok {
+			t.Fatal("the stream ended")
+		}
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event in 10 s")
+	}
+	return streamEvent{}
+}
+
+// TestABurstOfChangesIsFewEvents: a console rereads its whole view on an
+// event, so a burst of changes goes to its stream as a few events, not one
+// each (every one a check of what the caller may see); and the last change
+// is still followed by an event.
+func TestABurstOfChangesIsFewEvents(t *testing.T) {
+	l := newLiveConsole(t)
+	inbox := l.inbox(t, "Web")
+	events := l.stream(t, "ada@example.com")
 	const creates = 200
 	for range creates {
-		if _, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: inbox.ID}); err != nil {
-			t.Fatal(err)
-		}
+		l.create(t, inbox)
 	}
 	burstEnd := time.Now()
 	// The events, until none comes for a second.
@@ -106,5 +156,29 @@ func TestABurstOfChangesIsFewEvents(t *testing.T) {
 	}
 	if n > creates/2 {
 		t.Errorf("%d creates made %d events: not gathered", creates, n)
+	}
+}
+
+// TestAnAgentsStreamTellsOnlyOfTheirInboxes: an agent's console hears of a
+// conversation made in an inbox of theirs, and not of one made before it in
+// an inbox they are not a member of.
+func TestAnAgentsStreamTellsOnlyOfTheirInboxes(t *testing.T) {
+	l := newLiveConsole(t)
+	ctx := context.Background()
+	mine, other := l.inbox(t, "Mine"), l.inbox(t, "Other")
+	ann, err := l.db.CreateAgent(ctx, l.admin, switchboard.NewAgent{Name: "Ann", Email: "ann@example.com", Role: switchboard.RoleAgent, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.db.ChangeMembers(ctx, l.admin, mine, []int64{ann.ID}, store.AddMembers); err != nil {
+		t.Fatal(err)
+	}
+	events := l.stream(t, "ann@example.com")
+	l.create(t, other)
+	seen := l.create(t, mine)
+	e := next(t, events)
+	want := fmt.Sprintf(`"conversation_id":%d`, seen.ID)
+	if !strings.Contains(e.data, want) || !strings.Contains(e.data, fmt.Sprintf(`"inbox_id":%d`, mine)) {
+		t.Errorf("the agent's first event is %s, want the conversation %d of their inbox %d", e.data, seen.ID, mine)
 	}
 }

@@ -59,6 +59,7 @@ type Store interface {
 	RoutingReport(ctx context.Context, c switchboard.Caller, since, until time.Time) (store.Report, error)
 
 	Subscribe() (<-chan switchboard.Change, func())
+	MaySeeChange(ctx context.Context, c switchboard.Caller, ch switchboard.Change) (bool, error)
 	ConsoleConnected(ctx context.Context, accountID, userID int64) (int64, error)
 	ConsoleDisconnected(ctx context.Context, id int64) error
 }
