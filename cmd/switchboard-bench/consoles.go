@@ -33,29 +33,33 @@ type consoles struct {
 // console (app.js).
 const rereadGap = 500 * time.Millisecond
 
-// openConsoles signs the administrator in to the console on base and opens
-// n event streams in account with that session.
-func openConsoles(ctx context.Context, base, email, password string, account int64, n int) (*consoles, error) {
+// newConsoles returns consoles that close when ctx ends or close is
+// called; open opens them.
+func newConsoles(ctx context.Context) (*consoles, context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	return &consoles{cancel: cancel}, ctx
+}
+
+// open signs email in to the console on base and opens n event streams in
+// account with that session. ctx is newConsoles'.
+func (c *consoles) open(ctx context.Context, base, email, password string, account int64, n int) error {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := browser.PostForm(base+"/app/login", url.Values{"email": {email}, "password": {password}})
 	if err != nil {
-		return nil, fmt.Errorf("console sign-in: %w", err)
+		return fmt.Errorf("console sign-in: %w", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
-		return nil, fmt.Errorf("console sign-in: status %d", resp.StatusCode)
+		return fmt.Errorf("console sign-in of %s: status %d", email, resp.StatusCode)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	c := &consoles{n: n, cancel: cancel}
 	for range n {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/app/accounts/%d/events", base, account), nil)
 		if err != nil {
-			c.close()
-			return nil, err
+			return err
 		}
 		stream, err := browser.Do(req)
 		if err == nil && stream.StatusCode != http.StatusOK {
@@ -63,9 +67,9 @@ func openConsoles(ctx context.Context, base, email, password string, account int
 			err = fmt.Errorf("status %d", stream.StatusCode)
 		}
 		if err != nil {
-			c.close()
-			return nil, fmt.Errorf("console event stream: %w", err)
+			return fmt.Errorf("console event stream: %w", err)
 		}
+		c.n++
 		heard := make(chan struct{}, 1)
 		c.wg.Go(func() {
 			defer stream.Body.Close()
@@ -95,7 +99,7 @@ func openConsoles(ctx context.Context, base, email, password string, account int
 			}
 		})
 	}
-	return c, nil
+	return nil
 }
 
 // reread fetches the console's page as its script does.
@@ -127,6 +131,31 @@ func (c *consoles) await(ctx context.Context, n int64, d time.Duration) {
 	for c.events.Load() < n && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// openAgentConsoles opens a console for each of n new agents, members of
+// an inbox of their own only: every change of the account's other inboxes
+// is one they may not see, which their streams check and leave out.
+func (c *consoles) openAgentConsoles(ctx context.Context, admin *client, n int) error {
+	inbox, err := admin.createInbox(ctx, "Elsewhere "+runTag())
+	if err != nil {
+		return err
+	}
+	const password = "bench-agent-password"
+	tag := runTag()
+	agents, err := admin.createAgentsWith(ctx, n, tag, password)
+	if err != nil {
+		return err
+	}
+	if err := admin.addMembers(ctx, inbox, agents); err != nil {
+		return err
+	}
+	for i := range agents {
+		if err := c.open(ctx, admin.base, agentEmail(tag, i), password, admin.account, 1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // close closes the streams.

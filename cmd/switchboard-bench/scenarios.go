@@ -139,23 +139,34 @@ func scenarioCreate(ctx context.Context, e *env, rep *report) (err error) {
 	if err := warm(ctx, warmups, o); err != nil {
 		return err
 	}
-	var cs *consoles
+	var cs, as *consoles
 	if e.opts.consoles > 0 {
-		if cs, err = openConsoles(ctx, admin.base, e.opts.email, e.opts.password, admin.account, e.opts.consoles); err != nil {
+		c, cctx := newConsoles(ctx)
+		defer c.close()
+		if err := c.open(cctx, admin.base, e.opts.email, e.opts.password, admin.account, e.opts.consoles); err != nil {
 			return err
 		}
-		defer cs.close()
+		cs = c
+	}
+	if e.opts.agentConsoles > 0 {
+		c, cctx := newConsoles(ctx)
+		defer c.close()
+		if err := c.openAgentConsoles(cctx, admin, e.opts.agentConsoles); err != nil {
+			return err
+		}
+		as = c
 	}
 	st := drive(ctx, l, o)
-	res := result{Scenario: "create", Name: "switchboard " + backendName(t.db), Load: l.String(), stats: st}
+	res := result{Scenario: "create", Name: "switchboard " + backendName(t.db), Load: l.String(), stats: st, Extra: map[string]float64{}}
 	if cs != nil {
 		cs.await(ctx, int64(cs.n), 5*time.Second) // the streams may be a moment behind
 		res.Load += fmt.Sprintf(" consoles=%d", cs.n)
 		per := float64(cs.n) * st.Elapsed.Seconds()
-		res.Extra = map[string]float64{
-			"console events per console per s":  float64(cs.events.Load()) / per,
-			"console rereads per console per s": float64(cs.rereads.Load()) / per,
-		}
+		res.Extra["console events per console per s"] = float64(cs.events.Load()) / per
+		res.Extra["console rereads per console per s"] = float64(cs.rereads.Load()) / per
+	}
+	if as != nil {
+		res.Load += fmt.Sprintf(" agent-consoles=%d", as.n)
 	}
 	rep.add(res)
 	rep.check("create", "creates acknowledged and auto-assigned", st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
@@ -163,6 +174,10 @@ func scenarioCreate(ctx context.Context, e *env, rep *report) (err error) {
 		heard := cs.events.Load()
 		rep.check("create", "open consoles heard of the creates and reread", (st.Count == 0 || heard >= int64(cs.n)) && cs.failed.Load() == 0,
 			"%d events and %d rereads on %d consoles, %d rereads failed", heard, cs.rereads.Load(), cs.n, cs.failed.Load())
+	}
+	if as != nil {
+		rep.check("create", "agents' consoles heard nothing of an inbox not theirs", as.events.Load() == 0,
+			"%d events on %d consoles", as.events.Load(), as.n)
 	}
 	if t.db != "" {
 		if err := checkFair(ctx, rep, "create", t.db, inbox, agents, st.Count+warmups); err != nil {

@@ -379,6 +379,17 @@ func (c *client) createInbox(ctx context.Context, name string) (int64, error) {
 // their ids. Each costs the server a bcrypt hash (it hashes a random password
 // when none is given), so keep n small; bulk members are seeded in SQL.
 func (c *client) createAgents(ctx context.Context, n int, tag string) ([]int64, error) {
+	return c.createAgentsWith(ctx, n, tag, "")
+}
+
+// agentEmail is the e-mail of createAgents' i-th agent of tag.
+func agentEmail(tag string, i int) string {
+	return fmt.Sprintf("bench-%s-%d@example.com", tag, i)
+}
+
+// createAgentsWith is createAgents, the agents signing in to the console
+// with password (none when empty).
+func (c *client) createAgentsWith(ctx context.Context, n int, tag, password string) ([]int64, error) {
 	ids := make([]int64, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -390,10 +401,14 @@ func (c *client) createAgents(ctx context.Context, n int, tag string) ([]int64, 
 			var a struct {
 				ID int64 `json:"id"`
 			}
-			errs[i] = c.call(ctx, "POST", c.accountPath("/agents"), map[string]any{
-				"name": fmt.Sprintf("Bench %s %d", tag, i), "email": fmt.Sprintf("bench-%s-%d@example.com", tag, i),
+			body := map[string]any{
+				"name": fmt.Sprintf("Bench %s %d", tag, i), "email": agentEmail(tag, i),
 				"role": "agent", "availability": "online",
-			}, &a)
+			}
+			if password != "" {
+				body["password"] = password
+			}
+			errs[i] = c.call(ctx, "POST", c.accountPath("/agents"), body, &a)
 			ids[i] = a.ID
 		})
 	}

@@ -24,7 +24,7 @@ func TestSmoke(t *testing.T) {
 	var out bytes.Buffer
 	// Two inboxes: processes then checks fairness in each. Two consoles:
 	// create checks that they hear of its creates.
-	args := []string{"-smoke", "-scenario", "all", "-inboxes", "2", "-consoles", "2", "-postgres", os.Getenv("SWITCHBOARD_TEST_POSTGRES")}
+	args := []string{"-smoke", "-scenario", "all", "-inboxes", "2", "-consoles", "2", "-agent-consoles", "2", "-postgres", os.Getenv("SWITCHBOARD_TEST_POSTGRES")}
 	rep, err := run(ctx, args, &out)
 	t.Log(out.String())
 	if err != nil {
