@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -46,6 +47,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s session, call
 		sent    time.Time           // the last event
 		pending *switchboard.Change // to tell of when the gap after it ends
 		gapEnd  <-chan time.Time
+		seen    = inboxesSeen{log: c.log}
 	)
 	send := func(ch switchboard.Change) {
 		data, _ := json.Marshal(map[string]any{
@@ -71,10 +73,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s session, call
 			if pending != nil {
 				continue
 			}
-			if ok, err := c.store.MaySeeChange(r.Context(), caller, ch); err != nil || !ok {
-				if err != nil && r.Context().Err() == nil {
-					c.log.Warn("checking what a console may see", "err", err)
-				}
+			if !seen.maySee(r, c.store, caller, ch) {
 				continue
 			}
 			if wait := eventGap - time.Since(sent); wait > 0 {
@@ -96,3 +95,56 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s session, call
 // what it may see ten times a second at most, not once each. An event's
 // data names the first change it stands for.
 const eventGap = 100 * time.Millisecond
+
+// inboxesSeen remembers, for one stream, whether its caller may see each
+// inbox that a change was about: what store.MaySeeChange answers for a
+// change of a conversation or an inbox depends on the inbox alone, and an
+// agent's stream asks it of every change of the account, one query each.
+// An inbox is asked about again after a change of it (its members may have
+// changed), all of them after a change of the caller (removed from the
+// account, say), and any after inboxSeenFor. On PostgreSQL a change made by
+// another process may arrive before the change of members committed just
+// before it: for those few milliseconds, an agent just removed from an
+// inbox may still hear that one of its conversations changed, though the
+// page they reread no longer shows it (SECURITY.md).
+type inboxesSeen struct {
+	log   *slog.Logger
+	inbox map[int64]inboxSeen
+}
+
+type inboxSeen struct {
+	may bool
+	at  time.Time
+}
+
+const inboxSeenFor = 5 * time.Second
+
+func (s *inboxesSeen) maySee(r *http.Request, st Store, caller switchboard.Caller, ch switchboard.Change) bool {
+	if ch.AccountID != caller.AccountID {
+		return false
+	}
+	switch {
+	case ch.Kind == switchboard.AgentChanged && ch.UserID == caller.UserID:
+		clear(s.inbox)
+	case ch.Kind == switchboard.InboxChanged:
+		delete(s.inbox, ch.InboxID)
+	}
+	keep := ch.Kind == switchboard.ConversationChanged || ch.Kind == switchboard.InboxChanged
+	if e, ok := s.inbox[ch.InboxID]; keep && ok && time.Since(e.at) < inboxSeenFor {
+		return e.may
+	}
+	may, err := st.MaySeeChange(r.Context(), caller, ch)
+	if err != nil {
+		if r.Context().Err() == nil {
+			s.log.Warn("checking what a console may see", "err", err)
+		}
+		return false
+	}
+	if keep {
+		if s.inbox == nil {
+			s.inbox = map[int64]inboxSeen{}
+		}
+		s.inbox[ch.InboxID] = inboxSeen{may: may, at: time.Now()}
+	}
+	return may
+}

@@ -182,3 +182,36 @@ func TestAnAgentsStreamTellsOnlyOfTheirInboxes(t *testing.T) {
 		t.Errorf("the agent's first event is %s, want the conversation %d of their inbox %d", e.data, seen.ID, mine)
 	}
 }
+
+// TestAnAgentRemovedFromAnInboxHearsNoMoreOfIt: a stream remembers which
+// inboxes its agent may see, and forgets one when its members change: after
+// the agent leaves it, a conversation made there is not told of, and one
+// made next in an inbox of theirs is.
+func TestAnAgentRemovedFromAnInboxHearsNoMoreOfIt(t *testing.T) {
+	l := newLiveConsole(t)
+	ctx := context.Background()
+	left, stays := l.inbox(t, "Left"), l.inbox(t, "Stays")
+	ann, err := l.db.CreateAgent(ctx, l.admin, switchboard.NewAgent{Name: "Ann", Email: "ann@example.com", Role: switchboard.RoleAgent, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []int64{left, stays} {
+		if _, err := l.db.ChangeMembers(ctx, l.admin, in, []int64{ann.ID}, store.AddMembers); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events := l.stream(t, "ann@example.com")
+	first := l.create(t, left)
+	if e := next(t, events); !strings.Contains(e.data, fmt.Sprintf(`"conversation_id":%d`, first.ID)) {
+		t.Fatalf("the first event is %s, want conversation %d", e.data, first.ID)
+	}
+	if _, err := l.db.ChangeMembers(ctx, l.admin, left, []int64{ann.ID}, store.RemoveMembers); err != nil {
+		t.Fatal(err)
+	}
+	l.create(t, left)
+	seen := l.create(t, stays)
+	e := next(t, events)
+	if !strings.Contains(e.data, fmt.Sprintf(`"conversation_id":%d`, seen.ID)) {
+		t.Errorf("after leaving inbox %d the agent's next event is %s, want conversation %d of inbox %d", left, e.data, seen.ID, stays)
+	}
+}
