@@ -68,6 +68,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s session, call
 			send(*pending)
 			pending, gapEnd = nil, nil
 		case ch := <-changes:
+			seen.forget(caller, ch)
 			// An event on its way already stands for this change: the
 			// console rereads its whole view after it.
 			if pending != nil {
@@ -119,15 +120,22 @@ type inboxSeen struct {
 
 const inboxSeenFor = 5 * time.Second
 
-func (s *inboxesSeen) maySee(r *http.Request, st Store, caller switchboard.Caller, ch switchboard.Change) bool {
-	if ch.AccountID != caller.AccountID {
-		return false
-	}
+// forget forgets what ch may have changed: every change goes through it,
+// those that need no check too.
+func (s *inboxesSeen) forget(caller switchboard.Caller, ch switchboard.Change) {
 	switch {
+	case ch.AccountID != caller.AccountID:
 	case ch.Kind == switchboard.AgentChanged && ch.UserID == caller.UserID:
 		clear(s.inbox)
 	case ch.Kind == switchboard.InboxChanged:
 		delete(s.inbox, ch.InboxID)
+	}
+}
+
+// maySee reports whether the caller may see what ch is about.
+func (s *inboxesSeen) maySee(r *http.Request, st Store, caller switchboard.Caller, ch switchboard.Change) bool {
+	if ch.AccountID != caller.AccountID {
+		return false
 	}
 	keep := ch.Kind == switchboard.ConversationChanged || ch.Kind == switchboard.InboxChanged
 	if e, ok := s.inbox[ch.InboxID]; keep && ok && time.Since(e.at) < inboxSeenFor {

@@ -9,6 +9,7 @@
   // open profile menu) as they are.
   let refreshTimer = null;
   let refreshing = false;
+  let lastRefresh = 0; // when the last reread began
   async function refresh() {
     if (refreshing) { scheduleRefresh(); return; }
     if (held()) return;
@@ -61,7 +62,6 @@
   // apart: in a busy account each would otherwise follow the last as soon
   // as it ended, every console reading its whole page several times a
   // second (BENCHMARKS.md).
-  let lastRefresh = 0;
   function scheduleRefresh() {
     if (refreshTimer !== null) return;
     const wait = Math.max(100, lastRefresh + 500 - Date.now());
