@@ -3,19 +3,13 @@ package web_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/switchboard/switchboard"
-	"github.com/switchboard/switchboard/store"
 	"github.com/switchboard/switchboard/storetest"
-	"github.com/switchboard/switchboard/throttle"
-	"github.com/switchboard/switchboard/web"
 )
 
 // TestFormsRefuseWhatIsNotText: a console form value that is not text (a NUL
@@ -32,22 +26,8 @@ func TestFormsRefuseWhatIsNotText(t *testing.T) {
 	} {
 		t.Run(backend.name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := store.Open(ctx, backend.dsn(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			_, u, err := db.CreateAccountWithAdministrator(ctx, "Acme", "Ada Admin", "ada@example.com", password)
-			if err != nil {
-				t.Fatal(err)
-			}
-			admin := switchboard.Caller{UserID: u.ID, AccountID: 1, Role: switchboard.RoleAdministrator}
-			ui, err := web.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)), throttle.New())
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(ui)
-			t.Cleanup(srv.Close)
+			l := newConsoleServer(t, backend.dsn(t))
+			db, admin, srv := l.db, l.admin, l.srv
 			jar, _ := cookiejar.New(nil)
 			browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			post := func(path string, form url.Values) (int, string) {

@@ -21,7 +21,8 @@ import (
 	"github.com/switchboard/switchboard/web"
 )
 
-// liveConsole is a console server on a SQLite store with an administrator.
+// liveConsole is a console server, without a browser, on a store with an
+// administrator.
 type liveConsole struct {
 	db    *store.DB
 	admin switchboard.Caller
@@ -30,8 +31,13 @@ type liveConsole struct {
 
 func newLiveConsole(t *testing.T) *liveConsole {
 	t.Helper()
+	return newConsoleServer(t, storetest.SQLite(t))
+}
+
+func newConsoleServer(t *testing.T, dsn string) *liveConsole {
+	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, storetest.SQLite(t))
+	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +62,23 @@ func (l *liveConsole) inbox(t *testing.T, name string) int64 {
 		t.Fatal(err)
 	}
 	return in.ID
+}
+
+// agent makes an agent who signs in with password, a member of inboxes,
+// and returns their id.
+func (l *liveConsole) agent(t *testing.T, email string, inboxes ...int64) int64 {
+	t.Helper()
+	ctx := context.Background()
+	a, err := l.db.CreateAgent(ctx, l.admin, switchboard.NewAgent{Name: email, Email: email, Role: switchboard.RoleAgent, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range inboxes {
+		if _, err := l.db.ChangeMembers(ctx, l.admin, in, []int64{a.ID}, store.AddMembers); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a.ID
 }
 
 func (l *liveConsole) create(t *testing.T, inbox int64) switchboard.Conversation {
@@ -164,15 +187,8 @@ func TestABurstOfChangesIsFewEvents(t *testing.T) {
 // an inbox they are not a member of.
 func TestAnAgentsStreamTellsOnlyOfTheirInboxes(t *testing.T) {
 	l := newLiveConsole(t)
-	ctx := context.Background()
 	mine, other := l.inbox(t, "Mine"), l.inbox(t, "Other")
-	ann, err := l.db.CreateAgent(ctx, l.admin, switchboard.NewAgent{Name: "Ann", Email: "ann@example.com", Role: switchboard.RoleAgent, Password: password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.db.ChangeMembers(ctx, l.admin, mine, []int64{ann.ID}, store.AddMembers); err != nil {
-		t.Fatal(err)
-	}
+	l.agent(t, "ann@example.com", mine)
 	events := l.stream(t, "ann@example.com")
 	l.create(t, other)
 	seen := l.create(t, mine)
@@ -190,17 +206,8 @@ func TestAnAgentsStreamTellsOnlyOfTheirInboxes(t *testing.T) {
 // theirs is.
 func TestAnAgentRemovedFromAnInboxHearsNoMoreOfIt(t *testing.T) {
 	l := newLiveConsole(t)
-	ctx := context.Background()
 	left, stays := l.inbox(t, "Left"), l.inbox(t, "Stays")
-	ann, err := l.db.CreateAgent(ctx, l.admin, switchboard.NewAgent{Name: "Ann", Email: "ann@example.com", Role: switchboard.RoleAgent, Password: password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, in := range []int64{left, stays} {
-		if _, err := l.db.ChangeMembers(ctx, l.admin, in, []int64{ann.ID}, store.AddMembers); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ann := l.agent(t, "ann@example.com", left, stays)
 	events := l.stream(t, "ann@example.com")
 	want := func(e streamEvent, c switchboard.Conversation, when string) {
 		t.Helper()
@@ -213,7 +220,7 @@ func TestAnAgentRemovedFromAnInboxHearsNoMoreOfIt(t *testing.T) {
 	// Within the 100 ms after that event: the next waits for the gap's end,
 	// and the removal comes meanwhile.
 	waiting := l.create(t, stays)
-	if _, err := l.db.ChangeMembers(ctx, l.admin, left, []int64{ann.ID}, store.RemoveMembers); err != nil {
+	if _, err := l.db.ChangeMembers(context.Background(), l.admin, left, []int64{ann}, store.RemoveMembers); err != nil {
 		t.Fatal(err)
 	}
 	want(next(t, events), waiting, "second")
