@@ -35,20 +35,57 @@ type NewWebhook struct {
 
 // Validate reports the first field of w that is not allowed.
 func (w *NewWebhook) Validate() error {
-	if !isWebURL(w.URL) {
-		return Invalid("url", "url must be an absolute http or https URL")
+	if err := validWebhookURL(w.URL); err != nil {
+		return err
 	}
-	if len(w.Subscriptions) == 0 {
-		w.Subscriptions = slices.Clone(WebhookEvents)
-	}
-	for _, s := range w.Subscriptions {
-		if !slices.Contains(WebhookEvents, s) {
-			return Invalid("subscriptions", "subscriptions may hold conversation_created, conversation_updated and assignee_changed")
+	var err error
+	w.Subscriptions, err = webhookSubscriptions(w.Subscriptions)
+	return err
+}
+
+// WebhookUpdate changes a webhook: the fields given, nil for unchanged.
+type WebhookUpdate struct {
+	URL           *string
+	Subscriptions *[]string // all events when empty
+}
+
+// Validate reports the first field of u that is not allowed.
+func (u *WebhookUpdate) Validate() error {
+	if u.URL != nil {
+		if err := validWebhookURL(*u.URL); err != nil {
+			return err
 		}
 	}
-	slices.Sort(w.Subscriptions)
-	w.Subscriptions = slices.Compact(w.Subscriptions)
+	if u.Subscriptions != nil {
+		subs, err := webhookSubscriptions(*u.Subscriptions)
+		if err != nil {
+			return err
+		}
+		u.Subscriptions = &subs
+	}
 	return nil
+}
+
+func validWebhookURL(s string) error {
+	if !isWebURL(s) {
+		return Invalid("url", "url must be an absolute http or https URL")
+	}
+	return nil
+}
+
+// webhookSubscriptions returns subs sorted without repeats (every event
+// when empty), or the error of one that is not an event.
+func webhookSubscriptions(subs []string) ([]string, error) {
+	if len(subs) == 0 {
+		return slices.Clone(WebhookEvents), nil
+	}
+	for _, s := range subs {
+		if !slices.Contains(WebhookEvents, s) {
+			return nil, Invalid("subscriptions", "subscriptions may hold conversation_created, conversation_updated and assignee_changed")
+		}
+	}
+	subs = slices.Sorted(slices.Values(subs))
+	return slices.Compact(subs), nil
 }
 
 // Delivery is one event waiting to be sent to one webhook.

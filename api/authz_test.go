@@ -550,6 +550,22 @@ func authzRoutes() []authzRoute {
 			request: func(f *authzFixture, c authzCaller, tg authzTarget) (string, any) {
 				return f.path(tg, "/webhooks"), map[string]any{"url": "http://127.0.0.1:9/new", "subscriptions": []string{"conversation_created"}}
 			}},
+		{pattern: "PATCH " + authzAccountPrefix + "/webhooks/{id}", kind: authzAccount, admin: true, targets: []authzTarget{authzOwn, authzForeign, authzForeignID},
+			request: func(f *authzFixture, c authzCaller, tg authzTarget) (string, any) {
+				return f.path(tg, "/webhooks/%d", f.webhookOf(tg)), map[string]any{"subscriptions": []string{"assignee_changed"}}
+			},
+			check: func(t *testing.T, f *authzFixture, c authzCaller, tg authzTarget, data []byte) {
+				var reply struct {
+					Payload struct {
+						Webhook struct {
+							ID int64 `json:"id"`
+						} `json:"webhook"`
+					} `json:"payload"`
+				}
+				if err := json.Unmarshal(data, &reply); err != nil || reply.Payload.Webhook.ID != f.webhookOf(tg) {
+					t.Errorf("updated webhook %s, want %d", data, f.webhookOf(tg))
+				}
+			}},
 		{pattern: "DELETE " + authzAccountPrefix + "/webhooks/{id}", kind: authzAccount, admin: true, targets: []authzTarget{authzOwn, authzForeign, authzForeignID},
 			request: func(f *authzFixture, c authzCaller, tg authzTarget) (string, any) {
 				return f.path(tg, "/webhooks/%d", f.webhookOf(tg)), nil

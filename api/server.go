@@ -51,6 +51,7 @@ type Store interface {
 
 	Webhooks(ctx context.Context, c switchboard.Caller) ([]switchboard.Webhook, error)
 	CreateWebhook(ctx context.Context, c switchboard.Caller, n switchboard.NewWebhook) (switchboard.Webhook, error)
+	UpdateWebhook(ctx context.Context, c switchboard.Caller, id int64, u switchboard.WebhookUpdate) (switchboard.Webhook, error)
 	DeleteWebhook(ctx context.Context, c switchboard.Caller, id int64) error
 
 	CreateAccount(ctx context.Context, name string) (switchboard.Account, error)
@@ -150,6 +151,7 @@ func (s *Server) routes() http.Handler {
 
 	admin("GET /webhooks", s.listWebhooks)
 	admin("POST /webhooks", s.createWebhook)
+	admin("PATCH /webhooks/{id}", s.updateWebhook)
 	admin("DELETE /webhooks/{id}", s.deleteWebhook)
 
 	handle("POST /platform/api/v1/accounts", s.platform(s.platformCreateAccount))

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -309,4 +310,84 @@ func TestWebhookBackoffDoubles(t *testing.T) {
 			t.Errorf("backoff after attempt %d: %v, want %v", n, got, want)
 		}
 	}
+}
+
+// TestWebhookUpdate: PATCH .../webhooks/{id} (Chatwoot's update_a_webhook)
+// changes the URL or the events of a webhook, keeping its id and secret;
+// what is sent after goes to the new URL, with the new events only. A bad
+// value is 422 naming its field and changes nothing.
+func TestWebhookUpdate(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *testServer) {
+		before, after := newReceiver(t, 0), newReceiver(t, 0)
+		id := s.subscribe(before)
+		after.secret = before.secret
+		type hook struct {
+			ID            int64    `json:"id"`
+			URL           string   `json:"url"`
+			Secret        string   `json:"secret"`
+			Subscriptions []string `json:"subscriptions"`
+		}
+		var reply struct {
+			Payload struct {
+				Webhook hook `json:"webhook"`
+			} `json:"payload"`
+		}
+		stored := func() hook {
+			t.Helper()
+			var list struct {
+				Payload struct {
+					Webhooks []hook `json:"webhooks"`
+				} `json:"payload"`
+			}
+			s.admin.must(200, "GET", acct("/webhooks"), nil, &list)
+			if len(list.Payload.Webhooks) != 1 {
+				t.Fatalf("webhooks %+v, want one", list.Payload.Webhooks)
+			}
+			return list.Payload.Webhooks[0]
+		}
+		s.admin.must(200, "PATCH", acct("/webhooks/%d", id), map[string]any{"webhook": map[string]any{
+			"url": after.srv.URL + "/hooks", "subscriptions": []string{"assignee_changed"}}}, &reply)
+		got := reply.Payload.Webhook
+		if got.ID != id || got.URL != after.srv.URL+"/hooks" || got.Secret != before.secret || len(got.Subscriptions) != 1 || got.Subscriptions[0] != "assignee_changed" {
+			t.Fatalf("updated webhook %+v", got)
+		}
+		if listed := stored(); listed.URL != got.URL || len(listed.Subscriptions) != 1 {
+			t.Errorf("listed after the update: %+v", listed)
+		}
+
+		for _, tc := range []struct {
+			name, field string
+			body        map[string]any
+		}{
+			{"URLNotWeb", "url", map[string]any{"url": "ftp://example.com/hooks"}},
+			{"URLNotString", "url", map[string]any{"url": 5}},
+			{"UnknownEvent", "subscriptions", map[string]any{"subscriptions": []string{"message_created"}}},
+			{"SubscriptionsNotList", "subscriptions", map[string]any{"subscriptions": "assignee_changed"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				status, data := s.admin.do("PATCH", acct("/webhooks/%d", id), tc.body)
+				if status != 422 || !strings.Contains(string(data), `"`+tc.field+`"`) {
+					t.Errorf("status %d %s, want 422 naming %s", status, data, tc.field)
+				}
+				if listed := stored(); listed.URL != got.URL || len(listed.Subscriptions) != 1 {
+					t.Errorf("a refused update changed the webhook to %+v", listed)
+				}
+			})
+		}
+		s.admin.must(200, "PATCH", acct("/webhooks/%d", id), map[string]any{}, &reply)
+		if reply.Payload.Webhook.URL != got.URL {
+			t.Errorf("an empty update gave %+v", reply.Payload.Webhook)
+		}
+		s.admin.must(404, "PATCH", acct("/webhooks/%d", id+1000), map[string]any{"url": "https://example.com/x"}, nil)
+
+		a := s.newAgent("agent", "online")
+		s.admin.create(s.newInbox(nil, a), nil)
+		drain(t, s.sender())
+		if got := before.events(); len(got) != 0 {
+			t.Errorf("the old URL heard %v after the update", got)
+		}
+		if got := after.events(); len(got) != 1 || got[0] != "assignee_changed" {
+			t.Errorf("the new URL heard %v, want only assignee_changed", got)
+		}
+	})
 }

@@ -505,6 +505,7 @@ type queries struct {
 	InsertWebhook          string
 	WebhooksOfAccount      string
 	DeleteWebhook          string
+	UpdateWebhook          string
 	ConversationSnapshot   string
 	InsertDelivery         string
 	ClaimDeliveries        string

@@ -81,6 +81,42 @@ func (db *DB) txWebhooks(ctx context.Context, tx *txn, accountID int64) ([]switc
 	return hooks, nil
 }
 
+// UpdateWebhook changes a webhook's URL or the events it subscribes to
+// (administrators only). What it has still to send goes to its URL as it is
+// when taken to be sent; those events were subscribed to when they
+// happened.
+func (db *DB) UpdateWebhook(ctx context.Context, c switchboard.Caller, id int64, u switchboard.WebhookUpdate) (switchboard.Webhook, error) {
+	if err := requireAdministrator(c); err != nil {
+		return switchboard.Webhook{}, err
+	}
+	if err := u.Validate(); err != nil {
+		return switchboard.Webhook{}, err
+	}
+	var subs *string
+	if u.Subscriptions != nil {
+		joined := strings.Join(*u.Subscriptions, " ")
+		subs = &joined
+	}
+	w := switchboard.Webhook{AccountID: c.AccountID}
+	err := db.inTx(ctx, func(tx *txn) error {
+		if err := db.stillAdministrator(ctx, tx, c); err != nil {
+			return err
+		}
+		var stored string
+		var created int64
+		err := tx.QueryRowContext(ctx, db.q.UpdateWebhook, u.URL, subs, id, c.AccountID).Scan(&w.ID, &w.URL, &w.Secret, &stored, &created)
+		if err != nil {
+			return notFoundOr(err, "webhook")
+		}
+		w.Subscriptions, w.CreatedAt = strings.Fields(stored), fromMillis(created)
+		return nil
+	})
+	if err != nil {
+		return switchboard.Webhook{}, fmt.Errorf("update webhook: %w", err)
+	}
+	return w, nil
+}
+
 // DeleteWebhook removes a webhook and what it had still to send.
 func (db *DB) DeleteWebhook(ctx context.Context, c switchboard.Caller, id int64) error {
 	if err := requireAdministrator(c); err != nil {

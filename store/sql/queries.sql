@@ -483,6 +483,12 @@ VALUES (?, ?, ?, ?, ?) RETURNING id;
 -- name: WebhooksOfAccount
 SELECT id, url, secret, subscriptions, created_at FROM webhooks WHERE account_id = ? ORDER BY id;
 
+-- name: UpdateWebhook
+-- Parameters: url or null (unchanged); subscriptions or null; id; account.
+UPDATE webhooks SET url = COALESCE(?, url), subscriptions = COALESCE(?, subscriptions)
+WHERE id = ? AND account_id = ?
+RETURNING id, url, secret, subscriptions, created_at;
+
 -- name: DeleteWebhook
 DELETE FROM webhooks WHERE id = ? AND account_id = ?;
 
