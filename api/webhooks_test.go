@@ -248,6 +248,19 @@ func TestWebhooks(t *testing.T) {
 			}
 		})
 	})
+	t.Run("WebhookIDsNeverRepeat", func(t *testing.T) {
+		// A client changes and deletes a webhook by its id: one deleted
+		// must not lend its id to the next, which a late PATCH or DELETE
+		// of the old would then reach.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			r := newReceiver(t, 0)
+			first := s.subscribe(r)
+			s.admin.must(200, "DELETE", acct("/webhooks/%d", first), nil, nil)
+			if next := s.subscribe(r); next == first {
+				t.Errorf("the webhook made after %d was deleted has its id", first)
+			}
+		})
+	})
 	t.Run("ASlowReceiverHoldsUpOnlyItsOwn", func(t *testing.T) {
 		// The slow receiver's delivery comes first in the outbox and
 		// answers only once the other receiver has had its own: one after

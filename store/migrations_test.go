@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,5 +107,116 @@ func TestMigrationLowersEmails(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Migration 0009 (SQLite) rebuilds the webhooks and their outbox with
+// AUTOINCREMENT: every webhook and every delivery still to send stays, with
+// its id; neither table hands out an id it handed out before; and deleting
+// a webhook still takes its deliveries. (Run again here on tables it has
+// rebuilt, as a database restored from before it would see it.)
+func TestMigrationKeepsWebhooksAndDeliveries(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.SQLite(t)
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, u, err := db.CreateAccountWithAdministrator(ctx, "Acme", "Ada", "ada@example.com", "password123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := switchboard.Caller{UserID: u.ID, AccountID: 1, Role: switchboard.RoleAdministrator}
+	inbox, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "https://example.com/keep"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "https://example.com/gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(db *store.DB) {
+		t.Helper()
+		if _, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: inbox.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		create(db)
+	}
+	// The newest deliveries are the deleted webhook's: the outbox's
+	// high-water mark lies above every delivery left.
+	if err := db.DeleteWebhook(ctx, admin, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawDB(t, dsn)
+	outbox := func() []string {
+		t.Helper()
+		rows, err := raw.Query(`SELECT id, webhook_id, event FROM webhook_outbox ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id, hook int64
+			var event string
+			if err := rows.Scan(&id, &hook, &event); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprint(id, hook, event))
+		}
+		return out
+	}
+	highWater := func() int64 {
+		t.Helper()
+		var seq int64
+		if err := raw.QueryRow(`SELECT seq FROM sqlite_sequence WHERE name = 'webhook_outbox'`).Scan(&seq); err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	before, high := outbox(), highWater()
+	if len(before) == 0 {
+		t.Fatal("no delivery to keep")
+	}
+	if _, err := raw.Exec(`DELETE FROM schema_migrations WHERE version = '0009_webhook_ids_never_reused'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = store.Open(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	if after := outbox(); !slices.Equal(after, before) {
+		t.Errorf("deliveries after the migration %v, want %v", after, before)
+	}
+	if got := highWater(); got < high {
+		t.Errorf("the outbox's high-water mark fell from %d to %d", high, got)
+	}
+	hooks, err := db.Webhooks(ctx, admin)
+	if err != nil || len(hooks) != 1 || hooks[0].ID != keep.ID || hooks[0].Secret != keep.Secret || hooks[0].URL != keep.URL {
+		t.Fatalf("webhooks after the migration %+v (%v), want %+v", hooks, err, keep)
+	}
+	again, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "https://example.com/again"})
+	if err != nil || again.ID <= gone.ID {
+		t.Errorf("a webhook made after the migration has id %d (%v); %d was handed out before", again.ID, err, gone.ID)
+	}
+	create(db)
+	var newest int64
+	if err := raw.QueryRow(`SELECT max(id) FROM webhook_outbox`).Scan(&newest); err != nil || newest <= high {
+		t.Errorf("the newest delivery has id %d (%v); ids up to %d were handed out before", newest, err, high)
+	}
+	if err := db.DeleteWebhook(ctx, admin, keep.ID); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := raw.QueryRow(`SELECT count(*) FROM webhook_outbox WHERE webhook_id = ?`, keep.ID).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d deliveries of a deleted webhook stayed (%v)", left, err)
 	}
 }
