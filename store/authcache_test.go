@@ -175,6 +175,25 @@ func TestPostgresAuthenticationHearsOtherProcesses(t *testing.T) {
 	store.SetAuthCacheFor(b, time.Hour)
 	u, _ := signedInAgent(t, a, admin, "bea@example.com")
 	other, _ := signedInAgent(t, a, admin, "cy@example.com")
+	// Making them told b of them too, a moment later; had that arrived
+	// after b began keeping them, it would end what b keeps below. b hears
+	// a's notifications in the order a sent them: once a change made after
+	// theirs has ended what b kept of a third user, theirs have been heard.
+	third, _ := signedInAgent(t, a, admin, "dee@example.com")
+	if _, err := b.UserByAccessToken(ctx, third.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	name := "Dee"
+	if _, err := a.UpdateAgent(ctx, admin, third.ID, switchboard.AgentUpdate{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second) // a hang guard, not a speed check
+	for store.AuthKeeps(b, third.AccessToken) {
+		if time.Now().After(deadline) {
+			t.Fatal("the other process never heard of the rename")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for range 2 {
 		got, err := b.UserByAccessToken(ctx, u.AccessToken)
 		if m, _ := membershipIn(got, admin.AccountID); err != nil || m.Role != switchboard.RoleAdministrator {
@@ -191,7 +210,7 @@ func TestPostgresAuthenticationHearsOtherProcesses(t *testing.T) {
 	if _, err := a.UpdateAgent(ctx, admin, u.ID, switchboard.AgentUpdate{Role: &role}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second) // a hang guard, not a speed check
+	deadline = time.Now().Add(20 * time.Second)
 	for {
 		got, err := b.UserByAccessToken(ctx, u.AccessToken)
 		if err != nil {
