@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/switchboard/switchboard"
@@ -115,84 +116,8 @@ func TestListFiltersByStatus(t *testing.T) {
 					for _, c := range page {
 						got = append(got, c.ID)
 					}
-					if !sameIDs(got, ids) || counts.All != len(ids) || counts.Unassigned != len(ids) {
+					if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(ids))) || counts.All != len(ids) || counts.Unassigned != len(ids) {
 						t.Errorf("status %s lists %v, counts %+v; want %v", status, got, counts, ids)
-					}
-				})
-			}
-		})
-	}
-}
-
-// sameIDs reports whether a and b hold the same ids, in any order.
-func sameIDs(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	seen := map[int64]int{}
-	for _, id := range a {
-		seen[id]++
-	}
-	for _, id := range b {
-		if seen[id]--; seen[id] < 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// TestMaySeeChange: a console's caller may see a change of a conversation or
-// an inbox if they may see the inbox (an administrator always, an agent as
-// a member), a colleague's always, and nothing of another account.
-func TestMaySeeChange(t *testing.T) {
-	for _, b := range storetest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			ctx := context.Background()
-			db, admin := openWithAdministrator(t, b.DSN(t)(t))
-			mine, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Mine"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			other, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Other"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "Ann", Email: "ann@example.com", Role: switchboard.RoleAgent})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := db.ChangeMembers(ctx, admin, mine.ID, []int64{a.ID}, store.AddMembers); err != nil {
-				t.Fatal(err)
-			}
-			agent := switchboard.Caller{UserID: a.ID, AccountID: admin.AccountID, Role: switchboard.RoleAgent}
-			conv := func(inbox int64) switchboard.Change {
-				return switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: admin.AccountID, ConversationID: 1, InboxID: inbox}
-			}
-			inbox := func(inbox int64) switchboard.Change {
-				return switchboard.Change{Kind: switchboard.InboxChanged, AccountID: admin.AccountID, InboxID: inbox}
-			}
-			colleague := switchboard.Change{Kind: switchboard.AgentChanged, AccountID: admin.AccountID, UserID: admin.UserID}
-			elsewhere := conv(mine.ID)
-			elsewhere.AccountID++
-			for _, tc := range []struct {
-				name   string
-				caller switchboard.Caller
-				ch     switchboard.Change
-				want   bool
-			}{
-				{"AdministratorOtherInbox", admin, conv(other.ID), true},
-				{"AdministratorInbox", admin, inbox(other.ID), true},
-				{"AgentOwnInbox", agent, conv(mine.ID), true},
-				{"AgentOtherInbox", agent, conv(other.ID), false},
-				{"AgentInboxChangedOwn", agent, inbox(mine.ID), true},
-				{"AgentInboxChangedOther", agent, inbox(other.ID), false},
-				{"AgentColleague", agent, colleague, true},
-				{"AdministratorOtherAccount", admin, elsewhere, false},
-			} {
-				t.Run(tc.name, func(t *testing.T) {
-					got, err := db.MaySeeChange(ctx, tc.caller, tc.ch)
-					if err != nil || got != tc.want {
-						t.Errorf("MaySeeChange(%+v) = %v, %v; want %v", tc.ch, got, err, tc.want)
 					}
 				})
 			}
