@@ -110,3 +110,14 @@ func (u cpuUse) String() string {
 	}
 	return s
 }
+
+// cpuDuring says where the CPU went between two samples, in all: how busy
+// the cores were and the seconds each part used.
+func cpuDuring(a, b cpuSample) string {
+	s := fmt.Sprintf("CPU: %.0f ms in switchboard, %.0f ms in the bench", (b.servers-a.servers)*1000, (b.bench-a.bench)*1000)
+	if total := (b.busy - a.busy) + (b.idle - a.idle); b.busy > 0 && total > 0 {
+		rest := b.busy - a.busy - (b.servers - a.servers) - (b.bench - a.bench)
+		s += fmt.Sprintf(", %.0f ms in the rest (database, kernel); cores %.0f%% busy over %.0f ms", rest*1000, (b.busy-a.busy)/total*100, b.at.Sub(a.at).Seconds()*1000)
+	}
+	return s
+}

@@ -56,3 +56,13 @@ func TestMachineCPUReadsProc(t *testing.T) {
 		t.Errorf("selfCPU() = %v after spinning (%d), want > 0", s, x)
 	}
 }
+
+func TestCPUDuring(t *testing.T) {
+	at := time.Unix(100, 0)
+	a := cpuSample{servers: 1, bench: 2, busy: 10, idle: 10, at: at}
+	b := cpuSample{servers: 1.5, bench: 2.1, busy: 11, idle: 11, at: at.Add(time.Second)}
+	want := "CPU: 500 ms in switchboard, 100 ms in the bench, 400 ms in the rest (database, kernel); cores 50% busy over 1000 ms"
+	if got := cpuDuring(a, b); got != want {
+		t.Errorf("cpuDuring = %q, want %q", got, want)
+	}
+}

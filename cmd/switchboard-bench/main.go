@@ -82,6 +82,7 @@ type options struct {
 	shareCores           bool
 	advertise            string
 	offlineConversations int
+	offlineClients       []string
 	pickMaxConversations int
 	pickMaxMembers       int
 	pickN                int
@@ -118,6 +119,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.direct, "direct", false, "processes: send every create to the first process, which then leads every inbox, instead of spreading them (a control: three processes without a create forwarded)")
 	fs.IntVar(&o.inboxes, "inboxes", 1, "processes: inboxes the creates are spread over, round robin, each with the same agents (1 is the worst case: every create takes the same routing lock)")
 	fs.IntVar(&o.offlineConversations, "offline-conversations", 10000, "open conversations the agent holds when going offline")
+	offlineClients := fs.String("offline-clients", strings.Join(offlineClientKinds, ","), "offline: the sequential clients that run while the agent goes offline, comma-separated: "+strings.Join(offlineClientKinds, ", ")+", or none (each keeps a request in flight, so together they take the cores' time from the reassignment)")
 	fs.IntVar(&o.pickMaxConversations, "pick-max-conversations", 1_000_000, "largest stored-conversation count of pick-scale (powers of 10 from 1000)")
 	fs.IntVar(&o.pickMaxMembers, "pick-max-members", 10000, "largest inbox of pick-scale (powers of 10 from 10)")
 	fs.IntVar(&o.pickN, "pick-n", 300, "sequential creates measured at each pick-scale point")
@@ -143,6 +145,15 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 				return nil, fmt.Errorf("unknown scenario %q (want %s or all)", s, strings.Join(allScenarios, ", "))
 			}
 			o.scenarios = append(o.scenarios, s)
+		}
+	}
+	if *offlineClients != "none" {
+		for c := range strings.SplitSeq(*offlineClients, ",") {
+			c = strings.TrimSpace(c)
+			if !slices.Contains(offlineClientKinds, c) {
+				return nil, fmt.Errorf("-offline-clients: unknown client %q (want %s, or none)", c, strings.Join(offlineClientKinds, ", "))
+			}
+			o.offlineClients = append(o.offlineClients, c)
 		}
 	}
 	if o.url != "" && !strings.HasPrefix(o.url, "http://127.0.0.1") && !strings.HasPrefix(o.url, "http://localhost") && !strings.HasPrefix(o.url, "http://[::1]") {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +197,41 @@ func TestServerProcs(t *testing.T) {
 		if got := e.serverProcs(tt.n); got != tt.want {
 			t.Errorf("%d processes, share %v on %d cores: GOMAXPROCS %d, want %d", tt.n, tt.share, cores, got, tt.want)
 		}
+	}
+}
+
+func TestOfflineClientsOption(t *testing.T) {
+	tests := []struct {
+		arg     string
+		want    []string
+		wantErr bool
+	}{
+		{"", offlineClientKinds, false},
+		{"none", nil, false},
+		{"reads", []string{"reads"}, false},
+		{"creates, same-inbox", []string{"creates", "same-inbox"}, false},
+		{"writes", nil, true},
+		{"none,reads", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			args := []string{"-scenario", "offline"}
+			if tt.arg != "" {
+				args = append(args, "-offline-clients", tt.arg)
+			}
+			o, err := parseOptions(args, io.Discard)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "-offline-clients") {
+					t.Fatalf("error %v, want one naming -offline-clients", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(o.offlineClients, tt.want) {
+				t.Errorf("clients %q, want %q", o.offlineClients, tt.want)
+			}
+		})
 	}
 }
