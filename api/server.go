@@ -193,6 +193,7 @@ var statusOf = map[switchboard.Code]int{
 	switchboard.ENOTFOUND:     http.StatusNotFound,
 	switchboard.EINVALID:      http.StatusUnprocessableEntity,
 	switchboard.ELIMITED:      http.StatusTooManyRequests,
+	switchboard.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	switchboard.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -204,6 +205,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	status := statusOf[e.Code]
+	if e.Code == switchboard.EUNAVAILABLE {
+		s.log.WarnContext(r.Context(), "too busy", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
+	}
 	if e.Code == switchboard.EINVALID {
 		writeJSON(w, status, map[string]any{"message": e.Message, "attributes": e.Fields, "error": e.Message})
 		return

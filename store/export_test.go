@@ -69,3 +69,21 @@ func AuthKeeps(db *DB, token string) bool {
 	_, ok := db.auth.get(authKey{hash: hashToken(token)}, time.Now())
 	return ok
 }
+
+// ErrLockOrder is the store's own reason to run a transaction again: it
+// needed an inbox lock out of order.
+var ErrLockOrder = errLockOrder
+
+// WriteAndFail runs, as a write of db, a transaction that executes stmt
+// (with ? placeholders) and then fails with fail. It returns how many times
+// the transaction ran and the error the write ended with.
+func WriteAndFail(ctx context.Context, db *DB, fail error, stmt string, args ...any) (runs int, err error) {
+	err = db.inTx(ctx, func(tx *txn) error {
+		runs++
+		if _, err := tx.ExecContext(ctx, db.rebind(stmt), args...); err != nil {
+			return err
+		}
+		return fail
+	})
+	return runs, err
+}

@@ -318,6 +318,9 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 			db.failed(ctx, err)
 		}
 		if final {
+			if err != nil && retryable(err) {
+				return fmt.Errorf("%w: %w", errTooBusy, err)
+			}
 			return err
 		}
 		if db.Observer != nil {
@@ -332,6 +335,13 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		}
 	}
 }
+
+// errTooBusy is a write that met other writes at every attempt of inTx
+// (deadlocks, serialization failures, inbox locks needed out of order): each
+// attempt was undone, but the request is fine and may be sent again. (A
+// change that goes on after its commit, as going offline does, has made its
+// first transaction; sent again, it finishes the rest.)
+var errTooBusy = switchboard.Errorf(switchboard.EUNAVAILABLE, "The database was too busy with other changes to finish this one. Try again.")
 
 // failed tells the observer of a write's failure that is not the request's
 // doing: not the caller's input, and not a request that went away.

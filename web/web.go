@@ -259,6 +259,7 @@ var statusOf = map[switchboard.Code]int{
 	switchboard.ENOTFOUND:     http.StatusNotFound,
 	switchboard.EINVALID:      http.StatusUnprocessableEntity,
 	switchboard.ELIMITED:      http.StatusTooManyRequests,
+	switchboard.EUNAVAILABLE:  http.StatusServiceUnavailable,
 }
 
 // adapt writes a handler's error: sign-in redirects, known errors as a page
