@@ -112,11 +112,14 @@ func (u cpuUse) String() string {
 }
 
 // cpuDuring says where the CPU went between two samples, in all: how busy
-// the cores were and the seconds each part used.
+// the cores were and the milliseconds each part used. The kernel counts in
+// ticks of 10 ms and the samples are taken a few milliseconds apart, so
+// over a second the parts are good to some tens of milliseconds; the rest,
+// what is left over, is shown as 0 when the others' error makes it less.
 func cpuDuring(a, b cpuSample) string {
 	s := fmt.Sprintf("CPU: %.0f ms in switchboard, %.0f ms in the bench", (b.servers-a.servers)*1000, (b.bench-a.bench)*1000)
 	if total := (b.busy - a.busy) + (b.idle - a.idle); b.busy > 0 && total > 0 {
-		rest := b.busy - a.busy - (b.servers - a.servers) - (b.bench - a.bench)
+		rest := max(0, b.busy-a.busy-(b.servers-a.servers)-(b.bench-a.bench))
 		s += fmt.Sprintf(", %.0f ms in the rest (database, kernel); cores %.0f%% busy over %.0f ms", rest*1000, (b.busy-a.busy)/total*100, b.at.Sub(a.at).Seconds()*1000)
 	}
 	return s

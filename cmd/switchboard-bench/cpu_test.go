@@ -65,4 +65,10 @@ func TestCPUDuring(t *testing.T) {
 	if got := cpuDuring(a, b); got != want {
 		t.Errorf("cpuDuring = %q, want %q", got, want)
 	}
+	// The servers' counter ran ahead of the machine's: the rest is none.
+	b.servers = 2
+	want = "CPU: 1000 ms in switchboard, 100 ms in the bench, 0 ms in the rest (database, kernel); cores 50% busy over 1000 ms"
+	if got := cpuDuring(a, b); got != want {
+		t.Errorf("cpuDuring = %q, want %q", got, want)
+	}
 }
