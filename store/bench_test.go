@@ -245,6 +245,33 @@ func BenchmarkListOpenBesideResolved(b *testing.B) {
 	}
 }
 
+// BenchmarkListManyOpen measures the console's default list (open
+// conversations, newest activity first, and its counts) in an account with
+// a large backlog of open ones, as every open console rereads it after the
+// changes it hears.
+func BenchmarkListManyOpen(b *testing.B) {
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			for _, open := range []int{1000, 20000} {
+				b.Run(fmt.Sprintf("open=%d", open), func(b *testing.B) {
+					f := newBenchFixture(b, be.dsn(b))
+					ctx := context.Background()
+					if err := f.seed.insert(ctx, f.admin.AccountID, f.inbox, open, "NULL", "'open'"); err != nil {
+						b.Fatal(err)
+					}
+					filter := switchboard.ConversationFilter{AssigneeType: "all", Status: "open", Page: 1}
+					for b.Loop() {
+						page, counts, err := f.db.Conversations(ctx, f.admin, filter)
+						if err != nil || len(page) != switchboard.PageSize || counts.All != open {
+							b.Fatalf("a page of %d, counts %+v (%v)", len(page), counts, err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
 // benchSeed writes members and conversations straight into a store's
 // database, as the store would have (minus events and messages, which no pick
 // reads).

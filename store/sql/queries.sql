@@ -208,7 +208,8 @@ WHERE c.account_id = ? AND c.display_id = ?;
 -- user. The statuses are the one asked for four times, or every one for
 -- "all" (statusesOf): a list the database seeks in conversations_activity,
 -- where "all, or this one" read every conversation the account ever had,
--- the resolved ones too, to count the open.
+-- the resolved ones too, to count the open. On SQLite the index holds the
+-- assignee and the inbox too (migration 0010): the count reads it alone.
 -- "0 for none" parameters are cast: from the bare 0, PostgreSQL would type
 -- them as 4-byte integers and refuse an id above 2^31 - 1.
 SELECT
