@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 
@@ -118,6 +120,90 @@ func TestListFiltersByStatus(t *testing.T) {
 					}
 					if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(ids))) || counts.All != len(ids) || counts.Unassigned != len(ids) {
 						t.Errorf("status %s lists %v, counts %+v; want %v", status, got, counts, ids)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestListPagesInOrder: a list's pages, one after another, give the
+// conversations of its status (or every status, for "all") newest activity
+// first and, among equal activities, the newest conversation first, each
+// once; a page after the last, however far, is empty. The order is checked
+// against each conversation read on its own.
+func TestListPagesInOrder(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db, admin := openWithAdministrator(t, b.DSN(t)(t))
+			in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Web"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 70 conversations, made in a burst (many share a millisecond),
+			// then every third one changed to another status (which is
+			// activity): three pages of the open ones and of "all", one of
+			// each other status.
+			statuses := []switchboard.Status{switchboard.StatusPending, switchboard.StatusSnoozed, switchboard.StatusResolved}
+			var ids []int64
+			for i := range 70 {
+				c, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: in.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, c.ID)
+				if i%3 == 1 {
+					st := statuses[i%len(statuses)]
+					if _, err := db.ChangeStatus(ctx, admin, c.ID, switchboard.StatusChange{Status: &st}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			var stored []switchboard.Conversation
+			for _, id := range ids {
+				c, err := db.Conversation(ctx, admin, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored = append(stored, c)
+			}
+			slices.SortFunc(stored, func(a, b switchboard.Conversation) int {
+				if c := b.LastActivityAt.Compare(a.LastActivityAt); c != 0 {
+					return c
+				}
+				return cmp.Compare(b.ID, a.ID)
+			})
+			for _, status := range []string{"all", "open", "pending", "snoozed", "resolved"} {
+				t.Run(status, func(t *testing.T) {
+					var want []int64
+					for _, c := range stored {
+						if status == "all" || string(c.Status) == status {
+							want = append(want, c.ID)
+						}
+					}
+					var got []int64
+					last := (len(want) + switchboard.PageSize - 1) / switchboard.PageSize
+					for page := 1; page <= last; page++ {
+						list, counts, err := db.Conversations(ctx, admin, switchboard.ConversationFilter{AssigneeType: "all", Status: status, Page: page})
+						if err != nil {
+							t.Fatal(err)
+						}
+						if counts.All != len(want) {
+							t.Errorf("page %d counts %d, want %d", page, counts.All, len(want))
+						}
+						for _, c := range list {
+							got = append(got, c.ID)
+						}
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("pages 1-%d list\n%v\nwant\n%v", last, got, want)
+					}
+					for _, page := range []int{last + 1, 1000, math.MaxInt32, math.MaxInt32 + 1, math.MaxInt} {
+						list, _, err := db.Conversations(ctx, admin, switchboard.ConversationFilter{AssigneeType: "all", Status: status, Page: page})
+						if err != nil || len(list) != 0 {
+							t.Errorf("page %d: %d conversations (%v), want none", page, len(list), err)
+						}
 					}
 				})
 			}
