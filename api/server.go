@@ -204,7 +204,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
 		return
 	}
-	status := statusOf[e.Code]
+	status, known := statusOf[e.Code]
+	if !known {
+		// A code this version does not know: one another process sent,
+		// say, a newer one during a rolling upgrade.
+		s.log.ErrorContext(r.Context(), "error of an unknown code", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+		return
+	}
 	if e.Code == switchboard.EUNAVAILABLE {
 		s.log.WarnContext(r.Context(), "too busy", "method", r.Method, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "1")

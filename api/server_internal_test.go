@@ -29,6 +29,7 @@ func TestWriteError(t *testing.T) {
 		{"not found", switchboard.NotFound("inbox"), http.StatusNotFound, "", "inbox not found"},
 		{"limited", switchboard.Errorf(switchboard.ELIMITED, "Wait."), http.StatusTooManyRequests, "", "Wait."},
 		{"anything else", fmt.Errorf("disk full"), http.StatusInternalServerError, "", "internal error"},
+		{"a code this version does not know", switchboard.Errorf("newer", "From a newer process."), http.StatusInternalServerError, "", "internal error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := httptest.NewRecorder()

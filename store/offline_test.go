@@ -293,3 +293,33 @@ func TestAStoppedReassignmentIsFinished(t *testing.T) {
 		}
 	}
 }
+
+// TestOfflineAgainFinishesTheSteps: a reassignment whose steps stopped after
+// the change had committed (the request failed: the database too busy at
+// every attempt of a step, or the process gone) is finished when the user
+// is set offline again, as the answer to the failed request invites, not
+// only by the next presence sweep.
+func TestOfflineAgainFinishesTheSteps(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			s := newStepped(t, b.DSN(t)(t), 10, 3)
+			stopped := errors.New("stopped between two steps")
+			s.between(func() error { return stopped })
+			if err := s.offline(s.admin); !errors.Is(err, stopped) {
+				t.Fatalf("going offline: %v, want it stopped after its first transaction", err)
+			}
+			if got := s.holders(t); got[s.a.UserID] == 0 {
+				t.Fatalf("%v by holder: the steps did not stop before the end", got)
+			}
+			s.between(func() error { return nil })
+			s.must(t, s.offline(s.admin))
+			if got := s.holders(t); got[s.a.UserID] != 0 {
+				t.Errorf("set offline again: %v by holder, want none left with %d", got, s.a.UserID)
+			}
+			if n, err := s.db.FinishReassignments(s.ctx); err != nil || n != 0 {
+				t.Errorf("the sweep then finished %d reassignments (%v), want none left", n, err)
+			}
+			storetest.CheckInvariants(t, s.db, s.admin)
+		})
+	}
+}

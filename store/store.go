@@ -338,9 +338,10 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 
 // errTooBusy is a write that met other writes at every attempt of inTx
 // (deadlocks, serialization failures, inbox locks needed out of order): each
-// attempt was undone, but the request is fine and may be sent again. (A
-// change that goes on after its commit, as going offline does, has made its
-// first transaction; sent again, it finishes the rest.)
+// attempt was undone, and the request may be sent again. (Going offline
+// commits its first transaction before its steps: when a step fails so, the
+// user is offline already, and setting them offline again finishes the
+// steps; see setAvailability.)
 var errTooBusy = switchboard.Errorf(switchboard.EUNAVAILABLE, "The database was too busy with other changes to finish this one. Try again.")
 
 // failed tells the observer of a write's failure that is not the request's

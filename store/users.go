@@ -281,10 +281,13 @@ func (db *DB) setAvailability(ctx context.Context, tx *txn, accountID, userID in
 			return err
 		}
 	}
-	if a != switchboard.Offline {
+	if a != switchboard.Offline || old == switchboard.Offline && !force {
 		// Coming back comes after all of going offline (offline.go). Asked
 		// after the update, which on PostgreSQL waits for another process
-		// setting them offline to commit, and then sees its bound.
+		// setting them offline to commit, and then sees its bound. Set
+		// offline again, a user whose steps stopped (their request failed
+		// after its first transaction) has them finished now, as the
+		// answer to that request invites, not at the next sweep.
 		if err := db.checkNoReassignPending(ctx, tx, accountID, userID); err != nil {
 			return err
 		}

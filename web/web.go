@@ -285,6 +285,9 @@ func (c *Console) adapt(h handler) http.Handler {
 		status, message := http.StatusInternalServerError, "Something went wrong on our side."
 		if e, ok := errors.AsType[*switchboard.Error](err); ok && statusOf[e.Code] != 0 {
 			status, message = statusOf[e.Code], e.Message
+			if e.Code == switchboard.EUNAVAILABLE {
+				w.Header().Set("Retry-After", "1")
+			}
 		} else {
 			c.log.ErrorContext(r.Context(), "console error", "path", r.URL.Path, "err", err)
 		}
