@@ -89,6 +89,7 @@ type options struct {
 	baseline             bool
 	consoles             int
 	agentConsoles        int
+	webhooks             int
 	timeout              time.Duration
 	cpuprofile           string
 	jsonOut              string
@@ -126,6 +127,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.baseline, "baseline", true, "also drive the bare net/http+SQLite baseline in the create scenario")
 	fs.IntVar(&o.agentConsoles, "agent-consoles", 0, "create: keep a console open for each of this many agents, members of another inbox only: each checks every create's change and must hear none")
 	fs.IntVar(&o.consoles, "consoles", 0, "create: keep this many live-update streams of the web console open while measuring, as a team's open browser tabs: each rereads its page of conversations after the events it hears, as the console does")
+	fs.IntVar(&o.webhooks, "webhooks", 0, "create: subscribe this many webhooks of the account to every event, posting to a receiver in the bench, as an account with integrations; the report gives how long the deliveries took to arrive after the last create")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up after this long")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the bench process's CPU profile here (covers the client and the in-process baseline, not the server)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
@@ -171,8 +173,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		o.pickN = 10
 		o.rounds = 2
 	}
-	if o.consoles < 0 || o.agentConsoles < 0 {
-		return nil, errors.New("-consoles and -agent-consoles must not be negative")
+	if o.consoles < 0 || o.agentConsoles < 0 || o.webhooks < 0 {
+		return nil, errors.New("-consoles, -agent-consoles and -webhooks must not be negative")
 	}
 	if o.load.N < 1 || o.load.Duration <= 0 || o.load.Concurrency < 1 {
 		return nil, errors.New("-n, -duration and -c must be positive")

@@ -136,6 +136,16 @@ func scenarioCreate(ctx context.Context, e *env, rep *report) (err error) {
 	if err != nil {
 		return err
 	}
+	var hooks *receiver
+	if e.opts.webhooks > 0 {
+		if hooks, err = startReceiver(); err != nil {
+			return err
+		}
+		defer hooks.close()
+		if err := admin.createWebhooks(ctx, e.opts.webhooks, hooks.url); err != nil {
+			return err
+		}
+	}
 	o := createOp([]*client{admin}, inbox)
 	if err := warm(ctx, warmups, o); err != nil {
 		return err
@@ -169,7 +179,21 @@ func scenarioCreate(ctx context.Context, e *env, rep *report) (err error) {
 	if as != nil {
 		res.Load += fmt.Sprintf(" agent-consoles=%d", as.n)
 	}
+	var wantHooks, gotHooks int64
+	if hooks != nil {
+		// Every acknowledged create's deliveries must arrive; how long
+		// after the last create they do is the sender's lag.
+		wantHooks = int64(e.opts.webhooks) * deliveriesPerCreate * int64(st.Count+warmups)
+		end := time.Now()
+		gotHooks = hooks.await(ctx, wantHooks, 30*time.Second)
+		res.Load += fmt.Sprintf(" webhooks=%d", e.opts.webhooks)
+		res.Extra["webhook deliveries"] = float64(gotHooks)
+		res.Extra["webhook deliveries done, s after the last create"] = max(0, hooks.lastAt().Sub(end).Seconds())
+	}
 	rep.add(res)
+	if hooks != nil {
+		rep.check("create", "every webhook delivery arrived", gotHooks == wantHooks, "%d of %d", gotHooks, wantHooks)
+	}
 	rep.check("create", "creates acknowledged and auto-assigned", st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
 	if cs != nil {
 		heard := cs.events.Load()

@@ -25,8 +25,9 @@ func TestSmoke(t *testing.T) {
 	defer cancel()
 	var out bytes.Buffer
 	// Two inboxes: processes then checks fairness in each. Two consoles:
-	// create checks that they hear of its creates.
-	args := []string{"-smoke", "-scenario", "all", "-inboxes", "2", "-consoles", "2", "-agent-consoles", "2", "-postgres", os.Getenv("SWITCHBOARD_TEST_POSTGRES")}
+	// create checks that they hear of its creates. A webhook: create
+	// checks that every delivery arrives.
+	args := []string{"-smoke", "-scenario", "all", "-inboxes", "2", "-consoles", "2", "-agent-consoles", "2", "-webhooks", "1", "-postgres", os.Getenv("SWITCHBOARD_TEST_POSTGRES")}
 	rep, err := run(ctx, args, &out)
 	t.Log(out.String())
 	if err != nil {
@@ -54,6 +55,9 @@ func TestSmoke(t *testing.T) {
 		}
 		if r.Scenario == "create" && strings.HasPrefix(r.Name, "switchboard") && r.Extra["console events per console per s"] <= 0 {
 			t.Errorf("create %s: the consoles heard %v events a second", r.Name, r.Extra["console events per console per s"])
+		}
+		if r.Scenario == "create" && strings.HasPrefix(r.Name, "switchboard") && r.Extra["webhook deliveries"] != float64(deliveriesPerCreate*(r.Count+warmups)) {
+			t.Errorf("create %s: %v webhook deliveries for %d creates", r.Name, r.Extra["webhook deliveries"], r.Count+warmups)
 		}
 		if r.Scenario == "processes" && r.Extra["slices"] != 2 {
 			t.Errorf("processes %s: measured in %v slices, want -smoke's 2", r.Name, r.Extra["slices"])
