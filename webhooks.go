@@ -98,6 +98,15 @@ type Delivery struct {
 	Attempts int
 }
 
+// DeliveryOutcome is how one attempt to send a delivery went.
+type DeliveryOutcome struct {
+	ID int64
+	// Error is what went wrong; empty when the receiver accepted it.
+	Error string
+	// Next is when to try again after an error; nil gives it up.
+	Next *time.Time
+}
+
 // isWebURL reports whether s is an absolute http or https URL of at most
 // 2,000 bytes.
 func isWebURL(s string) bool {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,6 +207,38 @@ func TestWebhooks(t *testing.T) {
 		if r.calls != 3 {
 			t.Errorf("%d attempts, want 3", r.calls)
 		}
+	})
+	t.Run("EachOutcomeRecordedOnceTheLeaseEnds", func(t *testing.T) {
+		// The sender records a receiver's outcomes together: what was
+		// accepted is never sent again, what failed is tried until
+		// given up, each for its own webhook, even once the lease under
+		// which they were claimed has ended.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			var skew atomic.Int64
+			s.db.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+			ok, failing := newReceiver(t, 0), newReceiver(t, 1000)
+			s.subscribe(ok, "conversation_created")
+			s.subscribe(failing, "conversation_created")
+			inbox := s.newInbox(nil)
+			for range 3 {
+				s.admin.create(inbox, nil)
+			}
+			w := s.sender()
+			w.MaxAttempts = 2
+			drain(t, w)
+			skew.Store(int64(2 * time.Minute)) // every lease has ended
+			drain(t, w)
+			ids := map[string]bool{}
+			for _, d := range ok.accepted {
+				ids[d.ID] = true
+			}
+			if len(ok.accepted) != 3 || len(ids) != 3 {
+				t.Errorf("the accepting receiver heard %d deliveries (%d ids), want 3 once each", len(ok.accepted), len(ids))
+			}
+			if failing.calls != 6 {
+				t.Errorf("the failing receiver was called %d times, want 2 attempts of 3 deliveries", failing.calls)
+			}
+		})
 	})
 	t.Run("RolledBackChangeSendsNothing", func(t *testing.T) {
 		s := newServer(t)

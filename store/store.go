@@ -520,8 +520,8 @@ type queries struct {
 	ConversationSnapshot   string
 	InsertDelivery         string
 	ClaimDeliveries        string
-	WebhookTarget          string
-	DeliverySucceeded      string
+	WebhookTargets         string
+	DeliveriesSucceeded    string
 	DeliveryFailed         string
 	InsertConnection       string
 	DeleteConnection       string

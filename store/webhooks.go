@@ -240,6 +240,7 @@ func (db *DB) snapshot(ctx context.Context, tx *txn, accountID, convID int64) (c
 func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]switchboard.Delivery, error) {
 	var out []switchboard.Delivery
 	err := db.inTx(ctx, func(tx *txn) error {
+		out = out[:0]
 		now := db.Now()
 		rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, millis(now.Add(lease)), millis(now), limit)
 		if err != nil {
@@ -261,10 +262,21 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if len(out) == 0 {
+			return nil
+		}
+		// The webhooks' urls and secrets, in one query: a delivery's
+		// webhook outlives it (deleting one deletes its deliveries).
+		targets, err := db.webhookTargets(ctx, tx, hooks)
+		if err != nil {
+			return err
+		}
 		for i, hook := range hooks {
-			if err := tx.QueryRowContext(ctx, db.q.WebhookTarget, hook).Scan(&out[i].URL, &out[i].Secret); err != nil {
-				return err
+			t, ok := targets[hook]
+			if !ok {
+				return fmt.Errorf("delivery %d: webhook %d not found", out[i].ID, hook)
 			}
+			out[i].URL, out[i].Secret = t[0], t[1]
 		}
 		return nil
 	})
@@ -274,24 +286,67 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 	return out, nil
 }
 
-// DeliveryDone records how a delivery went: sent, or failed with errText and
-// to be tried again at next (nil: given up).
-func (db *DB) DeliveryDone(ctx context.Context, id int64, errText string, next *time.Time) error {
-	err := db.inTx(ctx, func(tx *txn) error {
-		if errText == "" {
-			_, err := tx.ExecContext(ctx, db.q.DeliverySucceeded, millis(db.Now()), id)
-			return err
+// webhookTargets returns the url and secret of each of ids.
+func (db *DB) webhookTargets(ctx context.Context, tx *txn, ids []int64) (map[int64][2]string, error) {
+	list, err := json.Marshal(slices.Compact(slices.Sorted(slices.Values(ids))))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, db.q.WebhookTargets, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64][2]string{}
+	for rows.Next() {
+		var id int64
+		var url, secret string
+		if err := rows.Scan(&id, &url, &secret); err != nil {
+			return nil, err
 		}
-		var at *int64
-		if next != nil {
-			ms := millis(*next)
-			at = &ms
+		out[id] = [2]string{url, secret}
+	}
+	return out, rows.Err()
+}
+
+// DeliveriesDone records how deliveries went, in one transaction: those
+// sent, and those that failed, each to be tried again at its Next (nil:
+// given up). A sender that stops before it records them sends them again
+// once their lease ends: delivery is at least once.
+func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
+	var sent []int64
+	for _, o := range outcomes {
+		if o.Error == "" {
+			sent = append(sent, o.ID)
 		}
-		_, err := tx.ExecContext(ctx, db.q.DeliveryFailed, at, errText, id)
+	}
+	ids, err := json.Marshal(sent)
+	if err != nil {
 		return err
+	}
+	err = db.inTx(ctx, func(tx *txn) error {
+		if len(sent) > 0 {
+			if _, err := tx.ExecContext(ctx, db.q.DeliveriesSucceeded, millis(db.Now()), string(ids)); err != nil {
+				return err
+			}
+		}
+		for _, o := range outcomes {
+			if o.Error == "" {
+				continue
+			}
+			var at *int64
+			if o.Next != nil {
+				ms := millis(*o.Next)
+				at = &ms
+			}
+			if _, err := tx.ExecContext(ctx, db.q.DeliveryFailed, at, o.Error, o.ID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delivery done: %w", err)
+		return fmt.Errorf("deliveries done: %w", err)
 	}
 	return nil
 }

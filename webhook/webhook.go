@@ -25,7 +25,7 @@ import (
 // Outbox is what the sender needs of storage; *store.DB provides it.
 type Outbox interface {
 	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]switchboard.Delivery, error)
-	DeliveryDone(ctx context.Context, id int64, errText string, next *time.Time) error
+	DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error
 }
 
 // Sign returns the signature header value of a delivery: HMAC-SHA256 of
@@ -122,20 +122,33 @@ func (s *Sender) Once(ctx context.Context) (int, error) {
 	return len(batch), errors.Join(errs...)
 }
 
-// deliver sends deliveries in order and records each outcome.
+// recordEvery is how long a sender may hold the outcomes of the
+// deliveries it sent before it records them: those of one receiver are
+// recorded together, one write instead of one per delivery, when its turn
+// ends or this much later, whichever comes first. A sender stopped
+// meanwhile sends them again once their lease ends.
+const recordEvery = time.Second
+
+// deliver sends deliveries in order and records their outcomes.
 func (s *Sender) deliver(ctx context.Context, deliveries []switchboard.Delivery) error {
-	for _, d := range deliveries {
+	var outcomes []switchboard.DeliveryOutcome
+	since := s.Now()
+	for i, d := range deliveries {
 		failure := s.send(ctx, d)
-		var next *time.Time
+		o := switchboard.DeliveryOutcome{ID: d.ID, Error: failure}
 		if failure != "" && d.Attempts+1 < s.MaxAttempts {
 			t := s.Now().Add(s.Backoff(d.Attempts + 1))
-			next = &t
+			o.Next = &t
 		}
 		if failure != "" {
-			s.Log.Warn("webhook delivery failed", "delivery", d.ID, "event", d.Event, "attempt", d.Attempts+1, "err", failure, "retry", next != nil)
+			s.Log.Warn("webhook delivery failed", "delivery", d.ID, "event", d.Event, "attempt", d.Attempts+1, "err", failure, "retry", o.Next != nil)
 		}
-		if err := s.Outbox.DeliveryDone(ctx, d.ID, failure, next); err != nil {
-			return err
+		outcomes = append(outcomes, o)
+		if i == len(deliveries)-1 || s.Now().Sub(since) >= recordEvery {
+			if err := s.Outbox.DeliveriesDone(ctx, outcomes); err != nil {
+				return err
+			}
+			outcomes, since = outcomes[:0], s.Now()
 		}
 	}
 	return nil

@@ -57,6 +57,14 @@ WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY i
              FOR UPDATE SKIP LOCKED)
 RETURNING id, webhook_id, event, payload, attempts;
 
+-- name: WebhookTargets
+SELECT id, url, secret FROM webhooks
+WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));
+
+-- name: DeliveriesSucceeded
+UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = attempts + 1, last_error = ''
+WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));
+
 -- name: MoveAll
 -- A reassignment's moves in one inbox, written in one statement (SQLite
 -- runs MoveConversations, InsertEvents and SetWaitingAll, then

@@ -508,11 +508,14 @@ UPDATE webhook_outbox SET next_attempt_at = ?
 WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?)
 RETURNING id, webhook_id, event, payload, attempts;
 
--- name: WebhookTarget
-SELECT url, secret FROM webhooks WHERE id = ?;
+-- name: WebhookTargets
+-- The url and secret of a JSON array of webhook ids.
+SELECT id, url, secret FROM webhooks WHERE id IN (SELECT value FROM json_each(?));
 
--- name: DeliverySucceeded
-UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = attempts + 1, last_error = '' WHERE id = ?;
+-- name: DeliveriesSucceeded
+-- Parameters: now; a JSON array of the deliveries' ids.
+UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = attempts + 1, last_error = ''
+WHERE id IN (SELECT value FROM json_each(?));
 
 -- name: DeliveryFailed
 UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?;
