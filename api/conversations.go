@@ -111,10 +111,7 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request, c sw
 	}
 	if message != nil {
 		if n.Message, _, err = message.str("content"); err != nil {
-			if e, ok := errorsAs(err); ok {
-				return switchboard.Invalid("message.content", "message.%s", e.Message)
-			}
-			return err
+			return within("message", err)
 		}
 	}
 	conv, err := s.store.CreateConversation(r.Context(), c, n)

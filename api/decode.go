@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/switchboard/switchboard"
 )
@@ -34,6 +35,11 @@ func readBody(w http.ResponseWriter, r *http.Request, wrapper string) (body, err
 	b := body{}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return b, nil
+	}
+	if !utf8.Valid(data) {
+		// JSON is UTF-8 (RFC 8259); encoding/json would store each bad
+		// byte as U+FFFD, not what was sent.
+		return nil, switchboard.Errorf(switchboard.EMALFORMED, "request body must be UTF-8")
 	}
 	if err := json.Unmarshal(data, &b); err != nil || b == nil {
 		return nil, switchboard.Errorf(switchboard.EMALFORMED, "request body must be a JSON object")
@@ -201,4 +207,19 @@ func firstErr(errs ...error) error {
 
 func errorsAs(err error) (*switchboard.Error, bool) {
 	return errors.AsType[*switchboard.Error](err)
+}
+
+// within names err's fields as those of the object parent (a field
+// "content" of "message" is "message.content"), so that an error about a
+// field of a nested object names it as the request does.
+func within(parent string, err error) error {
+	e, ok := errorsAs(err)
+	if !ok || e.Code != switchboard.EINVALID {
+		return err
+	}
+	fields := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		fields[i] = parent + "." + f
+	}
+	return &switchboard.Error{Code: e.Code, Message: parent + "." + e.Message, Fields: fields}
 }

@@ -100,13 +100,13 @@ func (s *Server) createInbox(w http.ResponseWriter, r *http.Request, c switchboa
 	if channel != nil {
 		kind, ok, err := channel.str("type")
 		if err != nil {
-			return err
+			return within("channel", err)
 		}
 		if ok && kind != "api" {
 			return switchboard.Invalid("channel.type", "channel.type must be api")
 		}
 		if n.WebhookURL, _, err = channel.str("webhook_url"); err != nil {
-			return err
+			return within("channel", err)
 		}
 	}
 	in, err := s.store.CreateInbox(r.Context(), c, n)
