@@ -26,10 +26,16 @@ type inboxQueue struct {
 	inboxID int64
 	// apartUntil: until then its batches run one by one, since the last
 	// that tried found that its creates could not be made together (the
-	// inbox's mode, its queue, the account's webhooks: each try would
-	// cost a round trip and a turn at the lock). Only a batch's leader
+	// inbox's mode, its queue: each try would cost a round trip and a
+	// turn at the lock). Only a batch's leader
 	// uses it, and the lead passes from one to the next by channel.
 	apartUntil time.Time
+	// hooksUntil: until then its batches made together also write the
+	// account's webhook deliveries, since the last that tried found the
+	// account had webhooks (a batch that does costs a second round trip
+	// under the lock, which one without webhooks spares). Only a batch's
+	// leader uses it.
+	hooksUntil time.Time
 	mu         sync.Mutex
 	busy       bool            // a batch is running
 	waiting    []*writeRequest // in arrival order
@@ -103,7 +109,16 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 	}
 	results := make([]error, len(reqs))
 	if together {
-		done, err := db.createTogether(q.inboxID, reqs, results)
+		withHooks := time.Now().Before(q.hooksUntil)
+		done, hooks, err := db.createTogether(q.inboxID, reqs, results, withHooks)
+		if hooks {
+			q.hooksUntil = time.Now().Add(apartFor)
+		}
+		if !done && err == nil && hooks && !withHooks {
+			// Nothing was written, for the account's webhooks: again,
+			// writing their deliveries.
+			done, _, err = db.createTogether(q.inboxID, reqs, results, true)
+		}
 		if done {
 			for i, req := range reqs[1:] {
 				req.done <- results[i+1]

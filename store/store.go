@@ -552,6 +552,7 @@ type queries struct {
 	// several statements.
 	InsertCreated        string `dialect:"postgres"`
 	InsertCreatedBatch   string `dialect:"postgres"`
+	InsertDeliveries     string `dialect:"postgres"`
 	LockInboxesByID      string `dialect:"postgres"`
 	LockInboxesOfUser    string `dialect:"postgres"`
 	LockMemberInboxes    string `dialect:"postgres"`

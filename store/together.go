@@ -22,9 +22,11 @@ import (
 // administrator, decides nothing that the creates before it in the batch
 // could change but its place in the rotation; so a batch of them is made in
 // one statement (InsertCreatedBatch), each with the pick it would get in
-// turn. Where that does not hold (a queue, webhooks to send, another mode,
-// a refusal to find) the statement writes nothing and the batch runs its
-// creates one by one as before.
+// turn. Where that does not hold (a queue, another mode, a refusal to
+// find) the statement writes nothing and the batch runs its creates one by
+// one as before. In an account with webhooks, the batch's transaction
+// also reads them and writes the creates' deliveries, as each create
+// would (InsertDeliveries), before its commit.
 
 // indexesOnly turns sequential scans off for the rest of a PostgreSQL
 // transaction: for statements that read a few rows by their keys, whose
@@ -59,14 +61,18 @@ func (db *DB) togetherCreate(c switchboard.Caller, n switchboard.NewConversation
 // allowed, in one transaction of statements sent together (LockInbox,
 // InsertCreatedBatch) and committed with them, one round trip in all, so
 // that the inbox's lock is held for PostgreSQL's work and the commit only.
-// It notes in results the requests that were gone, and returns done when
-// every request is answered: made and committed, or gone. Otherwise it made
-// none and they are to run one by one: with err nil when one statement
-// cannot make them as each would be made alone (nothing was written), or
-// with the statements' error when PostgreSQL refused them (rolled back) or
-// they were never sent. A connection lost after they were sent may have
+// With withHooks, for an account with webhooks, the transaction also
+// reads the account's webhooks and, in a second round trip, writes the
+// creates' deliveries (InsertDeliveries) and commits. It notes in results
+// the requests that were gone, and returns done when every request is
+// answered: made and committed, or gone. Otherwise it made none and they
+// are to run one by one: with err nil when one statement cannot make them
+// as each would be made alone (nothing was written; hooks then says
+// whether the account has webhooks, which withHooks would write), or with
+// the statements' error when PostgreSQL refused them (rolled back) or they
+// were never sent. A connection lost after the commit was sent may have
 // committed them: each is then answered with the error, none run again.
-func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []error) (done bool, err error) {
+func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []error, withHooks bool) (done, hooks bool, err error) {
 	defer func() {
 		// The leader runs this for others: each is answered whatever
 		// happens (a panic may come after the commit: none runs again).
@@ -88,12 +94,12 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		live = append(live, i)
 	}
 	if len(live) == 0 {
-		return true, nil
+		return true, false, nil
 	}
 	caller := reqs[live[0]].together.caller
 	for _, i := range live {
 		if reqs[i].together.caller.AccountID != caller.AccountID {
-			return false, nil // a refusal to find
+			return false, false, nil // a refusal to find
 		}
 	}
 	n := len(live)
@@ -111,15 +117,25 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 	made := make([]*conversationRow, n)
 	messageIDs := make([]*int64, n)
 	nMade := 0
-	var readErr error // a row that could not be read, of a transaction that commits
+	var readErr error   // a row that could not be read, of a transaction that commits
+	commitSent := false // the statements that commit have been sent
+	var webhooks []switchboard.Webhook
 	conn, err := db.write.Conn(ctx)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	defer conn.Close()
 	err = conn.Raw(func(driverConn any) error {
 		pc := driverConn.(*stdlib.Conn).Conn()
 		b := &pgx.Batch{}
+		if withHooks {
+			b.Queue("BEGIN") // committed after the deliveries are written
+			defer func() {
+				if !commitSent {
+					pc.Exec(ctx, "ROLLBACK") // a lost connection is dropped from the pool
+				}
+			}()
+		}
 		// The statement's plan is made once per connection and kept; made
 		// while a new table was small it would scan conversations for the
 		// queue and the keys (36-42 ms a statement at 20,000, measured)
@@ -127,10 +143,39 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		// the indexes, whatever the statistics say.
 		b.Queue(indexesOnly)
 		b.Queue(db.q.LockInbox, inboxID, caller.AccountID)
-		b.Queue(db.q.InsertCreatedBatch, inboxID, caller.AccountID, contacts, sources, nows, contents, keys)
-		br := pc.SendBatch(ctx, b) // one implicit transaction, committed at its end
-		for range 2 {
+		if withHooks {
+			b.Queue(db.q.WebhooksOfAccount, caller.AccountID)
+		}
+		b.Queue(db.q.InsertCreatedBatch, inboxID, caller.AccountID, contacts, sources, nows, contents, keys, withHooks)
+		commitSent = !withHooks // one implicit transaction, committed at its end
+		br := pc.SendBatch(ctx, b)
+		execs := 2 // indexesOnly, LockInbox
+		if withHooks {
+			execs = 3 // and BEGIN
+		}
+		for range execs {
 			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return err
+			}
+		}
+		if withHooks {
+			rows, err := br.Query()
+			if err != nil {
+				br.Close()
+				return err
+			}
+			for rows.Next() {
+				w, err := scanWebhook(rows.Scan, caller.AccountID)
+				if err != nil {
+					rows.Close()
+					br.Close()
+					return err
+				}
+				webhooks = append(webhooks, w)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
 				br.Close()
 				return err
 			}
@@ -163,19 +208,48 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 			br.Close()
 			return err
 		}
-		return br.Close() // the commit's answer
+		if err := br.Close(); err != nil || !withHooks {
+			return err // without hooks, the commit's answer
+		}
+		if readErr != nil || nMade == 0 {
+			return readErr // rolled back: run one by one
+		}
+		tx := createdTogether(caller.AccountID, inboxID, made)
+		tx.webhooks = map[int64][]switchboard.Webhook{caller.AccountID: webhooks} // as the transaction read them
+		deliveries, err := db.outboxOf(ctx, tx, func(_, convID int64) (conversationSnapshot, error) {
+			for _, r := range made {
+				if r != nil && r.globalID == convID {
+					return snapshotOf(*r), nil // as the statement left it
+				}
+			}
+			return conversationSnapshot{}, fmt.Errorf("no row for conversation %d", convID)
+		})
+		if err != nil {
+			return err
+		}
+		b = &pgx.Batch{}
+		if len(deliveries) > 0 {
+			ids, events, payloads := make([]int64, len(deliveries)), make([]string, len(deliveries)), make([]string, len(deliveries))
+			for k, d := range deliveries {
+				ids[k], events[k], payloads[k] = d.webhookID, d.event, string(d.payload)
+			}
+			b.Queue(db.q.InsertDeliveries, millis(deliveries[0].at), ids, events, payloads)
+		}
+		b.Queue("COMMIT")
+		commitSent = true
+		return pc.SendBatch(ctx, b).Close()
 	})
-	if err != nil && !errors.As(err, new(*pgconn.PgError)) && !pgconn.SafeToRetry(err) {
-		// The connection failed after the batch was sent: it may have
+	if err != nil && commitSent && !errors.As(err, new(*pgconn.PgError)) && !pgconn.SafeToRetry(err) {
+		// The connection failed after the commit was sent: it may have
 		// committed. Run again, a create without a key would be made
 		// twice; each is answered with the error instead.
 		for _, i := range live {
 			results[i] = fmt.Errorf("create together: %w", err)
 		}
-		return true, nil
+		return true, false, nil
 	}
 	if err != nil {
-		return false, err // PostgreSQL refused it (rolled back), or it was never sent
+		return false, false, err // PostgreSQL refused it (rolled back), or it was never committed
 	}
 	if readErr != nil {
 		// Committed, but not all of it could be read: each is answered
@@ -183,13 +257,17 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		for _, i := range live {
 			results[i] = fmt.Errorf("create together: %w", readErr)
 		}
-		return true, nil
+		return true, false, nil
 	}
 	if nMade == 0 {
-		return false, nil
+		if !withHooks {
+			// Why? If for the account's webhooks, the caller makes
+			// them together with theirs.
+			webhooks, err = db.webhooksOf(ctx, db.reads, caller.AccountID)
+		}
+		return false, len(webhooks) > 0, err
 	}
 	// Committed: the rest only answers and tells.
-	tx := &txn{}
 	for j, i := range live {
 		t := reqs[i].together
 		r := made[j]
@@ -210,10 +288,8 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 			conv.Messages = []switchboard.Message{{ID: *messageIDs[j], Content: t.message, CreatedAt: fromMillis(t.now)}}
 		}
 		*t.conv = conv
-		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: caller.AccountID, ConversationID: r.ID, InboxID: inboxID})
-		tx.assigneeChanged(caller.AccountID, r.globalID, r.ID, inboxID, nil, &r.Assignee.ID, switchboard.ReasonAuto, nil)
 	}
-	db.committed(tx)
+	db.committed(createdTogether(caller.AccountID, inboxID, made))
 	if db.Observer != nil {
 		took := time.Since(start) / time.Duration(nMade)
 		for range nMade {
@@ -222,5 +298,20 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 	}
 	db.together.Add(int64(nMade))
 	db.batched(len(live))
-	return true, nil
+	return true, len(webhooks) > 0, nil
+}
+
+// createdTogether is what the creates made together tell the consoles,
+// the metrics and the webhooks, as each would one by one.
+func createdTogether(accountID, inboxID int64, made []*conversationRow) *txn {
+	tx := &txn{}
+	for _, r := range made {
+		if r == nil {
+			continue // made before, with its key
+		}
+		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: accountID, ConversationID: r.ID, InboxID: inboxID})
+		tx.hooks = append(tx.hooks, hookEvent{event: switchboard.EventConversationCreated, accountID: accountID, convID: r.globalID})
+		tx.assigneeChanged(accountID, r.globalID, r.ID, inboxID, nil, &r.Assignee.ID, switchboard.ReasonAuto, nil)
+	}
+	return tx
 }

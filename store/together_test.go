@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -249,28 +250,9 @@ func TestCreatesMadeTogetherWithKeys(t *testing.T) {
 
 // Where one statement cannot make a batch's creates as each would be made
 // alone, the batch makes them one by one, and they are still right: an
-// account with a webhook (each create sends), an inbox whose queue holds a
-// conversation (a create joins the queue), an agent's create (a membership
-// to check).
+// inbox whose queue holds a conversation (a create joins the queue).
 func TestCreatesNotMadeTogether(t *testing.T) {
 	ctx := context.Background()
-	t.Run("webhook", func(t *testing.T) {
-		db, admin := openWithAdministrator(t, storetest.Postgres(t)(t))
-		in, _ := togetherInbox(t, db, admin)
-		if _, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "http://127.0.0.1:1/hook"}); err != nil {
-			t.Fatal(err)
-		}
-		before := store.MadeTogether(db)
-		convs := createQueued(t, db, admin, in.ID, []switchboard.NewConversation{{InboxID: in.ID}, {InboxID: in.ID}, {InboxID: in.ID}})
-		if got := store.MadeTogether(db) - before; got != 0 {
-			t.Errorf("%d made together in an account with a webhook", got)
-		}
-		for _, c := range convs {
-			if c.Assignee == nil {
-				t.Errorf("conversation %d has no assignee", c.ID)
-			}
-		}
-	})
 	t.Run("no members, then a queue", func(t *testing.T) {
 		db, admin := openWithAdministrator(t, storetest.Postgres(t)(t))
 		in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Empty", EnableAutoAssignment: true})
@@ -295,4 +277,117 @@ func TestCreatesNotMadeTogether(t *testing.T) {
 			t.Errorf("%d in the queue, want %d", len(queue), len(convs))
 		}
 	})
+}
+
+// In an account with webhooks, a batch's creates are made together too,
+// and its transaction writes what each create would have sent: for each
+// webhook subscribed, conversation_created then assignee_changed, create
+// after create in the order of their numbers, each payload the
+// conversation as made. The batch that finds the webhooks first makes
+// them so as well as the batches after it, and once the webhooks are gone
+// a batch sends nothing.
+func TestCreatesMadeTogetherWithWebhooks(t *testing.T) {
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, storetest.Postgres(t)(t))
+	in, _ := togetherInbox(t, db, admin)
+	all, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "http://127.0.0.1:1/all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "http://127.0.0.1:1/created",
+		Subscriptions: []string{switchboard.EventConversationCreated}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var convs []switchboard.Conversation
+	for batch := range 2 { // the first finds the webhooks, the second knows of them
+		before := store.MadeTogether(db)
+		ns := make([]switchboard.NewConversation, 4)
+		for i := range ns {
+			ns[i] = switchboard.NewConversation{InboxID: in.ID, Message: "hello"}
+		}
+		made := createQueued(t, db, admin, in.ID, ns)
+		if got := store.MadeTogether(db) - before; got != int64(len(ns)) {
+			t.Fatalf("batch %d: %d of %d creates made together", batch, got, len(ns))
+		}
+		convs = append(convs, made...)
+	}
+	slices.SortFunc(convs, func(a, b switchboard.Conversation) int { return int(a.ID - b.ID) })
+	deliveries, err := db.ClaimDeliveries(ctx, 100, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type payload struct {
+		Event        string `json:"event"`
+		AccountID    int64  `json:"account_id"`
+		Conversation struct {
+			ID           int64  `json:"id"`
+			InboxID      int64  `json:"inbox_id"`
+			Status       string `json:"status"`
+			AssigneeID   *int64 `json:"assignee_id"`
+			WaitingSince *int64 `json:"waiting_since"`
+			CreatedAt    int64  `json:"created_at"`
+		} `json:"conversation"`
+		Change *struct {
+			From   *int64 `json:"from_assignee_id"`
+			To     *int64 `json:"to_assignee_id"`
+			Reason string `json:"reason"`
+			Actor  *int64 `json:"actor_id"`
+		} `json:"change"`
+	}
+	want := map[string][]string{} // per URL: event and conversation, in order
+	for _, c := range convs {
+		for _, e := range []string{switchboard.EventConversationCreated, switchboard.EventAssigneeChanged} {
+			want[all.URL] = append(want[all.URL], fmt.Sprintf("%s %d", e, c.ID))
+		}
+		want[created.URL] = append(want[created.URL], fmt.Sprintf("%s %d", switchboard.EventConversationCreated, c.ID))
+	}
+	got := map[string][]string{}
+	for _, d := range deliveries {
+		var p payload
+		if err := json.Unmarshal(d.Payload, &p); err != nil {
+			t.Fatalf("delivery %d: %v", d.ID, err)
+		}
+		got[d.URL] = append(got[d.URL], fmt.Sprintf("%s %d", d.Event, p.Conversation.ID))
+		i := slices.IndexFunc(convs, func(c switchboard.Conversation) bool { return c.ID == p.Conversation.ID })
+		if i < 0 {
+			t.Errorf("delivery %d is of conversation %d, not made here", d.ID, p.Conversation.ID)
+			continue
+		}
+		c := convs[i]
+		pc := p.Conversation
+		if p.Event != d.Event || p.AccountID != admin.AccountID || pc.InboxID != in.ID || pc.Status != "open" ||
+			pc.AssigneeID == nil || *pc.AssigneeID != c.Assignee.ID || pc.WaitingSince != nil || pc.CreatedAt != c.CreatedAt.Unix() {
+			t.Errorf("delivery %d: payload %s, conversation %+v", d.ID, d.Payload, c)
+		}
+		ch := p.Change
+		switch {
+		case d.Event == switchboard.EventAssigneeChanged && (ch == nil || ch.From != nil || ch.To == nil || *ch.To != c.Assignee.ID || ch.Reason != "auto" || ch.Actor != nil):
+			t.Errorf("delivery %d: change %s", d.ID, d.Payload)
+		case d.Event == switchboard.EventConversationCreated && ch != nil:
+			t.Errorf("delivery %d: a change beside a creation: %s", d.ID, d.Payload)
+		}
+	}
+	for url, w := range want {
+		if !slices.Equal(got[url], w) {
+			t.Errorf("%s heard %v, want %v", url, got[url], w)
+		}
+	}
+	if len(deliveries) != len(want[all.URL])+len(want[created.URL]) {
+		t.Errorf("%d deliveries, want %d", len(deliveries), len(want[all.URL])+len(want[created.URL]))
+	}
+
+	for _, w := range []switchboard.Webhook{all, created} {
+		if err := db.DeleteWebhook(ctx, admin, w.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := store.MadeTogether(db)
+	createQueued(t, db, admin, in.ID, []switchboard.NewConversation{{InboxID: in.ID}, {InboxID: in.ID}})
+	if got := store.MadeTogether(db) - before; got != 2 {
+		t.Errorf("without webhooks, %d of 2 creates made together", got)
+	}
+	if more, err := db.ClaimDeliveries(ctx, 100, time.Minute); err != nil || len(more) != 0 {
+		t.Errorf("without webhooks, %d deliveries (%v)", len(more), err)
+	}
 }

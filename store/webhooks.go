@@ -52,16 +52,25 @@ func (db *DB) webhooksOf(ctx context.Context, q querier, accountID int64) ([]swi
 	defer rows.Close()
 	hooks := []switchboard.Webhook{}
 	for rows.Next() {
-		w := switchboard.Webhook{AccountID: accountID}
-		var subs string
-		var created int64
-		if err := rows.Scan(&w.ID, &w.URL, &w.Secret, &subs, &created); err != nil {
+		w, err := scanWebhook(rows.Scan, accountID)
+		if err != nil {
 			return nil, fmt.Errorf("webhooks: %w", err)
 		}
-		w.Subscriptions, w.CreatedAt = strings.Fields(subs), fromMillis(created)
 		hooks = append(hooks, w)
 	}
 	return hooks, rows.Err()
+}
+
+// scanWebhook reads a row of WebhooksOfAccount.
+func scanWebhook(scan func(...any) error, accountID int64) (switchboard.Webhook, error) {
+	w := switchboard.Webhook{AccountID: accountID}
+	var subs string
+	var created int64
+	if err := scan(&w.ID, &w.URL, &w.Secret, &subs, &created); err != nil {
+		return w, err
+	}
+	w.Subscriptions, w.CreatedAt = strings.Fields(subs), fromMillis(created)
+	return w, nil
 }
 
 // txWebhooks returns the webhooks of an account, looked up once per
@@ -169,8 +178,36 @@ type conversationSnapshot struct {
 // webhook of their account that subscribes to them, in the transaction
 // itself: delivered if and only if the change commits.
 func (db *DB) enqueueWebhooks(ctx context.Context, tx *txn) error {
+	deliveries, err := db.outboxOf(ctx, tx, func(accountID, convID int64) (conversationSnapshot, error) {
+		return db.snapshot(ctx, tx, accountID, convID)
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range deliveries {
+		if _, err := tx.ExecContext(ctx, db.q.InsertDelivery, d.webhookID, d.event, string(d.payload), millis(d.at), millis(d.at)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// outboxRow is one delivery for the outbox, due at once.
+type outboxRow struct {
+	webhookID int64
+	event     string
+	payload   []byte
+	at        time.Time
+}
+
+// outboxOf returns the deliveries of tx's events, in their order: one per
+// webhook of the event's account (tx.webhooks, or looked up) that
+// subscribes to it, one conversation_updated per conversation at most and
+// none beside its creation. snapshot gives a conversation as the
+// transaction leaves it.
+func (db *DB) outboxOf(ctx context.Context, tx *txn, snapshot func(accountID, convID int64) (conversationSnapshot, error)) ([]outboxRow, error) {
 	if len(tx.hooks) == 0 {
-		return nil
+		return nil, nil
 	}
 	created := map[int64]bool{}
 	for _, h := range tx.hooks {
@@ -181,6 +218,7 @@ func (db *DB) enqueueWebhooks(ctx context.Context, tx *txn) error {
 	snapshots := map[int64]conversationSnapshot{}
 	updated := map[int64]bool{}
 	now := db.Now()
+	var out []outboxRow
 	for _, h := range tx.hooks {
 		if h.event == switchboard.EventConversationUpdated && (created[h.convID] || updated[h.convID]) {
 			continue // one update per conversation, none beside its creation
@@ -188,7 +226,7 @@ func (db *DB) enqueueWebhooks(ctx context.Context, tx *txn) error {
 		updated[h.convID] = updated[h.convID] || h.event == switchboard.EventConversationUpdated
 		hooks, err := db.txWebhooks(ctx, tx, h.accountID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		hooks = slices.DeleteFunc(slices.Clone(hooks), func(w switchboard.Webhook) bool { return !slices.Contains(w.Subscriptions, h.event) })
 		if len(hooks) == 0 {
@@ -197,8 +235,8 @@ func (db *DB) enqueueWebhooks(ctx context.Context, tx *txn) error {
 		snap, ok := snapshots[h.convID]
 		if !ok {
 			var err error
-			if snap, err = db.snapshot(ctx, tx, h.accountID, h.convID); err != nil {
-				return err
+			if snap, err = snapshot(h.accountID, h.convID); err != nil {
+				return nil, err
 			}
 			snapshots[h.convID] = snap
 		}
@@ -207,15 +245,13 @@ func (db *DB) enqueueWebhooks(ctx context.Context, tx *txn) error {
 			"occurred_at": now.Unix(),
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, w := range hooks {
-			if _, err := tx.ExecContext(ctx, db.q.InsertDelivery, w.ID, h.event, string(payload), millis(now), millis(now)); err != nil {
-				return err
-			}
+			out = append(out, outboxRow{webhookID: w.ID, event: h.event, payload: payload, at: now})
 		}
 	}
-	return nil
+	return out, nil
 }
 
 func (db *DB) snapshot(ctx context.Context, tx *txn, accountID, convID int64) (conversationSnapshot, error) {
@@ -233,6 +269,20 @@ func (db *DB) snapshot(ctx context.Context, tx *txn, accountID, convID int64) (c
 	}
 	s.CreatedAt, s.LastActivityAt = s.CreatedAt/1000, s.LastActivityAt/1000
 	return s, nil
+}
+
+// snapshotOf is r as a webhook payload shows it.
+func snapshotOf(r conversationRow) conversationSnapshot {
+	s := conversationSnapshot{ID: r.ID, AccountID: r.AccountID, InboxID: r.InboxID, Status: string(r.Status),
+		CreatedAt: r.CreatedAt.Unix(), LastActivityAt: r.LastActivityAt.Unix()}
+	if r.Assignee != nil {
+		s.AssigneeID = &r.Assignee.ID
+	}
+	if r.WaitingSince != nil {
+		secs := r.WaitingSince.Unix()
+		s.WaitingSince = &secs
+	}
+	return s
 }
 
 // ClaimDeliveries takes up to limit deliveries that are due, for lease: no

@@ -171,7 +171,8 @@ LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.as
 -- open, no assignee given, by an administrator (the caller checks these),
 -- in an inbox of the account with auto-assignment on, round-robin and no
 -- limit, that has members and nothing in its queue, in an account without
--- webhooks. Then the batch's j-th create (those with a key made before
+-- webhooks unless the last parameter says the caller writes their
+-- deliveries (InsertDeliveries, in the same transaction). Then the batch's j-th create (those with a key made before
 -- left out) gets the rotation's j-th pick after the last, as it would one
 -- by one: the first candidate after the last pick, wrapping round to the
 -- first, the candidates being the online members, or all of them when none
@@ -180,7 +181,8 @@ LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.as
 -- by one. A create whose key a conversation has, or a create before it in
 -- the batch, writes nothing, takes no pick and returns no row. Parameters:
 -- inbox; account; then, one element per create in arrival order:
--- contacts, sources, times, message contents ('' for none), keys. The rows
+-- contacts, sources, times, message contents ('' for none), keys; and
+-- whether the caller writes the webhooks' deliveries. The rows
 -- come in arrival order, each with its place (1-based), then
 -- InsertCreated's columns.
 WITH p AS (
@@ -203,7 +205,7 @@ WITH p AS (
                       WHERE m.inbox_id = p.inbox AND au.availability = 'online') AS any_online
   FROM p
   WHERE NOT EXISTS (SELECT 1 FROM conversations w WHERE w.inbox_id = p.inbox AND w.waiting_since IS NOT NULL)
-    AND NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.account_id = p.account)
+    AND (?::boolean OR NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.account_id = p.account))
 ), after_last AS (
   SELECT user_id, row_number() OVER (ORDER BY user_id) - 1 AS pos FROM (
     SELECT m.user_id FROM ok, inbox_members m JOIN account_users au ON au.user_id = m.user_id
@@ -253,6 +255,16 @@ JOIN numbered n ON n.display = c.display_id
 LEFT JOIN users u ON u.id = c.assignee_id
 LEFT JOIN account_users au ON au.account_id = c.account_id AND au.user_id = c.assignee_id
 ORDER BY n.ord;
+
+-- name: InsertDeliveries
+-- The webhooks' deliveries of creates made together (together.go), in
+-- their order, due at once. Parameters: now; webhook ids, events,
+-- payloads.
+INSERT INTO webhook_outbox (webhook_id, event, payload, next_attempt_at, created_at)
+SELECT d.webhook, d.event, d.payload, p.now, p.now
+FROM (SELECT ?::bigint AS now) p,
+     unnest(?::bigint[], ?::text[], ?::text[]) WITH ORDINALITY AS d(webhook, event, payload, ord)
+ORDER BY d.ord;
 
 -- name: ConversationByKey
 SELECT display_id FROM conversations WHERE create_key = ? AND account_id = ?;
