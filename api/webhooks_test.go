@@ -240,6 +240,38 @@ func TestWebhooks(t *testing.T) {
 			}
 		})
 	})
+	t.Run("DoneDeliveriesPurgedAfterKeep", func(t *testing.T) {
+		// The outbox keeps what it sent or gave up for Keep, then
+		// deletes it; what is still to send stays, however old.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			ctx := context.Background()
+			ok, failing := newReceiver(t, 0), newReceiver(t, 1000)
+			s.subscribe(ok, "conversation_created")
+			s.subscribe(failing, "conversation_created")
+			inbox := s.newInbox(nil)
+			s.admin.create(inbox, nil)
+			s.admin.create(inbox, nil)
+			w := s.sender()
+			w.MaxAttempts = 1 // the failing receiver's are given up at once
+			drain(t, w)
+			if n, err := w.Purge(ctx); err != nil || n != 0 {
+				t.Fatalf("purged %d (%v) before Keep had passed", n, err)
+			}
+			s.admin.create(inbox, nil) // to send, not sent yet
+			w.Now = func() time.Time { return time.Now().Add(w.Keep + time.Hour) }
+			if n, err := w.Purge(ctx); err != nil || n != 4 {
+				t.Fatalf("purged %d (%v), want the 2 sent and the 2 given up", n, err)
+			}
+			if n, err := w.Purge(ctx); err != nil || n != 0 {
+				t.Fatalf("purged %d more (%v)", n, err)
+			}
+			w.Now = time.Now
+			drain(t, w)
+			if len(ok.accepted) != 3 {
+				t.Errorf("the receiver heard %d deliveries, want 3: the one still to send was kept", len(ok.accepted))
+			}
+		})
+	})
 	t.Run("RolledBackChangeSendsNothing", func(t *testing.T) {
 		s := newServer(t)
 		r := newReceiver(t, 0)

@@ -522,6 +522,7 @@ type queries struct {
 	ClaimDeliveries        string
 	WebhookTargets         string
 	DeliveriesSucceeded    string
+	PurgeDeliveries        string
 	DeliveryFailed         string
 	InsertConnection       string
 	DeleteConnection       string

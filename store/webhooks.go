@@ -400,3 +400,23 @@ func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.Deliver
 	}
 	return nil
 }
+
+// PurgeDeliveries deletes up to limit deliveries that are done (sent, or
+// given up) and were made before before, oldest first, and returns how
+// many it deleted: the outbox keeps what it sent for a while, not for
+// ever.
+func (db *DB) PurgeDeliveries(ctx context.Context, before time.Time, limit int) (int, error) {
+	var n int64
+	err := db.inTx(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, db.q.PurgeDeliveries, millis(before), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge deliveries: %w", err)
+	}
+	return int(n), nil
+}

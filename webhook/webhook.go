@@ -26,6 +26,7 @@ import (
 type Outbox interface {
 	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]switchboard.Delivery, error)
 	DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error
+	PurgeDeliveries(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Sign returns the signature header value of a delivery: HMAC-SHA256 of
@@ -55,13 +56,18 @@ type Sender struct {
 	MaxAttempts int
 	// Backoff is the wait after the n-th failed attempt (n from 1).
 	Backoff func(n int) time.Duration
+	// Keep is how long the outbox keeps a delivery, from its making, once
+	// it is sent or given up; Run deletes older ones every PurgeEvery.
+	Keep, PurgeEvery time.Duration
 }
 
 // New returns a sender with Switchboard's defaults: a look every second,
-// 10 attempts, backoff doubling from 2 s to at most 10 minutes.
+// 10 attempts, backoff doubling from 2 s to at most 10 minutes, and the
+// deliveries done kept for 7 days, looked for hourly.
 func New(outbox Outbox, log *slog.Logger) *Sender {
 	return &Sender{
 		Outbox: outbox, Log: log, Now: time.Now, Every: time.Second, MaxAttempts: 10,
+		Keep: 7 * 24 * time.Hour, PurgeEvery: time.Hour,
 		Client: &http.Client{Timeout: 10 * time.Second},
 		Backoff: func(n int) time.Duration {
 			return min(2*time.Second<<min(n-1, 20), 10*time.Minute)
@@ -69,9 +75,17 @@ func New(outbox Outbox, log *slog.Logger) *Sender {
 	}
 }
 
-// Run delivers until ctx ends.
+// Run delivers until ctx ends, and deletes the deliveries done that are
+// older than Keep, at its start and every PurgeEvery.
 func (s *Sender) Run(ctx context.Context) {
+	purged := time.Time{}
 	for {
+		if time.Since(purged) >= s.PurgeEvery {
+			purged = time.Now()
+			if _, err := s.Purge(ctx); err != nil && ctx.Err() == nil {
+				s.Log.Warn("webhook outbox purge", "err", err)
+			}
+		}
 		sent, err := s.Once(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.Log.Warn("webhook outbox", "err", err)
@@ -83,6 +97,24 @@ func (s *Sender) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(s.Every):
+		}
+	}
+}
+
+// purgeBatch is how many deliveries one transaction of Purge deletes, so
+// that none holds SQLite's writer for long.
+const purgeBatch = 1000
+
+// Purge deletes the deliveries made more than Keep ago that are sent or
+// given up, a batch per transaction, and returns how many it deleted.
+func (s *Sender) Purge(ctx context.Context) (int, error) {
+	before := s.Now().Add(-s.Keep)
+	total := 0
+	for {
+		n, err := s.Outbox.PurgeDeliveries(ctx, before, purgeBatch)
+		total += n
+		if err != nil || n < purgeBatch {
+			return total, err
 		}
 	}
 }
