@@ -90,12 +90,15 @@ func webhookSubscriptions(subs []string) ([]string, error) {
 
 // Delivery is one event waiting to be sent to one webhook.
 type Delivery struct {
-	ID       int64
-	URL      string
-	Secret   string
-	Event    string
-	Payload  []byte
-	Attempts int
+	ID int64
+	// Conversation is the conversation of the event, whose deliveries to
+	// a URL keep their order; 0 when not known (made by an older version).
+	Conversation int64
+	URL          string
+	Secret       string
+	Event        string
+	Payload      []byte
+	Attempts     int
 }
 
 // DeliveryOutcome is how one attempt to send a delivery went.

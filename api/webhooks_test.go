@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -354,6 +356,52 @@ func TestWebhooks(t *testing.T) {
 		if len(fast.events()) != 1 || len(slow.events()) != 1 {
 			t.Errorf("fast heard %v, slow %v; want one each", fast.events(), slow.events())
 		}
+	})
+	t.Run("AConversationInOrderOthersSideBySide", func(t *testing.T) {
+		// One receiver, two conversations: the first conversation's
+		// first delivery is answered only once the second
+		// conversation's has arrived. One after the other, it would give
+		// up waiting (and the test fails). Each conversation's events
+		// still arrive in their order.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			heard := make(chan struct{})
+			var once sync.Once
+			r := newReceiverBefore(t, 0, func(w http.ResponseWriter, req *http.Request) bool {
+				body, _ := io.ReadAll(req.Body)
+				req.Body = io.NopCloser(bytes.NewReader(body))
+				var d delivery
+				json.Unmarshal(body, &d)
+				if d.Conversation.ID != 1 {
+					once.Do(func() { close(heard) })
+					return true
+				}
+				select {
+				case <-heard:
+				case <-time.After(5 * time.Second):
+					t.Error("the first conversation's delivery held up the second's")
+				}
+				return true
+			})
+			s.subscribe(r)
+			a := s.newAgent("agent", "online")
+			inbox := s.newInbox(nil, a)
+			first, second := s.admin.create(inbox, nil), s.admin.create(inbox, nil)
+			if first.ID != 1 || second.ID != 2 {
+				t.Fatalf("conversations %d and %d, want 1 and 2", first.ID, second.ID)
+			}
+			drain(t, s.sender())
+			byConversation := map[int64][]string{}
+			r.mu.Lock()
+			for _, d := range r.accepted {
+				byConversation[d.Conversation.ID] = append(byConversation[d.Conversation.ID], d.Event)
+			}
+			r.mu.Unlock()
+			for _, id := range []int64{1, 2} {
+				if got := byConversation[id]; !slices.Equal(got, []string{"conversation_created", "assignee_changed"}) {
+					t.Errorf("conversation %d: events %v, want created then assignee_changed", id, got)
+				}
+			}
+		})
 	})
 	t.Run("ManagedByAdministrators", func(t *testing.T) {
 		s := newServer(t)

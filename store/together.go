@@ -229,11 +229,12 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		}
 		b = &pgx.Batch{}
 		if len(deliveries) > 0 {
-			ids, events, payloads := make([]int64, len(deliveries)), make([]string, len(deliveries)), make([]string, len(deliveries))
+			k := len(deliveries)
+			ids, events, payloads, convs := make([]int64, k), make([]string, k), make([]string, k), make([]int64, k)
 			for k, d := range deliveries {
-				ids[k], events[k], payloads[k] = d.webhookID, d.event, string(d.payload)
+				ids[k], events[k], payloads[k], convs[k] = d.webhookID, d.event, string(d.payload), d.convID
 			}
-			b.Queue(db.q.InsertDeliveries, millis(deliveries[0].at), ids, events, payloads)
+			b.Queue(db.q.InsertDeliveries, millis(deliveries[0].at), ids, events, payloads, convs)
 		}
 		b.Queue("COMMIT")
 		commitSent = true

@@ -185,7 +185,7 @@ func (db *DB) enqueueWebhooks(ctx context.Context, tx *txn) error {
 		return err
 	}
 	for _, d := range deliveries {
-		if _, err := tx.ExecContext(ctx, db.q.InsertDelivery, d.webhookID, d.event, string(d.payload), millis(d.at), millis(d.at)); err != nil {
+		if _, err := tx.ExecContext(ctx, db.q.InsertDelivery, d.webhookID, d.event, string(d.payload), d.convID, millis(d.at), millis(d.at)); err != nil {
 			return err
 		}
 	}
@@ -195,6 +195,7 @@ func (db *DB) enqueueWebhooks(ctx context.Context, tx *txn) error {
 // outboxRow is one delivery for the outbox, due at once.
 type outboxRow struct {
 	webhookID int64
+	convID    int64 // global id
 	event     string
 	payload   []byte
 	at        time.Time
@@ -248,7 +249,7 @@ func (db *DB) outboxOf(ctx context.Context, tx *txn, snapshot func(accountID, co
 			return nil, err
 		}
 		for _, w := range hooks {
-			out = append(out, outboxRow{webhookID: w.ID, event: h.event, payload: payload, at: now})
+			out = append(out, outboxRow{webhookID: w.ID, convID: h.convID, event: h.event, payload: payload, at: now})
 		}
 	}
 	return out, nil
@@ -301,11 +302,12 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 			var d switchboard.Delivery
 			var hook int64
 			var payload string
-			if err := rows.Scan(&d.ID, &hook, &d.Event, &payload, &d.Attempts); err != nil {
+			var conv sql.NullInt64
+			if err := rows.Scan(&d.ID, &hook, &d.Event, &payload, &d.Attempts, &conv); err != nil {
 				rows.Close()
 				return err
 			}
-			d.Payload = []byte(payload)
+			d.Payload, d.Conversation = []byte(payload), conv.Int64
 			out, hooks = append(out, d), append(hooks, hook)
 		}
 		rows.Close()

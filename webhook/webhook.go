@@ -119,35 +119,59 @@ func (s *Sender) Purge(ctx context.Context) (int, error) {
 	}
 }
 
-// receivers is how many receivers (URLs) a sender posts to at once.
-const receivers = 8
+// receivers is how many receivers (URLs) a sender posts to at once, and
+// lanes how many deliveries it has in flight to one of them.
+const (
+	receivers = 8
+	lanes     = 8
+)
 
 // Once claims the due deliveries and sends them, returning how many it
-// tried. The deliveries to one URL go one after the other, in the order of
-// their events; different URLs are posted to side by side, so that a slow
-// or unreachable receiver (up to the client's timeout a delivery) holds up
-// only its own.
+// tried. The deliveries of one conversation to one URL go one after the
+// other, in the order of their events; other conversations' go side by
+// side with them, up to lanes at once per URL, so that a receiver far away
+// is not sent one event per round trip; and different URLs are posted to
+// side by side, so that a slow or unreachable receiver (up to the client's
+// timeout a delivery) holds up only its own.
 func (s *Sender) Once(ctx context.Context) (int, error) {
 	batch, err := s.Outbox.ClaimDeliveries(ctx, 50, time.Minute)
 	if err != nil {
 		return 0, err
 	}
-	byURL := map[string][]switchboard.Delivery{}
+	// A lane per URL and conversation (modulo lanes), each in the order
+	// of the claim, which is the order of the events.
+	type lane struct {
+		url string
+		n   int64
+	}
+	queues := map[lane][]switchboard.Delivery{}
+	byURL := map[string][]lane{}
 	var urls []string
 	for _, d := range batch {
+		l := lane{d.URL, d.Conversation % lanes}
 		if _, ok := byURL[d.URL]; !ok {
 			urls = append(urls, d.URL)
 		}
-		byURL[d.URL] = append(byURL[d.URL], d)
+		if _, ok := queues[l]; !ok {
+			byURL[d.URL] = append(byURL[d.URL], l)
+		}
+		queues[l] = append(queues[l], d)
 	}
-	errs := make([]error, len(urls))
+	errs := make([]error, len(queues))
 	slots := make(chan struct{}, receivers)
 	var wg sync.WaitGroup
-	for i, url := range urls {
+	next := 0
+	for _, url := range urls {
+		first := next
+		next += len(byURL[url])
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			errs[i] = s.deliver(ctx, byURL[url])
+			var lanesWG sync.WaitGroup
+			for i, l := range byURL[url] {
+				lanesWG.Go(func() { errs[first+i] = s.deliver(ctx, queues[l]) })
+			}
+			lanesWG.Wait()
 		})
 	}
 	wg.Wait()
@@ -155,7 +179,7 @@ func (s *Sender) Once(ctx context.Context) (int, error) {
 }
 
 // recordEvery is how long a sender may hold the outcomes of the
-// deliveries it sent before it records them: those of one receiver are
+// deliveries it sent before it records them: those of one lane are
 // recorded together, one write instead of one per delivery, when its turn
 // ends or this much later, whichever comes first. A sender stopped
 // meanwhile sends them again once their lease ends.

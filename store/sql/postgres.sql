@@ -55,7 +55,7 @@ ORDER BY i.id FOR NO KEY UPDATE OF i;
 UPDATE webhook_outbox SET next_attempt_at = ?
 WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?
              FOR UPDATE SKIP LOCKED)
-RETURNING id, webhook_id, event, payload, attempts;
+RETURNING id, webhook_id, event, payload, attempts, conversation_id;
 
 -- name: WebhookTargets
 SELECT id, url, secret FROM webhooks
@@ -259,11 +259,11 @@ ORDER BY n.ord;
 -- name: InsertDeliveries
 -- The webhooks' deliveries of creates made together (together.go), in
 -- their order, due at once. Parameters: now; webhook ids, events,
--- payloads.
-INSERT INTO webhook_outbox (webhook_id, event, payload, next_attempt_at, created_at)
-SELECT d.webhook, d.event, d.payload, p.now, p.now
+-- payloads, conversations.
+INSERT INTO webhook_outbox (webhook_id, event, payload, conversation_id, next_attempt_at, created_at)
+SELECT d.webhook, d.event, d.payload, d.conversation, p.now, p.now
 FROM (SELECT ?::bigint AS now) p,
-     unnest(?::bigint[], ?::text[], ?::text[]) WITH ORDINALITY AS d(webhook, event, payload, ord)
+     unnest(?::bigint[], ?::text[], ?::text[], ?::bigint[]) WITH ORDINALITY AS d(webhook, event, payload, conversation, ord)
 ORDER BY d.ord;
 
 -- name: ConversationByKey

@@ -498,15 +498,15 @@ SELECT display_id, inbox_id, status, assignee_id, waiting_since, created_at, las
 FROM conversations WHERE id = ?;
 
 -- name: InsertDelivery
-INSERT INTO webhook_outbox (webhook_id, event, payload, next_attempt_at, created_at)
-VALUES (?, ?, ?, ?, ?);
+INSERT INTO webhook_outbox (webhook_id, event, payload, conversation_id, next_attempt_at, created_at)
+VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: ClaimDeliveries
 -- Takes the due deliveries for a lease, so that another process does not
 -- send them meanwhile. Parameters: lease end; now; limit.
 UPDATE webhook_outbox SET next_attempt_at = ?
 WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?)
-RETURNING id, webhook_id, event, payload, attempts;
+RETURNING id, webhook_id, event, payload, attempts, conversation_id;
 
 -- name: WebhookTargets
 -- The url and secret of a JSON array of webhook ids.
