@@ -90,6 +90,7 @@ type options struct {
 	consoles             int
 	agentConsoles        int
 	webhooks             int
+	webhookLatency       time.Duration
 	timeout              time.Duration
 	cpuprofile           string
 	jsonOut              string
@@ -128,6 +129,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.agentConsoles, "agent-consoles", 0, "create: keep a console open for each of this many agents, members of another inbox only: each checks every create's change and must hear none")
 	fs.IntVar(&o.consoles, "consoles", 0, "create: keep this many live-update streams of the web console open while measuring, as a team's open browser tabs: each rereads its page of conversations after the events it hears, as the console does")
 	fs.IntVar(&o.webhooks, "webhooks", 0, "create: subscribe this many webhooks of the account to every event, posting to a receiver in the bench, as an account with integrations; the report gives how long the deliveries took to arrive after the last create")
+	fs.DurationVar(&o.webhookLatency, "webhook-latency", 0, "with -webhooks: the receiver answers each delivery after this long, as one across a network would")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up after this long")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the bench process's CPU profile here (covers the client and the in-process baseline, not the server)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
@@ -173,8 +175,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		o.pickN = 10
 		o.rounds = 2
 	}
-	if o.consoles < 0 || o.agentConsoles < 0 || o.webhooks < 0 {
-		return nil, errors.New("-consoles, -agent-consoles and -webhooks must not be negative")
+	if o.consoles < 0 || o.agentConsoles < 0 || o.webhooks < 0 || o.webhookLatency < 0 {
+		return nil, errors.New("-consoles, -agent-consoles, -webhooks and -webhook-latency must not be negative")
 	}
 	if o.load.N < 1 || o.load.Duration <= 0 || o.load.Concurrency < 1 {
 		return nil, errors.New("-n, -duration and -c must be positive")

@@ -138,7 +138,7 @@ func scenarioCreate(ctx context.Context, e *env, rep *report) (err error) {
 	}
 	var hooks *receiver
 	if e.opts.webhooks > 0 {
-		if hooks, err = startReceiver(); err != nil {
+		if hooks, err = startReceiver(e.opts.webhookLatency); err != nil {
 			return err
 		}
 		defer hooks.close()
@@ -186,7 +186,7 @@ func scenarioCreate(ctx context.Context, e *env, rep *report) (err error) {
 		wantHooks = int64(e.opts.webhooks) * deliveriesPerCreate * int64(st.Count+warmups)
 		end := time.Now()
 		gotHooks = hooks.await(ctx, wantHooks, 30*time.Second)
-		res.Load += fmt.Sprintf(" webhooks=%d", e.opts.webhooks)
+		res.Load += fmt.Sprintf(" webhooks=%d latency=%s", e.opts.webhooks, e.opts.webhookLatency)
 		res.Extra["webhook deliveries"] = float64(gotHooks)
 		res.Extra["webhook deliveries done, s after the last create"] = max(0, hooks.lastAt().Sub(end).Seconds())
 	}

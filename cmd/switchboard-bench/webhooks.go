@@ -24,7 +24,9 @@ type receiver struct {
 	last time.Time // when the last delivery arrived
 }
 
-func startReceiver() (*receiver, error) {
+// startReceiver starts a receiver that answers each delivery after
+// latency, as one across a network would.
+func startReceiver(latency time.Duration) (*receiver, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -32,6 +34,7 @@ func startReceiver() (*receiver, error) {
 	r := &receiver{url: "http://" + l.Addr().String() + "/hook"}
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		io.Copy(io.Discard, req.Body)
+		time.Sleep(latency)
 		r.got.Add(1)
 		r.mu.Lock()
 		r.last = time.Now()
