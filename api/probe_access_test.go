@@ -14,28 +14,18 @@ import (
 	"testing"
 
 	"github.com/switchboard/switchboard"
-	"github.com/switchboard/switchboard/storetest"
 )
 
 // probeEachDB runs fn on a fresh server on each backend, then checks the
 // promises that hold at rest.
 func probeEachDB(t *testing.T, fn func(t *testing.T, s *testServer)) {
 	t.Helper()
-	for _, b := range storetest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			dsn := b.DSN(t)(t)
-			path := ""
-			if b.Name == "SQLite" {
-				path = strings.TrimPrefix(dsn, "sqlite:")
-			}
-			s := newServerOn(t, dsn, path)
-			fn(t, s)
-			storetest.CheckInvariants(t, s.db, switchboard.Caller{UserID: s.admin.id, AccountID: 1, Role: switchboard.RoleAdministrator})
-			if path != "" {
-				checkInvariants(t, path)
-			}
-		})
-	}
+	eachDB(t, func(t *testing.T, s *testServer) {
+		fn(t, s)
+		if s.path != "" {
+			checkInvariants(t, s.path)
+		}
+	})
 }
 
 // probeIn is acct for any account.

@@ -19,9 +19,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/switchboard/switchboard"
-	"github.com/switchboard/switchboard/storetest"
 )
 
 // probeFixture is account 1 (administrator, an agent who is a member of
@@ -328,19 +325,7 @@ func probeCheck(t *testing.T, f *probeFixture, tc probeCase) {
 // probeOnEachDB runs fn on a fresh fixture on SQLite and, when
 // SWITCHBOARD_TEST_POSTGRES is set, on PostgreSQL.
 func probeOnEachDB(t *testing.T, fn func(t *testing.T, f *probeFixture)) {
-	for _, b := range storetest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			dsn := b.DSN(t)(t)
-			path := ""
-			if b.Name == "SQLite" {
-				path = dsn[len("sqlite:"):]
-			}
-			s := newServerOn(t, dsn, path)
-			f := newProbeFixture(t, s)
-			fn(t, f)
-			storetest.CheckInvariants(t, s.db, switchboard.Caller{UserID: s.admin.id, AccountID: 1, Role: switchboard.RoleAdministrator})
-		})
-	}
+	eachDB(t, func(t *testing.T, s *testServer) { fn(t, newProbeFixture(t, s)) })
 }
 
 func probeRun(t *testing.T, f *probeFixture, cases []probeCase) {

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-
-	"github.com/switchboard/switchboard/storetest"
 )
 
 // An independent, black-box probe of ROUTING.md's "Auto-assignment (round
@@ -22,18 +20,10 @@ import (
 // rpEachBackend runs fn on a fresh server on each storage backend.
 func rpEachBackend(t *testing.T, fn func(t *testing.T, s *testServer)) {
 	t.Helper()
-	for _, b := range storetest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			dsn := b.DSN(t)(t)
-			path := ""
-			if b.Name == "SQLite" {
-				path = dsn[len("sqlite:"):]
-			}
-			s := newServerOn(t, dsn, path)
-			fn(t, s)
-			rpAudit(t, s)
-		})
-	}
+	eachDB(t, func(t *testing.T, s *testServer) {
+		fn(t, s)
+		rpAudit(t, s)
+	})
 }
 
 // rpCase is one scenario run on each backend.
