@@ -200,23 +200,6 @@ func probeRowCounts(t *testing.T, s *testServer) string {
 	return b.String()
 }
 
-// probeDiff lists the lines only one of two states has.
-func probeDiff(before, after string) string {
-	b, a := strings.Split(before, "\n"), strings.Split(after, "\n")
-	var out strings.Builder
-	for _, l := range b {
-		if !slices.Contains(a, l) {
-			out.WriteString("- " + l + "\n")
-		}
-	}
-	for _, l := range a {
-		if !slices.Contains(b, l) {
-			out.WriteString("+ " + l + "\n")
-		}
-	}
-	return out.String()
-}
-
 // probeSend sends body (a string as is, anything else as JSON) as c and
 // returns the reply's status, content type and body.
 func probeSend(t *testing.T, c client, method, path string, body any) (int, string, []byte) {
@@ -285,7 +268,7 @@ func probeCheck(t *testing.T, f *probeFixture, tc probeCase) {
 		t.Errorf("%s: status %d, want a 4xx; body %s", what, status, data)
 	}
 	if after := f.state(t); after != before {
-		t.Errorf("%s: answered %d but changed:\n%s", what, status, probeDiff(before, after))
+		t.Errorf("%s: answered %d but changed:\n%s", what, status, authzDiff(strings.Split(before, "\n"), strings.Split(after, "\n")))
 	}
 	if status < 400 {
 		return // accepted: the status error above says it all
@@ -900,7 +883,7 @@ func TestProbeInputsLenient(t *testing.T) {
 					t.Errorf("reply is not JSON: %q", data)
 				}
 				if status >= 400 && after != before {
-					t.Errorf("refused with %d but changed:\n%s", status, probeDiff(before, after))
+					t.Errorf("refused with %d but changed:\n%s", status, authzDiff(strings.Split(before, "\n"), strings.Split(after, "\n")))
 				}
 			})
 		}

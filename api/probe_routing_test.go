@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -664,7 +663,7 @@ func TestProbeRoutingRotationSharedUnderConcurrency(t *testing.T) {
 		other := &testServer{t: t, path: s.path, dsn: s.dsn}
 		other.start()
 		t.Cleanup(other.stop)
-		callers := []*rpCaller{{base: s.srv.URL, http: s.srv.Client()}, {base: other.srv.URL, http: other.srv.Client()}}
+		callers := []*concCaller{{base: s.srv.URL, http: s.srv.Client()}, {base: other.srv.URL, http: other.srv.Client()}}
 		var (
 			mu       sync.Mutex
 			counts   = map[int64]int{}
@@ -704,36 +703,6 @@ func TestProbeRoutingRotationSharedUnderConcurrency(t *testing.T) {
 	})
 }
 
-// rpCaller sends requests from many goroutines; it never calls t.Fatal.
-type rpCaller struct {
-	base string
-	http *http.Client
-}
-
-func (pc *rpCaller) call(token, method, path string, body any) (int, []byte, error) {
-	var r io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		r = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, pc.base+path, r)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header["api_access_token"] = []string{token}
-	resp, err := pc.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, data, err
-}
-
 // TestProbeRoutingHammer runs creates in several inboxes, manual assignments,
 // availability changes, member removals and additions and status changes at
 // once, then checks the promises that hold everywhere.
@@ -762,7 +731,7 @@ func TestProbeRoutingHammer(t *testing.T) {
 
 		tr := &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}
 		t.Cleanup(tr.CloseIdleConnections)
-		pc := &rpCaller{base: s.srv.URL, http: &http.Client{Transport: tr}}
+		pc := &concCaller{base: s.srv.URL, http: &http.Client{Transport: tr}}
 		admin := s.admin.token
 
 		var (
