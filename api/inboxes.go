@@ -59,7 +59,7 @@ func inboxSettings(b body) (u switchboard.InboxUpdate, err error) {
 		if !config.isNull("max_assignment_limit") {
 			n, err := parseID(config["max_assignment_limit"], field)
 			if err != nil || n > 100000 {
-				return u, switchboard.Invalid(field, "max_assignment_limit must be a positive number, or null for no limit")
+				return u, switchboard.Invalid(field, "%s must be a positive number, or null for no limit", field)
 			}
 			limit = int(n)
 		}

@@ -10,6 +10,10 @@ import (
 // stops the reassignment there, as a process that stops would.
 func SetBetweenSteps(db *DB, f func(accountID, userID int64) error) { db.betweenSteps = f }
 
+// SetBetweenTrips makes f run between the two round trips of creates made
+// together in an account with webhooks.
+func SetBetweenTrips(db *DB, f func()) { db.betweenTrips = f }
+
 // SetSweeping makes db run f in the presence sweep's transaction once it
 // has found a user away, before it sets them offline.
 func SetSweeping(db *DB, f func(accountID, userID int64)) { db.sweeping = f }

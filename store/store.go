@@ -103,6 +103,9 @@ type DB struct {
 	// reassignment after the first; an error stops it there, as a process
 	// that stops would.
 	betweenSteps func(accountID, userID int64) error
+	// betweenTrips, when set (tests), runs between the two round trips of
+	// creates made together in an account with webhooks (together.go).
+	betweenTrips func()
 	// sweeping, when set (tests), runs in the presence sweep's transaction
 	// once it has found a user away, before it sets them offline.
 	sweeping func(accountID, userID int64)
@@ -522,6 +525,7 @@ type queries struct {
 	ClaimDeliveries        string
 	WebhookTargets         string
 	DeliveriesSucceeded    string
+	PurgeCutoff            string
 	PurgeDeliveries        string
 	DeliveryFailed         string
 	InsertConnection       string

@@ -131,8 +131,10 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		if withHooks {
 			b.Queue("BEGIN") // committed after the deliveries are written
 			defer func() {
-				if !commitSent {
-					pc.Exec(ctx, "ROLLBACK") // a lost connection is dropped from the pool
+				// Whatever failed, the connection goes back to the pool out
+				// of the transaction (a lost one is dropped from it).
+				if !pc.IsClosed() && pc.PgConn().TxStatus() != 'I' {
+					pc.Exec(ctx, "ROLLBACK")
 				}
 			}()
 		}
@@ -214,6 +216,9 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		if readErr != nil || nMade == 0 {
 			return readErr // rolled back: run one by one
 		}
+		if db.betweenTrips != nil {
+			db.betweenTrips()
+		}
 		tx := createdTogether(caller.AccountID, inboxID, made)
 		tx.webhooks = map[int64][]switchboard.Webhook{caller.AccountID: webhooks} // as the transaction read them
 		deliveries, err := db.outboxOf(ctx, tx, func(_, convID int64) (conversationSnapshot, error) {
@@ -238,9 +243,21 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		}
 		b.Queue("COMMIT")
 		commitSent = true
-		return pc.SendBatch(ctx, b).Close()
+		br = pc.SendBatch(ctx, b)
+		if len(deliveries) > 0 {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return err // refused, the COMMIT skipped, unless the connection failed
+			}
+		}
+		tag, err := br.Exec()
+		closeErr := br.Close()
+		if err == nil && tag.String() == "COMMIT" {
+			return nil // committed, whatever becomes of the connection after
+		}
+		return cmp.Or(err, closeErr, fmt.Errorf("commit answered %q", tag))
 	})
-	if err != nil && commitSent && !errors.As(err, new(*pgconn.PgError)) && !pgconn.SafeToRetry(err) {
+	if err != nil && commitSent && !refusedBefore(err) {
 		// The connection failed after the commit was sent: it may have
 		// committed. Run again, a create without a key would be made
 		// twice; each is answered with the error instead.
@@ -300,6 +317,17 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 	db.together.Add(int64(nMade))
 	db.batched(len(live))
 	return true, len(webhooks) > 0, nil
+}
+
+// refusedBefore says err is PostgreSQL's refusal of a statement, which
+// undoes its transaction and skips what was sent after it, COMMIT
+// included; not a connection lost or ended (FATAL) at an unknown moment,
+// nor an error before anything was sent, which SafeToRetry covers.
+func refusedBefore(err error) bool {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pgErr.Severity != "FATAL" && pgErr.Severity != "PANIC"
+	}
+	return pgconn.SafeToRetry(err)
 }
 
 // createdTogether is what the creates made together tell the consoles,

@@ -391,3 +391,45 @@ func TestCreatesMadeTogetherWithWebhooks(t *testing.T) {
 		t.Errorf("without webhooks, %d deliveries (%v)", len(more), err)
 	}
 }
+
+// A batch whose deliveries PostgreSQL refuses (here, their webhook was
+// deleted between the batch's two round trips) committed nothing: its
+// creates run again one by one, each made once and answered, and what
+// they send follows the webhooks as they are then (none).
+func TestCreatesTogetherRefusedAtTheDeliveries(t *testing.T) {
+	ctx := context.Background()
+	db, admin := openWithAdministrator(t, storetest.Postgres(t)(t))
+	in, _ := togetherInbox(t, db, admin)
+	hook, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "http://127.0.0.1:1/all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := false
+	store.SetBetweenTrips(db, func() {
+		if !deleted {
+			deleted = true
+			if err := db.DeleteWebhook(ctx, admin, hook.ID); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	before := store.MadeTogether(db)
+	ns := []switchboard.NewConversation{{InboxID: in.ID}, {InboxID: in.ID}, {InboxID: in.ID}}
+	convs := createQueued(t, db, admin, in.ID, ns) // fails the test on an error
+	if !deleted {
+		t.Fatal("the batch never reached its second round trip")
+	}
+	if got := store.MadeTogether(db) - before; got != 0 {
+		t.Errorf("%d counted as made together, by a transaction that was refused", got)
+	}
+	list, _, err := db.Conversations(ctx, admin, switchboard.ConversationFilter{AssigneeType: "all", Status: "all", Page: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != len(ns) || len(convs) != len(ns) {
+		t.Errorf("%d conversations stored for %d creates answered, want %d", len(list), len(convs), len(ns))
+	}
+	if more, err := db.ClaimDeliveries(ctx, 100, time.Minute); err != nil || len(more) != 0 {
+		t.Errorf("%d deliveries (%v) for a deleted webhook", len(more), err)
+	}
+}

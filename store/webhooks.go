@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -403,22 +405,46 @@ func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.Deliver
 	return nil
 }
 
-// PurgeDeliveries deletes up to limit deliveries that are done (sent, or
-// given up) and were made before before, oldest first, and returns how
-// many it deleted: the outbox keeps what it sent for a while, not for
-// ever.
-func (db *DB) PurgeDeliveries(ctx context.Context, before time.Time, limit int) (int, error) {
-	var n int64
-	err := db.inTx(ctx, func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, db.q.PurgeDeliveries, millis(before), limit)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
+// PurgeDeliveries deletes the deliveries that are done (sent, or given
+// up) and were made before before, batch of them per transaction, oldest
+// first, and returns how many it deleted: the outbox keeps what it sent
+// for a while, not for ever. It finds where the old ones end once, on a
+// read connection; each batch then reads only its own rows (and those
+// still to send among them), so that none holds SQLite's writer for long
+// whatever the outbox holds.
+func (db *DB) PurgeDeliveries(ctx context.Context, before time.Time, batch int) (int, error) {
+	cutoff := int64(math.MaxInt64)
+	err := db.reads.QueryRowContext(ctx, db.q.PurgeCutoff, millis(before)).Scan(&cutoff)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("purge deliveries: %w", err)
 	}
-	return int(n), nil
+	total := 0
+	var after int64
+	for {
+		var ids []int64
+		err := db.inTx(ctx, func(tx *txn) error {
+			ids = ids[:0]
+			rows, err := tx.QueryContext(ctx, db.q.PurgeDeliveries, after, cutoff, batch)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return total, fmt.Errorf("purge deliveries: %w", err)
+		}
+		total += len(ids)
+		if len(ids) < batch {
+			return total, nil
+		}
+		after = slices.Max(ids)
+	}
 }

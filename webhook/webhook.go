@@ -26,7 +26,7 @@ import (
 type Outbox interface {
 	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]switchboard.Delivery, error)
 	DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error
-	PurgeDeliveries(ctx context.Context, before time.Time, limit int) (int, error)
+	PurgeDeliveries(ctx context.Context, before time.Time, batch int) (int, error)
 }
 
 // Sign returns the signature header value of a delivery: HMAC-SHA256 of
@@ -57,8 +57,10 @@ type Sender struct {
 	// Backoff is the wait after the n-th failed attempt (n from 1).
 	Backoff func(n int) time.Duration
 	// Keep is how long the outbox keeps a delivery, from its making, once
-	// it is sent or given up; Run deletes older ones every PurgeEvery.
+	// it is sent or given up; Run deletes older ones every PurgeEvery,
+	// PurgeBatch of them per transaction.
 	Keep, PurgeEvery time.Duration
+	PurgeBatch       int
 }
 
 // New returns a sender with Switchboard's defaults: a look every second,
@@ -67,7 +69,7 @@ type Sender struct {
 func New(outbox Outbox, log *slog.Logger) *Sender {
 	return &Sender{
 		Outbox: outbox, Log: log, Now: time.Now, Every: time.Second, MaxAttempts: 10,
-		Keep: 7 * 24 * time.Hour, PurgeEvery: time.Hour,
+		Keep: 7 * 24 * time.Hour, PurgeEvery: time.Hour, PurgeBatch: 1000,
 		Client: &http.Client{Timeout: 10 * time.Second},
 		Backoff: func(n int) time.Duration {
 			return min(2*time.Second<<min(n-1, 20), 10*time.Minute)
@@ -75,17 +77,11 @@ func New(outbox Outbox, log *slog.Logger) *Sender {
 	}
 }
 
-// Run delivers until ctx ends, and deletes the deliveries done that are
-// older than Keep, at its start and every PurgeEvery.
+// Run delivers until ctx ends, and meanwhile deletes the deliveries done
+// that are older than Keep, at its start and every PurgeEvery.
 func (s *Sender) Run(ctx context.Context) {
-	purged := time.Time{}
+	go s.purgeEvery(ctx)
 	for {
-		if time.Since(purged) >= s.PurgeEvery {
-			purged = time.Now()
-			if _, err := s.Purge(ctx); err != nil && ctx.Err() == nil {
-				s.Log.Warn("webhook outbox purge", "err", err)
-			}
-		}
 		sent, err := s.Once(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.Log.Warn("webhook outbox", "err", err)
@@ -101,22 +97,25 @@ func (s *Sender) Run(ctx context.Context) {
 	}
 }
 
-// purgeBatch is how many deliveries one transaction of Purge deletes, so
-// that none holds SQLite's writer for long.
-const purgeBatch = 1000
-
-// Purge deletes the deliveries made more than Keep ago that are sent or
-// given up, a batch per transaction, and returns how many it deleted.
-func (s *Sender) Purge(ctx context.Context) (int, error) {
-	before := s.Now().Add(-s.Keep)
-	total := 0
+// purgeEvery runs Purge now and every PurgeEvery until ctx ends, beside
+// the sending: a first purge of a long history takes a while.
+func (s *Sender) purgeEvery(ctx context.Context) {
 	for {
-		n, err := s.Outbox.PurgeDeliveries(ctx, before, purgeBatch)
-		total += n
-		if err != nil || n < purgeBatch {
-			return total, err
+		if _, err := s.Purge(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn("webhook outbox purge", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.PurgeEvery):
 		}
 	}
+}
+
+// Purge deletes the deliveries made more than Keep ago that are sent or
+// given up, PurgeBatch per transaction, and returns how many it deleted.
+func (s *Sender) Purge(ctx context.Context) (int, error) {
+	return s.Outbox.PurgeDeliveries(ctx, s.Now().Add(-s.Keep), s.PurgeBatch)
 }
 
 // receivers is how many receivers (URLs) a sender posts to at once, and
@@ -201,7 +200,12 @@ func (s *Sender) deliver(ctx context.Context, deliveries []switchboard.Delivery)
 		}
 		outcomes = append(outcomes, o)
 		if i == len(deliveries)-1 || s.Now().Sub(since) >= recordEvery {
-			if err := s.Outbox.DeliveriesDone(ctx, outcomes); err != nil {
+			// Recorded even as the sender stops: what was sent is not sent
+			// again.
+			record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			err := s.Outbox.DeliveriesDone(record, outcomes)
+			cancel()
+			if err != nil {
 				return err
 			}
 			outcomes, since = outcomes[:0], s.Now()

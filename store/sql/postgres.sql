@@ -57,6 +57,15 @@ WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY i
              FOR UPDATE SKIP LOCKED)
 RETURNING id, webhook_id, event, payload, attempts, conversation_id;
 
+-- name: PurgeDeliveries
+-- The ids as an array: PostgreSQL then deletes each by its key, where a
+-- generic plan of IN (...) may scan the whole outbox.
+DELETE FROM webhook_outbox WHERE id = ANY (ARRAY(
+  SELECT id FROM webhook_outbox
+  WHERE id > ? AND id < ? AND next_attempt_at IS NULL
+  ORDER BY id LIMIT ?))
+RETURNING id;
+
 -- name: WebhookTargets
 SELECT id, url, secret FROM webhooks
 WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));

@@ -517,16 +517,19 @@ SELECT id, url, secret FROM webhooks WHERE id IN (SELECT value FROM json_each(?)
 UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = attempts + 1, last_error = ''
 WHERE id IN (SELECT value FROM json_each(?));
 
+-- name: PurgeCutoff
+-- The first delivery made at or after a time: those before it are older.
+SELECT id FROM webhook_outbox WHERE created_at >= ? ORDER BY id LIMIT 1;
+
 -- name: PurgeDeliveries
 -- Deletes up to a limit of the deliveries that are done (sent, or given
--- up) and were made before a time, oldest first. The deliveries are in
--- the order of their making, so the walk stops at the first made since.
--- Parameters: the time; the limit.
+-- up) between two ids, in id order, and returns their ids. Parameters:
+-- after; before (PurgeCutoff's); the limit.
 DELETE FROM webhook_outbox WHERE id IN (
   SELECT id FROM webhook_outbox
-  WHERE next_attempt_at IS NULL
-    AND id < COALESCE((SELECT id FROM webhook_outbox WHERE created_at >= ? ORDER BY id LIMIT 1), 9223372036854775807)
-  ORDER BY id LIMIT ?);
+  WHERE id > ? AND id < ? AND next_attempt_at IS NULL
+  ORDER BY id LIMIT ?)
+RETURNING id;
 
 -- name: DeliveryFailed
 UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?;
