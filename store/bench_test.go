@@ -272,6 +272,50 @@ func BenchmarkListManyOpen(b *testing.B) {
 	}
 }
 
+// BenchmarkPurgeDeliveries: the hourly purge of the webhook outbox, whose
+// first run after an upgrade meets the whole history, a delivery in ten
+// still to retry among them. One op is the purge of old deliveries of
+// done, of which a batch of 1,000 per transaction.
+func BenchmarkPurgeDeliveries(b *testing.B) {
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			for _, done := range []int{10000, 100000} {
+				b.Run(fmt.Sprintf("done=%d", done), func(b *testing.B) {
+					f := newBenchFixture(b, be.dsn(b))
+					ctx := context.Background()
+					hook, err := f.db.CreateWebhook(ctx, f.admin, switchboard.NewWebhook{URL: "http://127.0.0.1:1/hook"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					old := time.Now().Add(-30 * 24 * time.Hour).UnixMilli()
+					for b.Loop() {
+						b.StopTimer()
+						// Nine in ten sent, one in ten due again in an hour.
+						_, err := f.seed.db.ExecContext(ctx, f.seed.q(`INSERT INTO webhook_outbox (webhook_id, event, payload, next_attempt_at, created_at)
+							SELECT ?, 'conversation_created', '{}', CASE WHEN i % 10 = 0 THEN CAST(? AS BIGINT) END, CAST(? AS BIGINT) FROM `+f.seed.series()),
+							hook.ID, old+int64(time.Hour/time.Millisecond), old, done*10/9)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if f.seed.postgres {
+							// As autovacuum would have between two hourly
+							// purges: the last one's dead rows are gone.
+							if _, err := f.seed.db.ExecContext(ctx, "VACUUM ANALYZE webhook_outbox"); err != nil {
+								b.Fatal(err)
+							}
+						}
+						b.StartTimer()
+						n, err := f.db.PurgeDeliveries(ctx, time.Now().Add(-7*24*time.Hour), 1000)
+						if err != nil || n < done-done/9 || n > done+done/9 {
+							b.Fatalf("purged %d (%v), want about %d", n, err, done)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
 // benchSeed writes members and conversations straight into a store's
 // database, as the store would have (minus events and messages, which no pick
 // reads).
