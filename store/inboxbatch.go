@@ -27,8 +27,8 @@ type inboxQueue struct {
 	// apartUntil: until then its batches run one by one, since the last
 	// that tried found that its creates could not be made together (the
 	// inbox's mode, its queue: each try would cost a round trip and a
-	// turn at the lock). Only a batch's leader
-	// uses it, and the lead passes from one to the next by channel.
+	// turn at the lock). Only a batch's leader uses it, and the lead
+	// passes from one to the next by channel.
 	apartUntil time.Time
 	// hooksUntil: until then its batches made together also write the
 	// account's webhook deliveries, since the last that tried found the
