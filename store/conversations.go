@@ -456,24 +456,7 @@ func (db *DB) ChangeStatus(ctx context.Context, c switchboard.Caller, displayID 
 			ms := millis(*ch.SnoozedUntil)
 			snoozed = &ms
 		}
-		if _, err := tx.ExecContext(ctx, db.q.SetStatus, status, snoozed, millis(db.Now()), status, r.globalID); err != nil {
-			return err
-		}
-		tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: c.AccountID, ConversationID: r.ID, InboxID: r.InboxID})
-		tx.hooks = append(tx.hooks, hookEvent{event: switchboard.EventConversationUpdated, accountID: c.AccountID, convID: r.globalID})
-		reopened := status == switchboard.StatusOpen && r.Status != switchboard.StatusOpen
-		switch {
-		case reopened && r.Assignee == nil:
-			err = db.routeIfOn(ctx, tx, c.AccountID, r.InboxID, r.globalID, nil)
-		case reopened && r.Assignee.Availability == switchboard.Offline:
-			// Reopened while its assignee is away: routed again rather than
-			// left with someone who went home.
-			err = db.routeIfOn(ctx, tx, c.AccountID, r.InboxID, r.globalID, &r.Assignee.ID)
-		case r.Status == switchboard.StatusOpen && status != switchboard.StatusOpen && r.Assignee != nil:
-			// Resolved, snoozed or pending: room for its assignee.
-			err = db.placeIn(ctx, tx, c.AccountID, r.InboxID)
-		}
-		if err != nil {
+		if err := db.setStatus(ctx, tx, c.AccountID, r, status, snoozed); err != nil {
 			return err
 		}
 		conv, err = db.conversation(ctx, tx, c, displayID)
@@ -483,6 +466,89 @@ func (db *DB) ChangeStatus(ctx context.Context, c switchboard.Caller, displayID 
 		return switchboard.Conversation{}, fmt.Errorf("change status: %w", err)
 	}
 	return conv, nil
+}
+
+// setStatus sets r's status in tx, which holds its inbox's routing lock: a
+// conversation that becomes open from another status is routed again
+// unless its assignee is there to take it, and one that stops being open
+// makes room for its assignee.
+func (db *DB) setStatus(ctx context.Context, tx *txn, accountID int64, r conversationRow, status switchboard.Status, snoozed *int64) error {
+	if _, err := tx.ExecContext(ctx, db.q.SetStatus, status, snoozed, millis(db.Now()), status, r.globalID); err != nil {
+		return err
+	}
+	tx.changed(switchboard.Change{Kind: switchboard.ConversationChanged, AccountID: accountID, ConversationID: r.ID, InboxID: r.InboxID})
+	tx.hooks = append(tx.hooks, hookEvent{event: switchboard.EventConversationUpdated, accountID: accountID, convID: r.globalID})
+	reopened := status == switchboard.StatusOpen && r.Status != switchboard.StatusOpen
+	switch {
+	case reopened && r.Assignee == nil:
+		return db.routeIfOn(ctx, tx, accountID, r.InboxID, r.globalID, nil)
+	case reopened && r.Assignee.Availability == switchboard.Offline:
+		// Reopened while its assignee is away: routed again rather than
+		// left with someone who went home.
+		return db.routeIfOn(ctx, tx, accountID, r.InboxID, r.globalID, &r.Assignee.ID)
+	case r.Status == switchboard.StatusOpen && status != switchboard.StatusOpen && r.Assignee != nil:
+		// Resolved, snoozed or pending: room for its assignee.
+		return db.placeIn(ctx, tx, accountID, r.InboxID)
+	}
+	return nil
+}
+
+// WakeSnoozed reopens up to limit snoozed conversations whose time to wake
+// (snoozed_until) has come, each in a transaction of its own, as Chatwoot
+// does: each is then routed as one reopened by hand (ChangeStatus). A
+// conversation changed meanwhile is left as it is. It returns how many it
+// reopened. Every process runs it with its presence sweep; two that meet
+// on one conversation take turns at its inbox's lock, and the second finds
+// it open.
+func (db *DB) WakeSnoozed(ctx context.Context, limit int) (int, error) {
+	rows, err := db.reads.QueryContext(ctx, db.q.SnoozedDue, millis(db.Now()), limit)
+	if err != nil {
+		return 0, fmt.Errorf("wake snoozed: %w", err)
+	}
+	var due [][2]int64 // account, display id
+	for rows.Next() {
+		var d [2]int64
+		if err := rows.Scan(&d[0], &d[1]); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("wake snoozed: %w", err)
+		}
+		due = append(due, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("wake snoozed: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, d := range due {
+		woke := false
+		err := db.inTx(ctx, func(tx *txn) error {
+			woke = false
+			if err := db.lockConversationInbox(ctx, tx, d[0], d[1]); err != nil {
+				return err
+			}
+			r, err := scanConversation(tx.QueryRowContext(ctx, db.q.ConversationByDisplay, d[0], d[1]).Scan, d[0])
+			if err != nil {
+				return err
+			}
+			if r.Status != switchboard.StatusSnoozed || r.SnoozedUntil == nil || r.SnoozedUntil.After(db.Now()) {
+				return nil // changed since it was found
+			}
+			woke = true
+			return db.setStatus(ctx, tx, d[0], r, switchboard.StatusOpen, nil)
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("conversation %d of account %d: %w", d[1], d[0], err))
+			continue
+		}
+		if woke {
+			n++
+		}
+	}
+	if len(errs) > 0 {
+		return n, fmt.Errorf("wake snoozed: %w", errors.Join(errs...))
+	}
+	return n, nil
 }
 
 // Conversations returns one page of the conversations the caller may see that

@@ -132,13 +132,27 @@ func (db *DB) Heartbeat(ctx context.Context) error {
 // KeepPresence beats and sweeps every interval (HeartbeatEvery in a
 // deployment; tests shorten it) until ctx ends. It also finishes, at once
 // and then with every sweep, the reassignments that a stopped process left
-// under way (FinishReassignments).
+// under way (FinishReassignments), and reopens the snoozed conversations
+// whose time has come (WakeSnoozed).
 func (db *DB) KeepPresence(ctx context.Context, grace, interval time.Duration, log *slog.Logger) {
 	finish := func() {
 		if n, err := db.FinishReassignments(ctx); err != nil {
 			log.Warn("finishing reassignments failed", "err", err)
 		} else if n > 0 {
 			log.Info("finished reassignments left under way", "users", n)
+		}
+		for ctx.Err() == nil {
+			const batch = 100
+			n, err := db.WakeSnoozed(ctx, batch)
+			if err != nil {
+				log.Warn("waking snoozed conversations failed", "err", err)
+			}
+			if n > 0 {
+				log.Info("reopened snoozed conversations", "conversations", n)
+			}
+			if err != nil || n == 0 {
+				break
+			}
 		}
 	}
 	finish()

@@ -522,6 +522,7 @@ type queries struct {
 	UpdateWebhook          string
 	ConversationSnapshot   string
 	InsertDelivery         string
+	SnoozedDue             string
 	ClaimDeliveries        string
 	WebhookTargets         string
 	DeliveriesSucceeded    string

@@ -25,6 +25,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"IndexedPickAgreesWithTheRules", testIndexedPick},
 		{"AllMembersWhenNoneOnline", testAllMembersFallback},
 		{"AutoAssignmentOffLeavesUnassigned", testAutoAssignmentOff},
+		{"SnoozedConversationsReopenWhenDue", testSnoozedWake},
 		{"ExplicitAssigneeKeptAndRotationUnmoved", testExplicitAssignee},
 		{"OfflineReassignsToNextOnlineOrUnassigns", testOfflineReassigns},
 		{"SignOutReassigns", testSignOutReassigns},
@@ -295,6 +296,72 @@ func testAutoAssignmentOff(t *testing.T, f *fixture) {
 	f.must(err)
 	if assigneeOf(reopened) != a.UserID {
 		t.Errorf("opened conversation went to %d, want %d", assigneeOf(reopened), a.UserID)
+	}
+}
+
+// A snoozed conversation reopens once its snoozed_until has passed
+// (WakeSnoozed), and is then routed as one reopened by hand: kept by an
+// online assignee, given the rotation's next member when it has none. One
+// snoozed until later, or without a time, stays snoozed.
+func testSnoozedWake(t *testing.T, f *fixture) {
+	now := time.Now()
+	var skew atomic.Int64
+	f.db.Now = func() time.Time { return now.Add(time.Duration(skew.Load())) }
+	a, b := f.online(), f.online() // a's id is the smaller
+	inbox := f.inbox(true, true, a, b)
+	kept := f.create(inbox, switchboard.NewConversation{})       // to a
+	unassigned := f.create(inbox, switchboard.NewConversation{}) // to b, then to nobody
+	untimed := f.create(inbox, switchboard.NewConversation{})    // to a
+	later := f.create(inbox, switchboard.NewConversation{})      // to b
+	if assigneeOf(kept) != a.UserID || assigneeOf(unassigned) != b.UserID {
+		t.Fatalf("the rotation gave %d and %d, want %d and %d", assigneeOf(kept), assigneeOf(unassigned), a.UserID, b.UserID)
+	}
+	_, err := f.db.Assign(f.ctx, f.admin, unassigned.ID, nil)
+	f.must(err)
+	snoozed := switchboard.StatusSnoozed
+	for _, s := range []struct {
+		id    int64
+		until time.Duration // 0: no time
+	}{{kept.ID, time.Hour}, {unassigned.ID, time.Hour}, {untimed.ID, 0}, {later.ID, 3 * time.Hour}} {
+		ch := switchboard.StatusChange{Status: &snoozed}
+		if s.until > 0 {
+			until := now.Add(s.until)
+			ch.SnoozedUntil = &until
+		}
+		_, err := f.db.ChangeStatus(f.ctx, f.admin, s.id, ch)
+		f.must(err)
+	}
+	if n, err := f.db.WakeSnoozed(f.ctx, 100); err != nil || n != 0 {
+		t.Fatalf("woke %d (%v) before their time", n, err)
+	}
+	skew.Store(int64(2 * time.Hour))
+	if n, err := f.db.WakeSnoozed(f.ctx, 100); err != nil || n != 2 {
+		t.Fatalf("woke %d (%v), want the 2 due", n, err)
+	}
+	for _, tc := range []struct {
+		name     string
+		id       int64
+		status   switchboard.Status
+		assignee int64
+	}{
+		{"due, its assignee online", kept.ID, switchboard.StatusOpen, a.UserID},
+		{"due, unassigned: the rotation's next after b", unassigned.ID, switchboard.StatusOpen, a.UserID},
+		{"no time to wake", untimed.ID, switchboard.StatusSnoozed, a.UserID},
+		{"not due yet", later.ID, switchboard.StatusSnoozed, b.UserID},
+	} {
+		c, err := f.db.Conversation(f.ctx, f.admin, tc.id)
+		f.must(err)
+		if c.Status != tc.status || assigneeOf(c) != tc.assignee {
+			t.Errorf("%s: %s, assignee %d; want %s, %d", tc.name, c.Status, assigneeOf(c), tc.status, tc.assignee)
+		}
+	}
+	events, err := f.db.AssignmentEvents(f.ctx, f.admin, unassigned.ID)
+	f.must(err)
+	if last := events[len(events)-1]; last.Reason != switchboard.ReasonAuto || deref(last.To) != a.UserID {
+		t.Errorf("the woken conversation's last event %+v, want auto to %d", last, a.UserID)
+	}
+	if n, err := f.db.WakeSnoozed(f.ctx, 100); err != nil || n != 0 {
+		t.Errorf("woke %d more (%v)", n, err)
 	}
 }
 

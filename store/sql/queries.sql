@@ -265,6 +265,13 @@ ORDER BY c.last_activity_at DESC, c.id DESC;
 UPDATE conversations SET assignee_id = ?, waiting_since = NULL, last_activity_at = ? WHERE id = ?
 RETURNING display_id, inbox_id;
 
+-- name: SnoozedDue
+-- The snoozed conversations whose time to wake has come, the longest due
+-- first. Parameters: now; limit.
+SELECT account_id, display_id FROM conversations
+WHERE status = 'snoozed' AND snoozed_until <= ?
+ORDER BY snoozed_until LIMIT ?;
+
 -- name: SetStatus
 -- Only an open conversation waits.
 UPDATE conversations SET status = ?, snoozed_until = ?, last_activity_at = ?,
