@@ -493,15 +493,22 @@ func (db *DB) setStatus(ctx context.Context, tx *txn, accountID int64, r convers
 	return nil
 }
 
+// WakeWindow is how long after its time a snoozed conversation still
+// wakes, as in Chatwoot: one due longer ago (snoozed before Switchboard
+// woke any, or while no process ran) stays snoozed until someone changes
+// it, rather than reach an agent days late among a flood of others.
+const WakeWindow = 3 * 24 * time.Hour
+
 // WakeSnoozed reopens up to limit snoozed conversations whose time to wake
-// (snoozed_until) has come, each in a transaction of its own, as Chatwoot
-// does: each is then routed as one reopened by hand (ChangeStatus). A
+// (snoozed_until) has come within WakeWindow, each in a transaction of its
+// own: each is then routed as one reopened by hand (ChangeStatus). A
 // conversation changed meanwhile is left as it is. It returns how many it
 // reopened. Every process runs it with its presence sweep; two that meet
 // on one conversation take turns at its inbox's lock, and the second finds
 // it open.
 func (db *DB) WakeSnoozed(ctx context.Context, limit int) (int, error) {
-	rows, err := db.reads.QueryContext(ctx, db.q.SnoozedDue, millis(db.Now()), limit)
+	now := db.Now()
+	rows, err := db.reads.QueryContext(ctx, db.q.SnoozedDue, millis(now.Add(-WakeWindow)), millis(now), limit)
 	if err != nil {
 		return 0, fmt.Errorf("wake snoozed: %w", err)
 	}
@@ -521,6 +528,9 @@ func (db *DB) WakeSnoozed(ctx context.Context, limit int) (int, error) {
 	n := 0
 	var errs []error
 	for _, d := range due {
+		if ctx.Err() != nil {
+			break // stopping: the next sweep goes on
+		}
 		woke := false
 		err := db.inTx(ctx, func(tx *txn) error {
 			woke = false

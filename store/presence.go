@@ -141,21 +141,26 @@ func (db *DB) KeepPresence(ctx context.Context, grace, interval time.Duration, l
 		} else if n > 0 {
 			log.Info("finished reassignments left under way", "users", n)
 		}
-		for ctx.Err() == nil {
-			const batch = 100
-			n, err := db.WakeSnoozed(ctx, batch)
-			if err != nil {
+	}
+	// wake reopens the snoozed conversations that are due, a thousand at
+	// most per sweep, after the heartbeat: however many are due, the
+	// process's consoles are never left to look gone.
+	wake := func() {
+		for range 10 {
+			n, err := db.WakeSnoozed(ctx, 100)
+			if err != nil && ctx.Err() == nil {
 				log.Warn("waking snoozed conversations failed", "err", err)
 			}
 			if n > 0 {
 				log.Info("reopened snoozed conversations", "conversations", n)
 			}
-			if err != nil || n == 0 {
-				break
+			if n == 0 || ctx.Err() != nil {
+				return
 			}
 		}
 	}
 	finish()
+	wake()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -173,5 +178,6 @@ func (db *DB) KeepPresence(ctx context.Context, grace, interval time.Duration, l
 		} else if n > 0 {
 			log.Info("set offline after their console closed", "users", n)
 		}
+		wake()
 	}
 }

@@ -302,7 +302,8 @@ func testAutoAssignmentOff(t *testing.T, f *fixture) {
 // A snoozed conversation reopens once its snoozed_until has passed
 // (WakeSnoozed), and is then routed as one reopened by hand: kept by an
 // online assignee, given the rotation's next member when it has none. One
-// snoozed until later, or without a time, stays snoozed.
+// snoozed until later, or without a time, or due longer ago than
+// WakeWindow, stays snoozed.
 func testSnoozedWake(t *testing.T, f *fixture) {
 	now := time.Now()
 	var skew atomic.Int64
@@ -313,6 +314,7 @@ func testSnoozedWake(t *testing.T, f *fixture) {
 	unassigned := f.create(inbox, switchboard.NewConversation{}) // to b, then to nobody
 	untimed := f.create(inbox, switchboard.NewConversation{})    // to a
 	later := f.create(inbox, switchboard.NewConversation{})      // to b
+	stale := f.create(inbox, switchboard.NewConversation{})      // to a
 	if assigneeOf(kept) != a.UserID || assigneeOf(unassigned) != b.UserID {
 		t.Fatalf("the rotation gave %d and %d, want %d and %d", assigneeOf(kept), assigneeOf(unassigned), a.UserID, b.UserID)
 	}
@@ -322,9 +324,10 @@ func testSnoozedWake(t *testing.T, f *fixture) {
 	for _, s := range []struct {
 		id    int64
 		until time.Duration // 0: no time
-	}{{kept.ID, time.Hour}, {unassigned.ID, time.Hour}, {untimed.ID, 0}, {later.ID, 3 * time.Hour}} {
+	}{{kept.ID, time.Hour}, {unassigned.ID, time.Hour}, {untimed.ID, 0}, {later.ID, 3 * time.Hour},
+		{stale.ID, -store.WakeWindow - time.Hour}} {
 		ch := switchboard.StatusChange{Status: &snoozed}
-		if s.until > 0 {
+		if s.until != 0 {
 			until := now.Add(s.until)
 			ch.SnoozedUntil = &until
 		}
@@ -348,6 +351,7 @@ func testSnoozedWake(t *testing.T, f *fixture) {
 		{"due, unassigned: the rotation's next after b", unassigned.ID, switchboard.StatusOpen, a.UserID},
 		{"no time to wake", untimed.ID, switchboard.StatusSnoozed, a.UserID},
 		{"not due yet", later.ID, switchboard.StatusSnoozed, b.UserID},
+		{"due longer ago than WakeWindow", stale.ID, switchboard.StatusSnoozed, a.UserID},
 	} {
 		c, err := f.db.Conversation(f.ctx, f.admin, tc.id)
 		f.must(err)

@@ -266,10 +266,10 @@ UPDATE conversations SET assignee_id = ?, waiting_since = NULL, last_activity_at
 RETURNING display_id, inbox_id;
 
 -- name: SnoozedDue
--- The snoozed conversations whose time to wake has come, the longest due
--- first. Parameters: now; limit.
+-- The snoozed conversations whose time to wake has come since a time, the
+-- longest due first. Parameters: since; now; limit.
 SELECT account_id, display_id FROM conversations
-WHERE status = 'snoozed' AND snoozed_until <= ?
+WHERE status = 'snoozed' AND snoozed_until > ? AND snoozed_until <= ?
 ORDER BY snoozed_until LIMIT ?;
 
 -- name: SetStatus
