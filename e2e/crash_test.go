@@ -214,6 +214,7 @@ func crashRun(t *testing.T, dsn string, seed uint64) {
 		}
 	}
 	p.kill()
+	crashSettle(t, dsn)
 	crashCheck(t, dsn, acked, members)
 }
 
