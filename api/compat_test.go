@@ -332,6 +332,21 @@ func TestCompatStringIDsAccepted(t *testing.T) {
 			t.Errorf("members %v, want none", got)
 		}
 	})
+	t.Run("OnlyDigits", func(t *testing.T) {
+		// "strings of digits" (API.md): a sign or a space is no id.
+		for _, id := range []string{"+" + str(inbox), " " + str(inbox), str(inbox) + " ", "0x1", ""} {
+			status, body := s.admin.do("POST", acct("/conversations"), map[string]any{"inbox_id": id})
+			if status != 422 || !strings.Contains(string(body), `"inbox_id"`) {
+				t.Errorf("inbox_id %q: %d %s, want 422 naming inbox_id", id, status, body)
+			}
+		}
+		if status, body := s.admin.do("PATCH", acct("/agents/+%d", a1.id), map[string]any{"name": "Signed"}); status != 404 {
+			t.Errorf("an agent's path with a sign: %d %s, want 404", status, body)
+		}
+		if status, _ := s.admin.do("GET", acct("/conversations/0%d", s.admin.create(inbox, nil).ID), nil); status != 200 {
+			t.Errorf("a conversation's path with a leading zero: %d, want 200 (digits)", status)
+		}
+	})
 	t.Run("AvailabilityWithStringAccountID", func(t *testing.T) {
 		var u agentReply
 		a1.must(200, "POST", "/api/v1/profile/availability", map[string]any{"profile": map[string]any{"availability": "busy", "account_id": "1"}}, &u)

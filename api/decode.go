@@ -88,11 +88,22 @@ func parseID(raw json.RawMessage, name string) (int64, error) {
 	if json.Unmarshal(raw, &s) != nil {
 		s = string(bytes.TrimSpace(raw))
 	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := digitsID(s)
+	if !ok {
 		return 0, switchboard.Invalid(name, "%s must be a positive integer id", name)
 	}
 	return id, nil
+}
+
+// digitsID reads an id written in decimal digits only: no sign, no space,
+// as API.md says ("strings of digits"), which strconv alone would let
+// through ("+5").
+func digitsID(s string) (int64, bool) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
 }
 
 // ids reads a list of ids.
@@ -187,8 +198,8 @@ func optBool(b body, name string) (*bool, error) {
 // pathID reads an id from the URL path; anything else is not found, as no
 // record has it.
 func pathID(r *http.Request, name, what string) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := digitsID(r.PathValue(name))
+	if !ok {
 		return 0, switchboard.NotFound(what)
 	}
 	return id, nil
