@@ -348,7 +348,7 @@ func testSnoozedWake(t *testing.T, f *fixture) {
 		assignee int64
 	}{
 		{"due, its assignee online", kept.ID, switchboard.StatusOpen, a.UserID},
-		{"due, unassigned: the rotation's next after b", unassigned.ID, switchboard.StatusOpen, a.UserID},
+		{"due, unassigned: the rotation's next after a, the last pick", unassigned.ID, switchboard.StatusOpen, b.UserID},
 		{"no time to wake", untimed.ID, switchboard.StatusSnoozed, a.UserID},
 		{"not due yet", later.ID, switchboard.StatusSnoozed, b.UserID},
 		{"due longer ago than WakeWindow", stale.ID, switchboard.StatusSnoozed, a.UserID},
@@ -361,8 +361,8 @@ func testSnoozedWake(t *testing.T, f *fixture) {
 	}
 	events, err := f.db.AssignmentEvents(f.ctx, f.admin, unassigned.ID)
 	f.must(err)
-	if last := events[len(events)-1]; last.Reason != switchboard.ReasonAuto || deref(last.To) != a.UserID {
-		t.Errorf("the woken conversation's last event %+v, want auto to %d", last, a.UserID)
+	if last := events[len(events)-1]; last.Reason != switchboard.ReasonAuto || deref(last.To) != b.UserID {
+		t.Errorf("the woken conversation's last event %+v, want auto to %d", last, b.UserID)
 	}
 	if n, err := f.db.WakeSnoozed(f.ctx, 100); err != nil || n != 0 {
 		t.Errorf("woke %d more (%v)", n, err)
