@@ -163,6 +163,21 @@ type probeRequest struct {
 	body   any
 }
 
+// probeRefused sends each request as c, who is refused it: each gets want
+// and a JSON error.
+func probeRefused(t *testing.T, c client, who string, want int, reqs []probeRequest) {
+	t.Helper()
+	for _, r := range reqs {
+		t.Run(r.name, func(t *testing.T) {
+			status, data := c.do(r.method, r.path, r.body)
+			if status != want {
+				t.Errorf("%s %s by %s: status %d, want %d; body %s", r.method, r.path, who, status, want, data)
+			}
+			probeJSONError(t, data)
+		})
+	}
+}
+
 // TestProbeAccessNonMemberAgent: rule 1 and "Edges decided": an agent sees
 // and acts only on conversations of their inboxes; for the others, and for
 // those inboxes, they get 404, and their lists and counts leave them out.
@@ -180,7 +195,7 @@ func TestProbeAccessNonMemberAgent(t *testing.T) {
 		t.Run("HiddenInboxAndItsConversationsAreNotFound", func(t *testing.T) {
 			before := probeStateOf(s, 1, convB.ID, s.admin)
 			beforePending := probeStateOf(s, 1, pendingB.ID, s.admin)
-			for _, r := range []probeRequest{
+			probeRefused(t, a, "a non-member agent", 404, []probeRequest{
 				{"ShowInbox", "GET", acct("/inboxes/%d", inboxB), nil},
 				{"InboxMembers", "GET", acct("/inbox_members/%d", inboxB), nil},
 				{"InboxQueue", "GET", acct("/inboxes/%d/queue", inboxB), nil},
@@ -196,15 +211,7 @@ func TestProbeAccessNonMemberAgent(t *testing.T) {
 				{"CreateInHiddenInbox", "POST", acct("/conversations"), map[string]any{"inbox_id": inboxB}},
 				{"CreateInHiddenInboxAssignedToSelf", "POST", acct("/conversations"), map[string]any{"inbox_id": inboxB, "assignee_id": a.id}},
 				{"CreateInHiddenInboxStringID", "POST", acct("/conversations"), map[string]any{"inbox_id": fmt.Sprint(inboxB)}},
-			} {
-				t.Run(r.name, func(t *testing.T) {
-					status, data := a.do(r.method, r.path, r.body)
-					if status != 404 {
-						t.Errorf("%s %s by a non-member agent: status %d, want 404; body %s", r.method, r.path, status, data)
-					}
-					probeJSONError(t, data)
-				})
-			}
+			})
 			if after := probeStateOf(s, 1, convB.ID, s.admin); after != before {
 				t.Errorf("hidden conversation changed by refused requests: %+v -> %+v", before, after)
 			}
@@ -365,7 +372,7 @@ func TestProbeAccessOtherAccounts(t *testing.T) {
 			before := probeStateOf(s, 1, conv1.ID, s.admin)
 			var agentsBefore []agentReply
 			s.admin.must(200, "GET", acct("/agents"), nil, &agentsBefore)
-			for _, r := range []probeRequest{
+			probeRefused(t, admin2, "another account's administrator", 404, []probeRequest{
 				{"ListAgents", "GET", acct("/agents"), nil},
 				{"ListInboxes", "GET", acct("/inboxes"), nil},
 				{"ShowInbox", "GET", acct("/inboxes/%d", inbox1), nil},
@@ -386,15 +393,7 @@ func TestProbeAccessOtherAccounts(t *testing.T) {
 				{"RemoveAgent", "DELETE", acct("/agents/%d", member.id), nil},
 				{"Report", "GET", acct("/reports/routing"), nil},
 				{"Webhooks", "GET", acct("/webhooks"), nil},
-			} {
-				t.Run(r.name, func(t *testing.T) {
-					status, data := admin2.do(r.method, r.path, r.body)
-					if status != 404 {
-						t.Errorf("%s %s by another account's administrator: status %d, want 404; body %s", r.method, r.path, status, data)
-					}
-					probeJSONError(t, data)
-				})
-			}
+			})
 			if after := probeStateOf(s, 1, conv1.ID, s.admin); after != before {
 				t.Errorf("conversation of account 1 changed: %+v -> %+v", before, after)
 			}
@@ -691,7 +690,7 @@ func TestProbeAccessAgentMayNotAdminister(t *testing.T) {
 			return sn
 		}
 		before := take()
-		for _, r := range []probeRequest{
+		probeRefused(t, agent, "an agent", 403, []probeRequest{
 			{"CreateInbox", "POST", acct("/inboxes"), map[string]any{"name": "Own", "channel": map[string]string{"type": "api"}}},
 			{"RenameOwnInbox", "PATCH", acct("/inboxes/%d", inbox), map[string]any{"name": "Renamed"}},
 			{"PutOwnInbox", "PUT", acct("/inboxes/%d", inbox), map[string]any{"name": "Renamed"}},
@@ -709,15 +708,7 @@ func TestProbeAccessAgentMayNotAdminister(t *testing.T) {
 			{"RemoveOther", "DELETE", acct("/agents/%d", other.id), nil},
 			{"RemoveSelf", "DELETE", acct("/agents/%d", agent.id), nil},
 			{"RemoveAdministrator", "DELETE", acct("/agents/%d", s.admin.id), nil},
-		} {
-			t.Run(r.name, func(t *testing.T) {
-				status, data := agent.do(r.method, r.path, r.body)
-				if status != 403 {
-					t.Errorf("%s %s by an agent: status %d, want 403; body %s", r.method, r.path, status, data)
-				}
-				probeJSONError(t, data)
-			})
-		}
+		})
 		if after := take(); after != before {
 			t.Errorf("refused administration changed something:\nbefore %+v\nafter  %+v", before, after)
 		}
