@@ -91,8 +91,11 @@ func webhookSubscriptions(subs []string) ([]string, error) {
 // Delivery is one event waiting to be sent to one webhook.
 type Delivery struct {
 	ID int64
+	// Webhook is the subscription it is sent for.
+	Webhook int64
 	// Conversation is the conversation of the event, whose deliveries to
-	// a URL keep their order; 0 when not known (made by an older version).
+	// a webhook keep their order; 0 when not known (made by an older
+	// version).
 	Conversation int64
 	URL          string
 	Secret       string
@@ -101,13 +104,19 @@ type Delivery struct {
 	Attempts     int
 }
 
-// DeliveryOutcome is how one attempt to send a delivery went.
+// DeliveryOutcome is how one attempt to send a delivery went, or that it
+// was not tried.
 type DeliveryOutcome struct {
 	ID int64
 	// Error is what went wrong; empty when the receiver accepted it.
 	Error string
-	// Next is when to try again after an error; nil gives it up.
+	// Next is when to try again after an error or when untried; nil gives
+	// a failed delivery up, and makes an untried one due at once.
 	Next *time.Time
+	// Untried is a delivery given back without an attempt (its receiver
+	// was unreachable, an earlier event of its conversation failed, or
+	// its turn ran out): its attempts and last error stay as they were.
+	Untried bool
 }
 
 // isWebURL reports whether s is an absolute http or https URL of at most

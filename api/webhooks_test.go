@@ -411,6 +411,183 @@ func TestWebhooks(t *testing.T) {
 			}
 		})
 	})
+	t.Run("ADeadReceiverHoldsUpOnlyItself", func(t *testing.T) {
+		// The dead receiver never answers its first delivery (until the
+		// test lets it). Meanwhile the running sender keeps claiming:
+		// the healthy receiver hears every later conversation, and the
+		// dead one is sent nothing more while its turn is under way.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			release := make(chan struct{})
+			var deadCalls atomic.Int32
+			dead := newReceiverBefore(t, 0, func(w http.ResponseWriter, req *http.Request) bool {
+				deadCalls.Add(1)
+				select {
+				case <-release:
+					return true
+				case <-req.Context().Done():
+					return false
+				}
+			})
+			healthy := newReceiver(t, 0)
+			s.subscribe(dead, "conversation_created")
+			s.subscribe(healthy, "conversation_created")
+			inbox := s.newInbox(nil)
+			s.admin.create(inbox, nil)
+			w := s.sender()
+			w.Every = 10 * time.Millisecond
+			ctx, cancel := context.WithCancel(context.Background())
+			stopped := make(chan struct{})
+			go func() { w.Run(ctx); close(stopped) }()
+			defer func() { cancel(); <-stopped }()
+			waitFor(t, "the dead receiver's first delivery", func() bool { return deadCalls.Load() == 1 })
+			for range 5 {
+				s.admin.create(inbox, nil)
+			}
+			waitFor(t, "the healthy receiver's six deliveries beside the dead one", func() bool { return len(healthy.events()) == 6 })
+			if n := deadCalls.Load(); n != 1 {
+				t.Errorf("the dead receiver was sent %d deliveries while its first hung, want only that one", n)
+			}
+			close(release)
+			waitFor(t, "the dead receiver's six deliveries once it answers", func() bool { return len(dead.events()) == 6 })
+		})
+	})
+	t.Run("AClaimPassesOverTheWebhooksGiven", func(t *testing.T) {
+		eachDB(t, func(t *testing.T, s *testServer) {
+			busy := s.subscribe(newReceiver(t, 0), "conversation_created")
+			free := s.subscribe(newReceiver(t, 0), "conversation_created")
+			s.admin.create(s.newInbox(nil), nil)
+			claimed, err := s.db.ClaimDeliveries(context.Background(), 50, time.Minute, []int64{busy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(claimed) != 1 || claimed[0].Webhook != free {
+				t.Errorf("claimed %+v, want only the delivery to webhook %d", claimed, free)
+			}
+		})
+	})
+	t.Run("AFailedDeliveryHoldsItsConversationsLaterEvents", func(t *testing.T) {
+		// The conversation's first event is refused and waits an hour
+		// for its retry: its next, claimed with it, and a third made
+		// after, wait for it, then all three go in their order.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			var skew atomic.Int64
+			s.db.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+			r := newReceiver(t, 1)
+			s.subscribe(r)
+			inbox := s.newInbox(nil, s.newAgent("agent", "online"))
+			conv := s.admin.create(inbox, nil)
+			w := s.sender()
+			w.Backoff = func(int) time.Duration { return time.Hour }
+			if _, err := w.Once(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			s.admin.must(200, "POST", acct("/conversations/%d/toggle_status", conv.ID), map[string]string{"status": "resolved"}, nil)
+			drain(t, w)
+			if got := r.events(); len(got) != 0 {
+				t.Fatalf("%v sent while the conversation's first event waited for its retry", got)
+			}
+			skew.Store(int64(2 * time.Hour))
+			drain(t, w)
+			want := []string{"conversation_created", "assignee_changed", "conversation_updated"}
+			if got := r.events(); !slices.Equal(got, want) {
+				t.Errorf("events %v, want %v", got, want)
+			}
+		})
+	})
+	t.Run("AnUnreachableReceiverIsTriedOnceALane", func(t *testing.T) {
+		// The receiver drops every connection: after the first failure
+		// in a lane, the rest of its deliveries are given back untried,
+		// and so keep their attempts (here, one each).
+		eachDB(t, func(t *testing.T, s *testServer) {
+			var down atomic.Bool
+			down.Store(true)
+			var calls atomic.Int32
+			r := newReceiverBefore(t, 0, func(w http.ResponseWriter, req *http.Request) bool {
+				if !down.Load() {
+					return true
+				}
+				calls.Add(1)
+				conn, _, err := w.(http.Hijacker).Hijack()
+				if err != nil {
+					t.Error(err)
+					return false
+				}
+				conn.Close()
+				return false
+			})
+			s.subscribe(r, "conversation_created")
+			inbox := s.newInbox(nil)
+			for range 20 {
+				s.admin.create(inbox, nil)
+			}
+			w := s.sender()
+			w.MaxAttempts = 1
+			if n, err := w.Once(context.Background()); err != nil || n != 20 {
+				t.Fatalf("claimed %d (%v), want 20", n, err)
+			}
+			tried := int(calls.Load())
+			if tried < 1 || tried > 8 {
+				t.Errorf("the unreachable receiver was tried %d times for 20 deliveries in 8 lanes, want 1 to 8", tried)
+			}
+			down.Store(false)
+			drain(t, w)
+			if got := len(r.events()); got != 20-tried {
+				t.Errorf("%d delivered once it was back, want the %d untried (the %d tried are given up)", got, 20-tried, tried)
+			}
+		})
+	})
+	t.Run("ATurnEndsAfterTurn", func(t *testing.T) {
+		// A turn starts no delivery after Turn but its first: the rest
+		// go in the next claims, in order, with no attempt charged.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			r := newReceiver(t, 0)
+			s.subscribe(r)
+			inbox := s.newInbox(map[string]any{"enable_auto_assignment": false})
+			conv := s.admin.create(inbox, nil)
+			s.admin.must(200, "POST", acct("/conversations/%d/toggle_status", conv.ID), map[string]string{"status": "resolved"}, nil)
+			s.admin.must(200, "POST", acct("/conversations/%d/toggle_status", conv.ID), map[string]string{"status": "open"}, nil)
+			w := s.sender()
+			w.Turn, w.MaxAttempts = time.Nanosecond, 1
+			if n, err := w.Once(context.Background()); err != nil || n != 3 || len(r.events()) != 1 {
+				t.Fatalf("claimed %d (%v) and sent %v, want 3 claimed and the first sent", n, err, r.events())
+			}
+			drain(t, w)
+			want := []string{"conversation_created", "conversation_updated", "conversation_updated"}
+			if got := r.events(); !slices.Equal(got, want) {
+				t.Errorf("events %v, want %v", got, want)
+			}
+		})
+	})
+	t.Run("AStoppedSenderChargesNoAttempt", func(t *testing.T) {
+		// The sender stops while its delivery waits for an answer: the
+		// delivery is given back untried, not given up (one attempt
+		// allowed), and the next sender sends it.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			var calls atomic.Int32
+			r := newReceiverBefore(t, 0, func(w http.ResponseWriter, req *http.Request) bool {
+				if calls.Add(1) > 1 {
+					return true
+				}
+				io.ReadAll(req.Body) // the server then hears the client hang up
+				<-req.Context().Done()
+				return false
+			})
+			s.subscribe(r, "conversation_created")
+			s.admin.create(s.newInbox(nil), nil)
+			w := s.sender()
+			w.MaxAttempts = 1
+			ctx, cancel := context.WithCancel(context.Background())
+			stopped := make(chan struct{})
+			go func() { w.Run(ctx); close(stopped) }()
+			waitFor(t, "the first delivery", func() bool { return calls.Load() == 1 })
+			cancel()
+			<-stopped
+			drain(t, w)
+			if got := r.events(); len(got) != 1 {
+				t.Errorf("after the stop the receiver heard %v, want the conversation_created", got)
+			}
+		})
+	})
 	t.Run("ManagedByAdministrators", func(t *testing.T) {
 		s := newServer(t)
 		r := newReceiver(t, 0)
@@ -524,4 +701,15 @@ func TestWebhookUpdate(t *testing.T) {
 			t.Errorf("the new URL heard %v, want only assignee_changed", got)
 		}
 	})
+}
+
+// waitFor waits until cond holds, and fails the test if it does not within
+// ten seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+	}
 }

@@ -529,6 +529,7 @@ type queries struct {
 	PurgeCutoff            string
 	PurgeDeliveries        string
 	DeliveryFailed         string
+	DeliveryUntried        string
 	InsertConnection       string
 	DeleteConnection       string
 	NoteDisconnect         string

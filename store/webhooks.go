@@ -289,13 +289,28 @@ func snapshotOf(r conversationRow) conversationSnapshot {
 }
 
 // ClaimDeliveries takes up to limit deliveries that are due, for lease: no
-// process takes them again before the lease ends, unless told how they went.
-func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]switchboard.Delivery, error) {
+// process takes them again before the lease ends, unless told how they
+// went. It passes over the deliveries of the webhooks skip names, and
+// those of a conversation whose earlier delivery to the same webhook is
+// leased or waits to be tried again: a conversation's events go to a
+// webhook in order, each after the one before was accepted or given up.
+func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, skip []int64) ([]switchboard.Delivery, error) {
+	skipped, err := json.Marshal(append([]int64{}, skip...))
+	if err != nil {
+		return nil, err
+	}
 	var out []switchboard.Delivery
-	err := db.inTx(ctx, func(tx *txn) error {
+	err = db.inTx(ctx, func(tx *txn) error {
 		out = out[:0]
-		now := db.Now()
-		rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, millis(now.Add(lease)), millis(now), limit)
+		if db.postgres {
+			// One claim at a time across the processes: each sees the
+			// leases of the one before (SQLite's writer already does).
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7010003)`); err != nil {
+				return err
+			}
+		}
+		now := millis(db.Now())
+		rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, now+lease.Milliseconds(), now, string(skipped), now, limit)
 		if err != nil {
 			return err
 		}
@@ -309,7 +324,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 				rows.Close()
 				return err
 			}
-			d.Payload, d.Conversation = []byte(payload), conv.Int64
+			d.Payload, d.Conversation, d.Webhook = []byte(payload), conv.Int64, hook
 			out, hooks = append(out, d), append(hooks, hook)
 		}
 		rows.Close()
@@ -364,13 +379,13 @@ func (db *DB) webhookTargets(ctx context.Context, tx *txn, ids []int64) (map[int
 }
 
 // DeliveriesDone records how deliveries went, in one transaction: those
-// sent, and those that failed, each to be tried again at its Next (nil:
-// given up). A sender that stops before it records them sends them again
+// sent, those that failed, each to be tried again at its Next (nil: given
+// up), and those given back untried, due at their Next (nil: now). A sender that stops before it records them sends them again
 // once their lease ends: delivery is at least once.
 func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
 	var sent []int64
 	for _, o := range outcomes {
-		if o.Error == "" {
+		if o.Error == "" && !o.Untried {
 			sent = append(sent, o.ID)
 		}
 	}
@@ -385,7 +400,7 @@ func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.Deliver
 			}
 		}
 		for _, o := range outcomes {
-			if o.Error == "" {
+			if o.Error == "" && !o.Untried {
 				continue
 			}
 			var at *int64
@@ -393,7 +408,16 @@ func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.Deliver
 				ms := millis(*o.Next)
 				at = &ms
 			}
-			if _, err := tx.ExecContext(ctx, db.q.DeliveryFailed, at, o.Error, o.ID); err != nil {
+			var err error
+			switch {
+			case o.Untried && at == nil:
+				_, err = tx.ExecContext(ctx, db.q.DeliveryUntried, millis(db.Now()), o.ID)
+			case o.Untried:
+				_, err = tx.ExecContext(ctx, db.q.DeliveryUntried, *at, o.ID)
+			default:
+				_, err = tx.ExecContext(ctx, db.q.DeliveryFailed, at, o.Error, o.ID)
+			}
+			if err != nil {
 				return err
 			}
 		}

@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -24,7 +26,7 @@ import (
 
 // Outbox is what the sender needs of storage; *store.DB provides it.
 type Outbox interface {
-	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]switchboard.Delivery, error)
+	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, skip []int64) ([]switchboard.Delivery, error)
 	DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error
 	PurgeDeliveries(ctx context.Context, before time.Time, batch int) (int, error)
 }
@@ -56,6 +58,11 @@ type Sender struct {
 	MaxAttempts int
 	// Backoff is the wait after the n-th failed attempt (n from 1).
 	Backoff func(n int) time.Duration
+	// Turn is how long a webhook's share of a claim may take to send: no
+	// delivery is started after it, and those not started are due again
+	// at once. Turn plus the client's timeout stays under the lease, so
+	// that no other process claims a delivery still being sent.
+	Turn time.Duration
 	// Keep is how long the outbox keeps a delivery, from its making, once
 	// it is sent or given up; Run deletes older ones every PurgeEvery,
 	// PurgeBatch of them per transaction.
@@ -64,12 +71,13 @@ type Sender struct {
 }
 
 // New returns a sender with Switchboard's defaults: a look every second,
-// 10 attempts, backoff doubling from 2 s to at most 10 minutes, and the
-// deliveries done kept for 7 days, looked for hourly.
+// 10 attempts, backoff doubling from 2 s to at most 10 minutes, turns of
+// 20 s with a timeout of 10 s a delivery, and the deliveries done kept for
+// 7 days, looked for hourly.
 func New(outbox Outbox, log *slog.Logger) *Sender {
 	return &Sender{
 		Outbox: outbox, Log: log, Now: time.Now, Every: time.Second, MaxAttempts: 10,
-		Keep: 7 * 24 * time.Hour, PurgeEvery: time.Hour, PurgeBatch: 1000,
+		Turn: 20 * time.Second, Keep: 7 * 24 * time.Hour, PurgeEvery: time.Hour, PurgeBatch: 1000,
 		Client: &http.Client{Timeout: 10 * time.Second},
 		Backoff: func(n int) time.Duration {
 			return min(2*time.Second<<min(n-1, 20), 10*time.Minute)
@@ -77,21 +85,70 @@ func New(outbox Outbox, log *slog.Logger) *Sender {
 	}
 }
 
+const (
+	// claimSize is how many deliveries a claim takes, and lease how long
+	// they are the claimer's.
+	claimSize = 50
+	lease     = time.Minute
+	// receivers is how many webhooks Run has turns under way for before
+	// it waits for one to end (a claim may start more: one per webhook
+	// in it), and lanes how many deliveries a turn has in flight at once.
+	receivers = 16
+	lanes     = 8
+)
+
 // Run delivers until ctx ends, and meanwhile deletes the deliveries done
 // that are older than Keep, at its start and every PurgeEvery.
+//
+// Each webhook's deliveries of a claim are sent in a turn of their own,
+// and Run claims again while turns are under way, passing over the
+// webhooks whose turn is: a receiver that is slow or unreachable holds up
+// only its own deliveries. Run returns once its turns have ended.
 func (s *Sender) Run(ctx context.Context) {
 	go s.purgeEvery(ctx)
+	var (
+		mu    sync.Mutex
+		busy  = map[int64]bool{}
+		turns sync.WaitGroup
+		ended = make(chan struct{}, 1)
+	)
+	defer turns.Wait()
 	for {
-		sent, err := s.Once(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.Log.Warn("webhook outbox", "err", err)
+		mu.Lock()
+		skip := slices.Collect(maps.Keys(busy))
+		mu.Unlock()
+		claimed := 0
+		if len(skip) < receivers {
+			batch, err := s.Outbox.ClaimDeliveries(ctx, claimSize, lease, skip)
+			if err != nil && ctx.Err() == nil {
+				s.Log.Warn("webhook outbox", "err", err)
+			}
+			claimed = len(batch)
+			for hook, deliveries := range byWebhook(batch) {
+				mu.Lock()
+				busy[hook] = true
+				mu.Unlock()
+				turns.Go(func() {
+					if err := s.turn(ctx, deliveries); err != nil && ctx.Err() == nil {
+						s.Log.Warn("webhook outbox", "err", err)
+					}
+					mu.Lock()
+					delete(busy, hook)
+					mu.Unlock()
+					select {
+					case ended <- struct{}{}:
+					default:
+					}
+				})
+			}
 		}
-		if sent > 0 {
-			continue
+		if claimed == claimSize {
+			continue // more may be due
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-ended:
 		case <-time.After(s.Every):
 		}
 	}
@@ -118,63 +175,94 @@ func (s *Sender) Purge(ctx context.Context) (int, error) {
 	return s.Outbox.PurgeDeliveries(ctx, s.Now().Add(-s.Keep), s.PurgeBatch)
 }
 
-// receivers is how many receivers (URLs) a sender posts to at once, and
-// lanes how many deliveries it has in flight to one of them.
-const (
-	receivers = 8
-	lanes     = 8
-)
-
-// Once claims the due deliveries and sends them, returning how many it
-// tried. The deliveries of one conversation to one URL go one after the
-// other, in the order of their events; other conversations' go side by
-// side with them, up to lanes at once per URL, so that a receiver far away
-// is not sent one event per round trip; and different URLs are posted to
-// side by side, so that a slow or unreachable receiver (up to the client's
-// timeout a delivery) holds up only its own.
+// Once claims the due deliveries, sends them and returns how many it
+// claimed, once every webhook's turn has ended.
 func (s *Sender) Once(ctx context.Context) (int, error) {
-	batch, err := s.Outbox.ClaimDeliveries(ctx, 50, time.Minute)
+	batch, err := s.Outbox.ClaimDeliveries(ctx, claimSize, lease, nil)
 	if err != nil {
 		return 0, err
 	}
-	// A lane per URL and conversation (modulo lanes), each in the order
-	// of the claim, which is the order of the events.
-	type lane struct {
-		url string
-		n   int64
-	}
-	queues := map[lane][]switchboard.Delivery{}
-	byURL := map[string][]lane{}
-	var urls []string
-	for _, d := range batch {
-		l := lane{d.URL, d.Conversation % lanes}
-		if _, ok := byURL[d.URL]; !ok {
-			urls = append(urls, d.URL)
-		}
-		if _, ok := queues[l]; !ok {
-			byURL[d.URL] = append(byURL[d.URL], l)
-		}
-		queues[l] = append(queues[l], d)
-	}
-	errs := make([]error, len(queues))
-	slots := make(chan struct{}, receivers)
-	var wg sync.WaitGroup
-	next := 0
-	for _, url := range urls {
-		first := next
-		next += len(byURL[url])
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, deliveries := range byWebhook(batch) {
 		wg.Go(func() {
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			var lanesWG sync.WaitGroup
-			for i, l := range byURL[url] {
-				lanesWG.Go(func() { errs[first+i] = s.deliver(ctx, queues[l]) })
+			if err := s.turn(ctx, deliveries); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
 			}
-			lanesWG.Wait()
 		})
 	}
 	wg.Wait()
 	return len(batch), errors.Join(errs...)
+}
+
+// byWebhook returns the deliveries of each webhook, in the order of the
+// claim, which is the order of the events.
+func byWebhook(batch []switchboard.Delivery) map[int64][]switchboard.Delivery {
+	out := map[int64][]switchboard.Delivery{}
+	for _, d := range batch {
+		out[d.Webhook] = append(out[d.Webhook], d)
+	}
+	return out
+}
+
+// turn sends one webhook's deliveries of a claim. The deliveries of one
+// conversation go one after the other, in the order of their events;
+// other conversations' go side by side with them, up to lanes at once, so
+// that a receiver far away is not sent one event per round trip.
+//
+// What is not sent is given back untried: a conversation's events after
+// one that failed and will be tried again, due with that retry (the
+// claims take none of them before it); every delivery left once the receiver could
+// not be reached (no answer, a refused connection, a timeout), due with
+// the retry of the one that found it so; every delivery left once the
+// turn has lasted Turn, due at once; and, as the sender stops, the rest,
+// due at once.
+func (s *Sender) turn(ctx context.Context, deliveries []switchboard.Delivery) error {
+	t := &turnState{start: s.Now()}
+	queues := map[int64][]switchboard.Delivery{}
+	var order []int64
+	for _, d := range deliveries {
+		l := d.Conversation % lanes
+		if _, ok := queues[l]; !ok {
+			order = append(order, l)
+		}
+		queues[l] = append(queues[l], d)
+	}
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	for i, l := range order {
+		wg.Go(func() { errs[i] = s.lane(ctx, t, queues[l]) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// turnState is what the lanes of a turn share: whether the receiver was
+// found unreachable, and when its deliveries are due again if so.
+type turnState struct {
+	start time.Time
+	mu    sync.Mutex
+	down  bool
+	until *time.Time
+}
+
+func (t *turnState) unreachable() (bool, *time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.down, t.until
+}
+
+func (t *turnState) setUnreachable(until *time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.down {
+		t.down, t.until = true, until
+	}
 }
 
 // recordEvery is how long a sender may hold the outcomes of the
@@ -184,19 +272,44 @@ func (s *Sender) Once(ctx context.Context) (int, error) {
 // meanwhile sends them again once their lease ends.
 const recordEvery = time.Second
 
-// deliver sends deliveries in order and records their outcomes.
-func (s *Sender) deliver(ctx context.Context, deliveries []switchboard.Delivery) error {
+// lane sends deliveries in order, as turn says, and records their
+// outcomes.
+func (s *Sender) lane(ctx context.Context, t *turnState, deliveries []switchboard.Delivery) error {
 	var outcomes []switchboard.DeliveryOutcome
+	heldUntil := map[int64]*time.Time{} // conversations whose delivery failed: their retry
 	since := s.Now()
 	for i, d := range deliveries {
-		failure := s.send(ctx, d)
-		o := switchboard.DeliveryOutcome{ID: d.ID, Error: failure}
-		if failure != "" && d.Attempts+1 < s.MaxAttempts {
-			t := s.Now().Add(s.Backoff(d.Attempts + 1))
-			o.Next = &t
-		}
-		if failure != "" {
-			s.Log.Warn("webhook delivery failed", "delivery", d.ID, "event", d.Event, "attempt", d.Attempts+1, "err", failure, "retry", o.Next != nil)
+		o := switchboard.DeliveryOutcome{ID: d.ID}
+		down, until := t.unreachable()
+		next, held := heldUntil[d.Conversation]
+		switch {
+		case ctx.Err() != nil:
+			o.Untried = true
+		case down:
+			o.Untried, o.Next = true, until
+		case held && d.Conversation != 0:
+			o.Untried, o.Next = true, next
+		case i > 0 && s.Now().Sub(t.start) >= s.Turn:
+			o.Untried = true // each lane tries one at least: a claim makes headway
+		default:
+			failure, reached := s.send(ctx, d)
+			switch {
+			case failure != "" && ctx.Err() != nil:
+				o.Untried = true // stopped, not failed
+			case failure != "":
+				o.Error = failure
+				if d.Attempts+1 < s.MaxAttempts {
+					at := s.Now().Add(s.Backoff(d.Attempts + 1))
+					o.Next = &at
+				}
+				if o.Next != nil {
+					heldUntil[d.Conversation] = o.Next
+				}
+				if !reached {
+					t.setUnreachable(o.Next)
+				}
+				s.Log.Warn("webhook delivery failed", "delivery", d.ID, "event", d.Event, "attempt", d.Attempts+1, "err", failure, "retry", o.Next != nil)
+			}
 		}
 		outcomes = append(outcomes, o)
 		if i == len(deliveries)-1 || s.Now().Sub(since) >= recordEvery {
@@ -214,12 +327,13 @@ func (s *Sender) deliver(ctx context.Context, deliveries []switchboard.Delivery)
 	return nil
 }
 
-// send posts one delivery and returns what went wrong, or "".
-func (s *Sender) send(ctx context.Context, d switchboard.Delivery) string {
+// send posts one delivery and returns what went wrong, or "", and whether
+// the receiver answered.
+func (s *Sender) send(ctx context.Context, d switchboard.Delivery) (failure string, reached bool) {
 	ts := s.Now().Unix()
 	req, err := http.NewRequestWithContext(ctx, "POST", d.URL, bytes.NewReader(d.Payload))
 	if err != nil {
-		return err.Error()
+		return err.Error(), false
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Switchboard-Webhooks")
@@ -229,12 +343,12 @@ func (s *Sender) send(ctx context.Context, d switchboard.Delivery) string {
 	req.Header.Set("X-Switchboard-Signature", Sign(d.Secret, ts, d.Payload))
 	resp, err := s.Client.Do(req)
 	if err != nil {
-		return err.Error()
+		return err.Error(), false
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return "receiver answered " + resp.Status
+		return "receiver answered " + resp.Status, true
 	}
-	return ""
+	return "", true
 }

@@ -192,7 +192,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	srv.RegisterOnShutdown(console.Close)
 	go db.KeepPresence(workers, c.PresenceGrace, c.PresenceCheck, log)
-	go webhook.New(db, log).Run(workers)
+	sending := make(chan struct{})
+	go func() { webhook.New(db, log).Run(workers); close(sending) }()
+	// The sender puts back what it had not sent before the database closes.
+	defer func() { stopWorkers(); <-sending }()
 	if c.Demo {
 		go runDemo(workers, db, demoAdmin, c.DemoInterval, log)
 	}

@@ -52,9 +52,20 @@ WHERE i.account_id = ? AND m.user_id = ?
 ORDER BY i.id FOR NO KEY UPDATE OF i;
 
 -- name: ClaimDeliveries
+-- The processes' claims take turns (ClaimDeliveries takes an advisory
+-- lock first), so that each sees the leases of the one before: otherwise
+-- one could take a conversation's next delivery while another claims its
+-- first. SKIP LOCKED passes over the rows an outcome is being recorded for.
 UPDATE webhook_outbox SET next_attempt_at = ?
-WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?
-             FOR UPDATE SKIP LOCKED)
+WHERE id IN (
+  SELECT o.id FROM webhook_outbox o
+  WHERE o.next_attempt_at <= ?
+    AND o.webhook_id NOT IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x))
+    AND NOT EXISTS (SELECT 1 FROM webhook_outbox e
+                    WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
+                      AND e.id < o.id AND e.next_attempt_at > ?)
+  ORDER BY o.id LIMIT ?
+  FOR UPDATE OF o SKIP LOCKED)
 RETURNING id, webhook_id, event, payload, attempts, conversation_id;
 
 -- name: PurgeDeliveries

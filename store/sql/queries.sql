@@ -510,9 +510,20 @@ VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: ClaimDeliveries
 -- Takes the due deliveries for a lease, so that another process does not
--- send them meanwhile. Parameters: lease end; now; limit.
+-- send them meanwhile, but for those of the webhooks given (the sender's
+-- own, still in flight) and those with an earlier delivery of their
+-- conversation to their webhook that is not due (leased, or waiting to be
+-- tried again): a conversation's events go in order. Parameters: lease
+-- end; now; a JSON array of the webhooks' ids; now; limit.
 UPDATE webhook_outbox SET next_attempt_at = ?
-WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?)
+WHERE id IN (
+  SELECT o.id FROM webhook_outbox o
+  WHERE o.next_attempt_at <= ?
+    AND o.webhook_id NOT IN (SELECT value FROM json_each(?))
+    AND NOT EXISTS (SELECT 1 FROM webhook_outbox e
+                    WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
+                      AND e.id < o.id AND e.next_attempt_at > ?)
+  ORDER BY o.id LIMIT ?)
 RETURNING id, webhook_id, event, payload, attempts, conversation_id;
 
 -- name: WebhookTargets
@@ -540,6 +551,10 @@ RETURNING id;
 
 -- name: DeliveryFailed
 UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?;
+
+-- name: DeliveryUntried
+-- Gives a claimed delivery back, due at a time, without counting an attempt.
+UPDATE webhook_outbox SET next_attempt_at = ? WHERE id = ?;
 
 -- name: RotationPick
 -- What a pick in a round-robin inbox without a limit needs, in one query
