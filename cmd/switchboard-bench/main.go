@@ -91,6 +91,7 @@ type options struct {
 	agentConsoles        int
 	webhooks             int
 	webhookLatency       time.Duration
+	deadWebhooks         int
 	timeout              time.Duration
 	cpuprofile           string
 	jsonOut              string
@@ -130,6 +131,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.consoles, "consoles", 0, "create: keep this many live-update streams of the web console open while measuring, as a team's open browser tabs: each rereads its page of conversations after the events it hears, as the console does")
 	fs.IntVar(&o.webhooks, "webhooks", 0, "create: subscribe this many webhooks of the account to every event, posting to a receiver in the bench, as an account with integrations; the report gives how long the deliveries took to arrive after the last create")
 	fs.DurationVar(&o.webhookLatency, "webhook-latency", 0, "with -webhooks: the receiver answers each delivery after this long, as one across a network would")
+	fs.IntVar(&o.deadWebhooks, "dead-webhooks", 0, "with -webhooks: subscribe this many more webhooks to every event, posting to a receiver that takes each delivery and never answers (an integration gone dark); the deliveries of -webhooks must still all arrive")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up after this long")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the bench process's CPU profile here (covers the client and the in-process baseline, not the server)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
@@ -175,8 +177,11 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		o.pickN = 10
 		o.rounds = 2
 	}
-	if o.consoles < 0 || o.agentConsoles < 0 || o.webhooks < 0 || o.webhookLatency < 0 {
-		return nil, errors.New("-consoles, -agent-consoles, -webhooks and -webhook-latency must not be negative")
+	if o.consoles < 0 || o.agentConsoles < 0 || o.webhooks < 0 || o.webhookLatency < 0 || o.deadWebhooks < 0 {
+		return nil, errors.New("-consoles, -agent-consoles, -webhooks, -webhook-latency and -dead-webhooks must not be negative")
+	}
+	if o.deadWebhooks > 0 && o.webhooks == 0 {
+		return nil, errors.New("-dead-webhooks needs -webhooks: the report measures the live ones beside the dead")
 	}
 	if o.load.N < 1 || o.load.Duration <= 0 || o.load.Concurrency < 1 {
 		return nil, errors.New("-n, -duration and -c must be positive")

@@ -146,6 +146,16 @@ func scenarioCreate(ctx context.Context, e *env, rep *report) (err error) {
 			return err
 		}
 	}
+	if e.opts.deadWebhooks > 0 {
+		dead, err := startDeadReceiver()
+		if err != nil {
+			return err
+		}
+		defer dead.close()
+		if err := admin.createWebhooks(ctx, e.opts.deadWebhooks, dead.url); err != nil {
+			return err
+		}
+	}
 	o := createOp([]*client{admin}, inbox)
 	if err := warm(ctx, warmups, o); err != nil {
 		return err
@@ -187,6 +197,9 @@ func scenarioCreate(ctx context.Context, e *env, rep *report) (err error) {
 		end := time.Now()
 		gotHooks = hooks.await(ctx, wantHooks, 30*time.Second)
 		res.Load += fmt.Sprintf(" webhooks=%d latency=%s", e.opts.webhooks, e.opts.webhookLatency)
+		if e.opts.deadWebhooks > 0 {
+			res.Load += fmt.Sprintf(" dead-webhooks=%d", e.opts.deadWebhooks)
+		}
 		res.Extra["webhook deliveries"] = float64(gotHooks)
 		res.Extra["webhook deliveries done, s after the last create"] = max(0, hooks.lastAt().Sub(end).Seconds())
 	}

@@ -26,8 +26,8 @@ func TestSmoke(t *testing.T) {
 	var out bytes.Buffer
 	// Two inboxes: processes then checks fairness in each. Two consoles:
 	// create checks that they hear of its creates. A webhook: create
-	// checks that every delivery arrives.
-	args := []string{"-smoke", "-scenario", "all", "-inboxes", "2", "-consoles", "2", "-agent-consoles", "2", "-webhooks", "1", "-postgres", os.Getenv("SWITCHBOARD_TEST_POSTGRES")}
+	// checks that every delivery arrives, beside a dead one's.
+	args := []string{"-smoke", "-scenario", "all", "-inboxes", "2", "-consoles", "2", "-agent-consoles", "2", "-webhooks", "1", "-dead-webhooks", "1", "-postgres", os.Getenv("SWITCHBOARD_TEST_POSTGRES")}
 	rep, err := run(ctx, args, &out)
 	t.Log(out.String())
 	if err != nil {

@@ -70,6 +70,36 @@ func (r *receiver) await(ctx context.Context, want int64, idle time.Duration) in
 	}
 }
 
+// deadReceiver is an integration gone dark: it takes each delivery and
+// never answers, so that the server's sender waits out its timeout.
+type deadReceiver struct {
+	srv  *http.Server
+	url  string
+	stop chan struct{}
+}
+
+func startDeadReceiver() (*deadReceiver, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r := &deadReceiver{url: "http://" + l.Addr().String() + "/hook", stop: make(chan struct{})}
+	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		io.Copy(io.Discard, req.Body)
+		select {
+		case <-r.stop:
+		case <-req.Context().Done():
+		}
+	})}
+	go r.srv.Serve(l)
+	return r, nil
+}
+
+func (r *deadReceiver) close() {
+	close(r.stop)
+	r.srv.Close()
+}
+
 // createWebhooks subscribes n webhooks of the account to every event, all
 // posting to url.
 func (c *client) createWebhooks(ctx context.Context, n int, url string) error {
