@@ -241,3 +241,13 @@ type StatusChange struct {
 	Status       *Status
 	SnoozedUntil *time.Time
 }
+
+// Validate reports a snooze until a time not after now: the conversation
+// would not wake by itself (only those due within the last few days do).
+// A time given with another status is ignored, as Chatwoot does.
+func (ch StatusChange) Validate(now time.Time) error {
+	if ch.Status != nil && *ch.Status == StatusSnoozed && ch.SnoozedUntil != nil && !ch.SnoozedUntil.After(now) {
+		return Invalid("snoozed_until", "snoozed_until must be a time in the future")
+	}
+	return nil
+}

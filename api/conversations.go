@@ -188,6 +188,9 @@ func (s *Server) toggleStatus(w http.ResponseWriter, r *http.Request, c switchbo
 		t := time.Unix(secs, 0).UTC()
 		ch.SnoozedUntil = &t
 	}
+	if err := ch.Validate(time.Now()); err != nil {
+		return err
+	}
 	conv, err := s.store.ChangeStatus(r.Context(), c, id, ch)
 	if err != nil {
 		return err

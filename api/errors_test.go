@@ -340,6 +340,7 @@ func TestErrorsInvalidValuesUnprocessable(t *testing.T) {
 		{errsCase{name: "ToggleStatusWord", method: "POST", path: acct("/conversations/%d/toggle_status", f.conv), body: map[string]any{"status": "closed"}}, "status"},
 		{errsCase{name: "ToggleStatusNumber", method: "POST", path: acct("/conversations/%d/toggle_status", f.conv), body: map[string]any{"status": 1}}, "status"},
 		{errsCase{name: "ToggleSnoozedUntil", method: "POST", path: acct("/conversations/%d/toggle_status", f.conv), body: map[string]any{"status": "snoozed", "snoozed_until": "tomorrow"}}, "snoozed_until"},
+		{errsCase{name: "ToggleSnoozedUntilPast", method: "POST", path: acct("/conversations/%d/toggle_status", f.conv), body: map[string]any{"status": "snoozed", "snoozed_until": 1700000000}}, "snoozed_until"},
 		{errsCase{name: "ToggleSnoozedUntilAfterYear9999", method: "POST", path: acct("/conversations/%d/toggle_status", f.conv), body: `{"status": "snoozed", "snoozed_until": 9223372036854775807}`}, "snoozed_until"},
 		{errsCase{name: "ToggleSnoozedUntilOverflowsMilliseconds", method: "POST", path: acct("/conversations/%d/toggle_status", f.conv), body: `{"status": "snoozed", "snoozed_until": 1000000000000000000}`}, "snoozed_until"},
 		{errsCase{name: "ListStatus", method: "GET", path: acct("/conversations?status=closed")}, "status"},
