@@ -37,6 +37,8 @@ type console struct {
 	admin switchboard.Caller
 	token string          // the administrator's access token, for API calls
 	alloc context.Context // the browser's context, from which users' contexts derive
+	// chromium is the browser's executable, for a test that starts another.
+	chromium string
 	// before, when set, sees each request before the server does (a test
 	// holds one back with it).
 	before *atomic.Pointer[func(*http.Request)]
@@ -81,6 +83,15 @@ func newConsole(t *testing.T) *console {
 	}))
 	t.Cleanup(srv.Close)
 
+	browser := startChromium(t, chromium)
+	return &console{t: t, db: db, srv: srv, alloc: browser, chromium: chromium, token: u.AccessToken, before: before,
+		admin: switchboard.Caller{UserID: u.ID, AccountID: a.ID, Role: switchboard.RoleAdministrator}}
+}
+
+// startChromium starts a headless Chromium, with options added to the
+// usual ones, and returns its context, from which users' contexts derive.
+func startChromium(t *testing.T, chromium string, options ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true),
@@ -93,7 +104,7 @@ func newConsole(t *testing.T) *console {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
 	)
-	alloc, cancel := chromedp.NewExecAllocator(ctx, opts...)
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(opts, options...)...)
 	t.Cleanup(cancel)
 	// Start the browser; each user then gets a browser context of their own.
 	browser, cancelBrowser := chromedp.NewContext(alloc)
@@ -110,8 +121,7 @@ func newConsole(t *testing.T) *console {
 	case <-time.After(60 * time.Second):
 		t.Fatal("chromium did not start within a minute")
 	}
-	return &console{t: t, db: db, srv: srv, alloc: browser, token: u.AccessToken, before: before,
-		admin: switchboard.Caller{UserID: u.ID, AccountID: a.ID, Role: switchboard.RoleAdministrator}}
+	return browser
 }
 
 // agent adds a user who can sign in with the test password.
@@ -145,7 +155,22 @@ func (c *console) inbox(name string, members ...switchboard.Agent) switchboard.I
 // browser opens a fresh browser context (its own cookies) and signs in.
 func (c *console) browser(t *testing.T, email string) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(c.alloc, chromedp.WithNewBrowserContext())
+	return c.signIn(t, c.alloc, email)
+}
+
+// browserWithoutScripts starts a Chromium that runs no JavaScript, as some
+// users' browsers do, and signs in there: the console's forms work as plain
+// forms.
+func (c *console) browserWithoutScripts(t *testing.T, email string) context.Context {
+	t.Helper()
+	return c.signIn(t, startChromium(t, c.chromium, chromedp.Flag("blink-settings", "scriptEnabled=false")), email)
+}
+
+// signIn opens a fresh browser context (its own cookies) of browser and
+// signs in.
+func (c *console) signIn(t *testing.T, browser context.Context, email string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(cancelTimeout)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/routing"
@@ -128,6 +129,12 @@ type detailData struct {
 	Candidates   []candidate
 	Events       []eventRow
 	AccountURL   string
+	// Zone names the time zone that the Snooze control's date and time are
+	// read in (snoozeUntil).
+	Zone string
+	// SnoozeNote says what happens to a snoozed conversation whose time has
+	// passed (snoozeNote).
+	SnoozeNote string
 }
 
 func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s session, caller switchboard.Caller) error {
@@ -156,7 +163,12 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s session
 	for _, m := range members {
 		isMember[m.ID] = true
 	}
-	d := detailData{Conversation: conv, Inbox: inbox, AccountURL: fmt.Sprintf("/app/accounts/%d", caller.AccountID)}
+	now := c.now()
+	d := detailData{Conversation: conv, Inbox: inbox, AccountURL: fmt.Sprintf("/app/accounts/%d", caller.AccountID),
+		Zone: now.In(time.Local).Format("MST")}
+	if conv.Status == switchboard.StatusSnoozed && conv.SnoozedUntil != nil {
+		d.SnoozeNote = snoozeNote(*conv.SnoozedUntil, now)
+	}
 	names := map[int64]string{}
 	for _, a := range agents {
 		names[a.ID] = a.Name
@@ -214,7 +226,16 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request, s session, call
 	if err != nil {
 		return err
 	}
-	if _, err := c.store.ChangeStatus(r.Context(), caller, id, switchboard.StatusChange{Status: &st}); err != nil {
+	ch := switchboard.StatusChange{Status: &st}
+	if st == switchboard.StatusSnoozed {
+		// The server's local time zone: see snoozeUntil.
+		until, err := snoozeUntil(r.PostForm, c.now(), time.Local)
+		if err != nil {
+			return err
+		}
+		ch.SnoozedUntil = &until
+	}
+	if _, err := c.store.ChangeStatus(r.Context(), caller, id, ch); err != nil {
 		return err
 	}
 	return done(w, r, fmt.Sprintf("/app/accounts/%d/conversations/%d", caller.AccountID, id))

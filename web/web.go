@@ -105,6 +105,8 @@ func (c *Console) parse() error {
 		"static": func(name string) string { return "/static/" + name + "?v=" + c.staticSum[name] },
 		"age":    func(t time.Time) string { return age(c.now().Sub(t)) },
 		"clock":  func(t time.Time) string { return t.Local().Format("2 Jan 15:04:05") },
+		"when":   func(t time.Time) string { return t.Local().Format(whenLayout) },
+		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"deref":  func(p *int64) int64 { return derefID(p) },
 		"title": func(s any) string {
 			v := fmt.Sprint(s)

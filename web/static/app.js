@@ -1,4 +1,5 @@
-// Switchboard console: live updates and the instant "Assigned Agent" choice.
+// Switchboard console: live updates, the instant "Assigned Agent" choice
+// and snoozing with the refusal shown in place.
 // Plain JavaScript, no build step.
 "use strict";
 
@@ -26,12 +27,20 @@
       if (fresh && main) {
         // Keep keyboard focus where it was.
         const focused = document.activeElement && main.contains(document.activeElement) ? document.activeElement.id : "";
-        // A refused assignment's message stays until the next choice: a
-        // change by someone else must not wipe it before it is read.
-        const refused = main.querySelector("#assign-error:not([hidden])");
+        // A refused assignment's or snooze's message stays until the next
+        // try: a change by someone else must not wipe it before it is read.
+        const refused = ["assign-error", "snooze-error"].map((id) => main.querySelector("#" + id + ":not([hidden])")).filter(Boolean);
+        // So does what was typed in a draft field (the snooze time) and not sent.
+        const drafts = [...main.querySelectorAll("[data-draft]")].filter((e) => e.id && e.value);
         main.replaceWith(fresh);
-        const error = fresh.querySelector("#assign-error");
-        if (refused && error) { error.textContent = refused.textContent; error.hidden = false; }
+        for (const old of refused) {
+          const error = fresh.querySelector("#" + old.id);
+          if (error) { error.textContent = old.textContent; error.hidden = false; }
+        }
+        for (const old of drafts) {
+          const field = fresh.querySelector("#" + old.id);
+          if (field && !field.value) field.value = old.value;
+        }
         wire(fresh);
         markBusy();
         if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
@@ -45,9 +54,12 @@
     }
   }
   // Someone moving through the Assigned Agent list with the keyboard keeps
-  // it until they choose or leave it; the page is reread after.
+  // it until they choose or leave it, and someone typing in a draft field
+  // (the snooze time: a half-typed date has no value to carry over) until
+  // they leave it; the page is reread after.
   function held() {
-    if (document.querySelector("#main [data-browsing]")) {
+    const active = document.activeElement;
+    if (document.querySelector("#main [data-browsing]") || (active && active.matches("#main [data-draft]"))) {
       body.dataset.refreshHeld = "true";
       scheduleRefresh();
       return true;
@@ -85,18 +97,47 @@
   // Only the answer to the latest choice shows (pages reread in between
   // included): an earlier one answered late says nothing.
   let latestAssign = 0;
-  // The form says it is busy while an assignment is on its way.
+  // The form says it is busy while an assignment is on its way; so does
+  // the Snooze control while a snooze is.
   let inFlight = 0;
+  let snoozesInFlight = 0;
   function markBusy() {
     const form = document.getElementById("assign-form");
     if (form) form.setAttribute("aria-busy", String(inFlight > 0));
+    const snooze = document.getElementById("snooze");
+    if (snooze) snooze.setAttribute("aria-busy", String(snoozesInFlight > 0));
+  }
+
+  // postForm posts body to url as the console's script, to which the server
+  // answers 204 or a JSON refusal, and returns the refusal's message, or ""
+  // when it was done. failed begins the message when there is none.
+  async function postForm(url, body, failed) {
+    let message = failed + ".";
+    try {
+      const resp = await fetch(url, {
+        method: "POST",
+        body: body,
+        headers: { "X-Requested-With": "fetch" },
+        credentials: "same-origin",
+      });
+      if (resp.ok) return "";
+      try { message = (await resp.json()).error || message; } catch (e) { /* not JSON */ }
+    } catch (e) {
+      message = failed + ": the server could not be reached.";
+    }
+    return message;
+  }
+
+  function wire(root) {
+    wireAssign(root);
+    wireSnooze(root);
   }
 
   // Choosing an assignee assigns at once; an error shows beside the select.
   // With the keyboard, arrow keys only move through the list (a closed
   // select changes its value on each one): Enter or leaving the field
   // assigns.
-  function wire(root) {
+  function wireAssign(root) {
     const form = root.querySelector("#assign-form");
     if (!form) return;
     const select = form.querySelector("select");
@@ -152,20 +193,55 @@
     }
     // send posts the form and returns the refusal's message, or "".
     async function send() {
-      let message = "The assignment failed.";
-      try {
-        const resp = await fetch(form.action, {
-          method: "POST",
-          body: new URLSearchParams(new FormData(form)),
-          headers: { "X-Requested-With": "fetch" },
-          credentials: "same-origin",
-        });
-        if (resp.ok) { scheduleRefresh(); return ""; }
-        try { message = (await resp.json()).error || message; } catch (e) { /* not JSON */ }
-      } catch (e) {
-        message = "The assignment failed: the server could not be reached.";
-      }
+      const message = await postForm(form.action, new URLSearchParams(new FormData(form)), "The assignment failed");
+      if (!message) scheduleRefresh();
       return message;
+    }
+  }
+
+  // Only the answer to the latest snooze shows, as for assignments.
+  let latestSnooze = 0;
+
+  // The Snooze control's forms are sent by fetch, so that a refusal (a time
+  // that has passed) shows beside them and what was typed stays; without
+  // the script they post as they are, and a refusal is the error page.
+  function wireSnooze(root) {
+    for (const form of root.querySelectorAll("form[data-snooze-form]")) {
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        const body = new URLSearchParams(new FormData(form));
+        // The button pressed says which choice; FormData(form) leaves it out.
+        if (e.submitter && e.submitter.name) body.set(e.submitter.name, e.submitter.value);
+        snooze(form.action, body);
+      });
+    }
+  }
+  async function snooze(url, body) {
+    const n = ++latestSnooze;
+    // The page may be reread meanwhile: look up its parts when needed.
+    const errorLine = () => document.getElementById("snooze-error");
+    if (errorLine()) errorLine().hidden = true;
+    snoozesInFlight++;
+    markBusy();
+    try {
+      const message = await postForm(url, body, "The snooze failed");
+      if (n !== latestSnooze) return;
+      if (message) {
+        const error = errorLine();
+        if (error) { error.textContent = message; error.hidden = false; }
+        return;
+      }
+      // Snoozed: what was typed is used up, and the page is reread, with
+      // focus out of the draft field that would hold the reread off, to
+      // show when the conversation wakes.
+      for (const draft of document.querySelectorAll("#main [data-draft]")) {
+        draft.value = "";
+        if (draft === document.activeElement) draft.blur();
+      }
+      scheduleRefresh();
+    } finally {
+      snoozesInFlight--;
+      markBusy();
     }
   }
   wire(document);
