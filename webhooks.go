@@ -113,9 +113,9 @@ type DeliveryOutcome struct {
 	// Next is when to try again after an error or when untried; nil gives
 	// a failed delivery up, and makes an untried one due at once.
 	Next *time.Time
-	// Untried is a delivery given back without an attempt (its receiver
-	// was unreachable, an earlier event of its conversation failed, or
-	// its turn ran out): its attempts and last error stay as they were.
+	// Untried is a delivery given back without an attempt (an earlier
+	// event of its conversation failed, its turn ran out, or the sender
+	// stopped): its attempts and last error stay as they were.
 	Untried bool
 }
 

@@ -103,9 +103,12 @@ const (
 // Each webhook's deliveries of a claim are sent in a turn of their own,
 // and Run claims again while turns are under way, passing over the
 // webhooks whose turn is: a receiver that is slow or unreachable holds up
-// only its own deliveries. Run returns once its turns have ended.
+// only its own deliveries. Run returns once its turns and its purge have
+// ended.
 func (s *Sender) Run(ctx context.Context) {
-	go s.purgeEvery(ctx)
+	var purging sync.WaitGroup
+	defer purging.Wait()
+	purging.Go(func() { s.purgeEvery(ctx) })
 	var (
 		mu    sync.Mutex
 		busy  = map[int64]bool{}
@@ -215,13 +218,13 @@ func byWebhook(batch []switchboard.Delivery) map[int64][]switchboard.Delivery {
 // other conversations' go side by side with them, up to lanes at once, so
 // that a receiver far away is not sent one event per round trip.
 //
-// What is not sent is given back untried: a conversation's events after
-// one that failed and will be tried again, due with that retry (the
-// claims take none of them before it); every delivery left once the receiver could
-// not be reached (no answer, a refused connection, a timeout), due with
-// the retry of the one that found it so; every delivery left once the
-// turn has lasted Turn, due at once; and, as the sender stops, the rest,
-// due at once.
+// Once the receiver could not be reached (no answer, a refused
+// connection, a timeout), the deliveries left are not sent but fail as if
+// they had been, each counting an attempt. What else is not sent is given
+// back untried: a conversation's events after one that failed and will be
+// tried again, due with that retry (the claims take none of them before
+// it); every delivery left once the turn has lasted Turn, due at once;
+// and, as the sender stops, the rest, due at once.
 func (s *Sender) turn(ctx context.Context, deliveries []switchboard.Delivery) error {
 	t := &turnState{start: s.Now()}
 	queues := map[int64][]switchboard.Delivery{}
@@ -242,26 +245,25 @@ func (s *Sender) turn(ctx context.Context, deliveries []switchboard.Delivery) er
 	return errors.Join(errs...)
 }
 
-// turnState is what the lanes of a turn share: whether the receiver was
-// found unreachable, and when its deliveries are due again if so.
+// turnState is what the lanes of a turn share: why the receiver could
+// not be reached, once one of them found it so.
 type turnState struct {
 	start time.Time
 	mu    sync.Mutex
-	down  bool
-	until *time.Time
+	down  string
 }
 
-func (t *turnState) unreachable() (bool, *time.Time) {
+func (t *turnState) unreachable() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.down, t.until
+	return t.down
 }
 
-func (t *turnState) setUnreachable(until *time.Time) {
+func (t *turnState) setUnreachable(failure string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.down {
-		t.down, t.until = true, until
+	if t.down == "" {
+		t.down = failure
 	}
 }
 
@@ -280,13 +282,16 @@ func (s *Sender) lane(ctx context.Context, t *turnState, deliveries []switchboar
 	since := s.Now()
 	for i, d := range deliveries {
 		o := switchboard.DeliveryOutcome{ID: d.ID}
-		down, until := t.unreachable()
+		down := t.unreachable()
 		next, held := heldUntil[d.Conversation]
 		switch {
 		case ctx.Err() != nil:
 			o.Untried = true
-		case down:
-			o.Untried, o.Next = true, until
+		case down != "":
+			// Not sent, but an attempt all the same: a receiver that stays
+			// unreachable has its backlog given up, as if each delivery
+			// had waited out its own timeout.
+			o = s.failed(d, "not sent, the receiver could not be reached: "+down)
 		case held && d.Conversation != 0:
 			o.Untried, o.Next = true, next
 		case i > 0 && s.Now().Sub(t.start) >= s.Turn:
@@ -297,19 +302,15 @@ func (s *Sender) lane(ctx context.Context, t *turnState, deliveries []switchboar
 			case failure != "" && ctx.Err() != nil:
 				o.Untried = true // stopped, not failed
 			case failure != "":
-				o.Error = failure
-				if d.Attempts+1 < s.MaxAttempts {
-					at := s.Now().Add(s.Backoff(d.Attempts + 1))
-					o.Next = &at
-				}
-				if o.Next != nil {
-					heldUntil[d.Conversation] = o.Next
-				}
+				o = s.failed(d, failure)
 				if !reached {
-					t.setUnreachable(o.Next)
+					t.setUnreachable(failure)
 				}
 				s.Log.Warn("webhook delivery failed", "delivery", d.ID, "event", d.Event, "attempt", d.Attempts+1, "err", failure, "retry", o.Next != nil)
 			}
+		}
+		if o.Error != "" && o.Next != nil {
+			heldUntil[d.Conversation] = o.Next
 		}
 		outcomes = append(outcomes, o)
 		if i == len(deliveries)-1 || s.Now().Sub(since) >= recordEvery {
@@ -325,6 +326,17 @@ func (s *Sender) lane(ctx context.Context, t *turnState, deliveries []switchboar
 		}
 	}
 	return nil
+}
+
+// failed is the outcome of d's attempt that failed: tried again after the
+// backoff, or given up after MaxAttempts.
+func (s *Sender) failed(d switchboard.Delivery, failure string) switchboard.DeliveryOutcome {
+	o := switchboard.DeliveryOutcome{ID: d.ID, Error: failure}
+	if d.Attempts+1 < s.MaxAttempts {
+		at := s.Now().Add(s.Backoff(d.Attempts + 1))
+		o.Next = &at
+	}
+	return o
 }
 
 // send posts one delivery and returns what went wrong, or "", and whether
