@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/webhook"
 )
 
@@ -462,6 +463,41 @@ func TestWebhooks(t *testing.T) {
 			}
 			if len(claimed) != 1 || claimed[0].Webhook != free {
 				t.Errorf("claimed %+v, want only the delivery to webhook %d", claimed, free)
+			}
+		})
+	})
+	t.Run("AClaimComesInTheOrderOfTheEvents", func(t *testing.T) {
+		// The conversation's first delivery fails and is written anew
+		// (PostgreSQL puts the new row after the others): claimed again
+		// with the two after it, it still comes first.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			ctx := context.Background()
+			var skew atomic.Int64
+			s.db.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+			s.subscribe(newReceiver(t, 0))
+			conv := s.admin.create(s.newInbox(nil, s.newAgent("agent", "online")), nil)
+			s.admin.must(200, "POST", acct("/conversations/%d/toggle_status", conv.ID), map[string]string{"status": "resolved"}, nil)
+			first, err := s.db.ClaimDeliveries(ctx, 50, time.Minute, nil)
+			if err != nil || len(first) != 3 {
+				t.Fatalf("claimed %d (%v), want 3", len(first), err)
+			}
+			ids := []int64{first[0].ID, first[1].ID, first[2].ID}
+			slices.Sort(ids)
+			due := time.Now()
+			if err := s.db.DeliveriesDone(ctx, []switchboard.DeliveryOutcome{{ID: ids[0], Error: "refused", Next: &due}}); err != nil {
+				t.Fatal(err)
+			}
+			skew.Store(int64(2 * time.Minute)) // the others' lease has ended
+			again, err := s.db.ClaimDeliveries(ctx, 50, time.Minute, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, d := range again {
+				got = append(got, d.ID)
+			}
+			if !slices.Equal(got, ids) {
+				t.Errorf("claimed %v, want %v", got, ids)
 			}
 		})
 	})

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -333,6 +334,14 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 		}
 		if len(out) == 0 {
 			return nil
+		}
+		// RETURNING gives the rows in no set order (PostgreSQL's in the
+		// table's, where a retried delivery was written anew after the
+		// ones made after it): the sender sends in the order of the ids,
+		// which is that of the events.
+		slices.SortFunc(out, func(a, b switchboard.Delivery) int { return cmp.Compare(a.ID, b.ID) })
+		for i, d := range out {
+			hooks[i] = d.Webhook
 		}
 		// The webhooks' urls and secrets, in one query: a delivery's
 		// webhook outlives it (deleting one deletes its deliveries).
