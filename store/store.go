@@ -524,6 +524,7 @@ type queries struct {
 	InsertDelivery         string
 	SnoozedDue             string
 	ClaimDeliveries        string
+	AnyDeliveryDue         string
 	WebhookTargets         string
 	DeliveriesSucceeded    string
 	PurgeCutoff            string

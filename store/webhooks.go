@@ -300,6 +300,15 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 	if err != nil {
 		return nil, err
 	}
+	// A claim is a write (SQLite's one writer, PostgreSQL's claims in
+	// turn): first ask a read connection whether there is anything to take.
+	var due bool
+	if err := db.reads.QueryRowContext(ctx, db.q.AnyDeliveryDue, millis(db.Now()), string(skipped)).Scan(&due); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	if !due {
+		return nil, nil
+	}
 	var out []switchboard.Delivery
 	err = db.inTx(ctx, func(tx *txn) error {
 		out = out[:0]

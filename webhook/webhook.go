@@ -120,13 +120,11 @@ func (s *Sender) Run(ctx context.Context) {
 		mu.Lock()
 		skip := slices.Collect(maps.Keys(busy))
 		mu.Unlock()
-		claimed := 0
 		if len(skip) < receivers {
 			batch, err := s.Outbox.ClaimDeliveries(ctx, claimSize, lease, skip)
 			if err != nil && ctx.Err() == nil {
 				s.Log.Warn("webhook outbox", "err", err)
 			}
-			claimed = len(batch)
 			for hook, deliveries := range byWebhook(batch) {
 				mu.Lock()
 				busy[hook] = true
@@ -145,9 +143,8 @@ func (s *Sender) Run(ctx context.Context) {
 				})
 			}
 		}
-		if claimed == claimSize {
-			continue // more may be due
-		}
+		// The next claim when a turn ends (what it held may be due
+		// again, and a full claim may have left more), or after Every.
 		select {
 		case <-ctx.Done():
 			return

@@ -77,6 +77,11 @@ DELETE FROM webhook_outbox WHERE id = ANY (ARRAY(
   ORDER BY id LIMIT ?))
 RETURNING id;
 
+-- name: AnyDeliveryDue
+SELECT EXISTS (SELECT 1 FROM webhook_outbox
+               WHERE next_attempt_at <= ?
+                 AND webhook_id NOT IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x)));
+
 -- name: WebhookTargets
 SELECT id, url, secret FROM webhooks
 WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));
