@@ -255,16 +255,10 @@ func TestSnoozeWithoutTheScript(t *testing.T) {
 // snoozes. Who may snooze is who may change the status through the API: an
 // agent gets 404 for a conversation of an inbox they are not a member of.
 func TestSnoozeFormRefusesBadInput(t *testing.T) {
-	for _, backend := range []struct {
-		name string
-		dsn  func(t *testing.T) string
-	}{
-		{"SQLite", func(t *testing.T) string { return storetest.SQLite(t) }},
-		{"Postgres", func(t *testing.T) string { return storetest.Postgres(t)(t) }},
-	} {
-		t.Run(backend.name, func(t *testing.T) {
+	for _, backend := range storetest.Backends() {
+		t.Run(backend.Name, func(t *testing.T) {
 			ctx := context.Background()
-			l := newConsoleServer(t, backend.dsn(t))
+			l := newConsoleServer(t, backend.DSN(t)(t))
 			inbox, other := l.inbox(t, "Website"), l.inbox(t, "Billing")
 			l.agent(t, "olga@example.com", other)
 			conv := l.create(t, inbox)
