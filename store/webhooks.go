@@ -324,18 +324,16 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 		if err != nil {
 			return err
 		}
-		var hooks []int64
 		for rows.Next() {
 			var d switchboard.Delivery
-			var hook int64
 			var payload string
 			var conv sql.NullInt64
-			if err := rows.Scan(&d.ID, &hook, &d.Event, &payload, &d.Attempts, &conv); err != nil {
+			if err := rows.Scan(&d.ID, &d.Webhook, &d.Event, &payload, &d.Attempts, &conv); err != nil {
 				rows.Close()
 				return err
 			}
-			d.Payload, d.Conversation, d.Webhook = []byte(payload), conv.Int64, hook
-			out, hooks = append(out, d), append(hooks, hook)
+			d.Payload, d.Conversation = []byte(payload), conv.Int64
+			out = append(out, d)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -349,6 +347,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 		// ones made after it): the sender sends in the order of the ids,
 		// which is that of the events.
 		slices.SortFunc(out, func(a, b switchboard.Delivery) int { return cmp.Compare(a.ID, b.ID) })
+		hooks := make([]int64, len(out))
 		for i, d := range out {
 			hooks[i] = d.Webhook
 		}
@@ -398,8 +397,9 @@ func (db *DB) webhookTargets(ctx context.Context, tx *txn, ids []int64) (map[int
 
 // DeliveriesDone records how deliveries went, in one transaction: those
 // sent, those that failed, each to be tried again at its Next (nil: given
-// up), and those given back untried, due at their Next (nil: now). A sender that stops before it records them sends them again
-// once their lease ends: delivery is at least once.
+// up), and those given back untried, due at their Next (nil: now). A
+// sender that stops before it records them sends them again once their
+// lease ends: delivery is at least once.
 func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
 	var sent []int64
 	for _, o := range outcomes {
@@ -427,12 +427,13 @@ func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.Deliver
 				at = &ms
 			}
 			var err error
-			switch {
-			case o.Untried && at == nil:
-				_, err = tx.ExecContext(ctx, db.q.DeliveryUntried, millis(db.Now()), o.ID)
-			case o.Untried:
-				_, err = tx.ExecContext(ctx, db.q.DeliveryUntried, *at, o.ID)
-			default:
+			if o.Untried {
+				due := millis(db.Now())
+				if at != nil {
+					due = *at
+				}
+				_, err = tx.ExecContext(ctx, db.q.DeliveryUntried, due, o.ID)
+			} else {
 				_, err = tx.ExecContext(ctx, db.q.DeliveryFailed, at, o.Error, o.ID)
 			}
 			if err != nil {
