@@ -322,17 +322,7 @@ func readOutbox(db *sql.DB, hook int64) ([]outboxRow, error) {
 		if err := rows.Scan(&o.id, &conv, &o.event, &payload, &o.pending, &o.delivered, &o.attempts, &o.lastError); err != nil {
 			return nil, fmt.Errorf("read the outbox: %w", err)
 		}
-		var p struct {
-			Conversation struct {
-				ID         int64  `json:"id"`
-				Status     string `json:"status"`
-				AssigneeID *int64 `json:"assignee_id"`
-			} `json:"conversation"`
-			Change *struct {
-				From *int64 `json:"from_assignee_id"`
-				To   *int64 `json:"to_assignee_id"`
-			} `json:"change"`
-		}
+		var p delivery // the payload's fields that webhooks_test reads
 		if err := json.Unmarshal([]byte(payload), &p); err != nil {
 			return nil, fmt.Errorf("delivery %d: %v in %s", o.id, err, payload)
 		}
