@@ -457,12 +457,82 @@ func TestWebhooks(t *testing.T) {
 			busy := s.subscribe(newReceiver(t, 0), "conversation_created")
 			free := s.subscribe(newReceiver(t, 0), "conversation_created")
 			s.admin.create(s.newInbox(nil), nil)
-			claimed, err := s.db.ClaimDeliveries(context.Background(), 50, time.Minute, []int64{busy})
+			claimed, err := s.db.ClaimDeliveries(context.Background(), 16, 50, time.Minute, []int64{busy})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(claimed) != 1 || claimed[0].Webhook != free {
 				t.Errorf("claimed %+v, want only the delivery to webhook %d", claimed, free)
+			}
+		})
+	})
+	t.Run("AClaimTakesUpToItsLimitOfEachWebhookOldestFirst", func(t *testing.T) {
+		// a has the deliveries of six creates, b of the last three: a claim
+		// of two a webhook takes the first two of each, and a claim of one
+		// webhook takes the one whose first delivery waits longest, a.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			ctx := context.Background()
+			inbox := s.newInbox(nil)
+			a := s.subscribe(newReceiver(t, 0), "conversation_created")
+			var convs []int64
+			for i := range 6 {
+				if i == 3 {
+					s.subscribe(newReceiver(t, 0), "conversation_created")
+				}
+				convs = append(convs, s.admin.create(inbox, nil).ID)
+			}
+			byHook := func(claimed []switchboard.Delivery) map[int64][]int64 {
+				out := map[int64][]int64{}
+				for _, d := range claimed {
+					out[d.Webhook] = append(out[d.Webhook], d.Conversation)
+				}
+				return out
+			}
+			first, err := s.db.ClaimDeliveries(ctx, 16, 2, time.Minute, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := byHook(first)
+			if len(got) != 2 || !slices.Equal(got[a], convs[:2]) {
+				t.Errorf("claim of two each: %v, want webhook %d's %v and the other's %v", got, a, convs[:2], convs[3:5])
+			}
+			for hook, cs := range got {
+				if hook != a && !slices.Equal(cs, convs[3:5]) {
+					t.Errorf("claim of two each: webhook %d's %v, want %v", hook, cs, convs[3:5])
+				}
+			}
+			second, err := s.db.ClaimDeliveries(ctx, 1, 50, time.Minute, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := byHook(second); len(got) != 1 || !slices.Equal(got[a], convs[2:]) {
+				t.Errorf("claim of one webhook: %v, want only webhook %d's %v", got, a, convs[2:])
+			}
+		})
+	})
+	t.Run("AWebhookWithOnlyHeldDeliveriesTakesNoPlaceInAClaim", func(t *testing.T) {
+		// a's one due delivery waits behind its conversation's leased one:
+		// a claim of one webhook takes b's, made after it.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			ctx := context.Background()
+			a := s.subscribe(newReceiver(t, 0), "conversation_updated")
+			b := s.subscribe(newReceiver(t, 0), "conversation_created")
+			inbox := s.newInbox(nil)
+			conv := s.admin.create(inbox, nil)
+			s.admin.must(200, "POST", acct("/conversations/%d/toggle_status", conv.ID), map[string]string{"status": "resolved"}, nil)
+			for _, skip := range []int64{b, a} {
+				if got, err := s.db.ClaimDeliveries(ctx, 16, 50, time.Minute, []int64{skip}); err != nil || len(got) != 1 {
+					t.Fatalf("claimed %v (%v), want one delivery", got, err)
+				}
+			}
+			s.admin.must(200, "POST", acct("/conversations/%d/toggle_status", conv.ID), map[string]string{"status": "open"}, nil)
+			later := s.admin.create(inbox, nil)
+			got, err := s.db.ClaimDeliveries(ctx, 1, 50, time.Minute, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].Webhook != b || got[0].Conversation != later.ID {
+				t.Errorf("claimed %+v, want webhook %d's delivery of conversation %d", got, b, later.ID)
 			}
 		})
 	})
@@ -477,7 +547,7 @@ func TestWebhooks(t *testing.T) {
 			s.subscribe(newReceiver(t, 0))
 			conv := s.admin.create(s.newInbox(nil, s.newAgent("agent", "online")), nil)
 			s.admin.must(200, "POST", acct("/conversations/%d/toggle_status", conv.ID), map[string]string{"status": "resolved"}, nil)
-			first, err := s.db.ClaimDeliveries(ctx, 50, time.Minute, nil)
+			first, err := s.db.ClaimDeliveries(ctx, 16, 50, time.Minute, nil)
 			if err != nil || len(first) != 3 {
 				t.Fatalf("claimed %d (%v), want 3", len(first), err)
 			}
@@ -488,7 +558,7 @@ func TestWebhooks(t *testing.T) {
 				t.Fatal(err)
 			}
 			skew.Store(int64(2 * time.Minute)) // the others' lease has ended
-			again, err := s.db.ClaimDeliveries(ctx, 50, time.Minute, nil)
+			again, err := s.db.ClaimDeliveries(ctx, 16, 50, time.Minute, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -473,3 +473,75 @@ func (s *benchSeed) heldBy(ctx context.Context, user int64) (int, error) {
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*) FROM conversations WHERE assignee_id = ? AND status <> 'resolved'`), user).Scan(&n)
 	return n, err
 }
+
+// BenchmarkClaimDeliveries measures one claim of the webhook sender (50
+// deliveries) beside an outbox that holds 10^5 deliveries done and a
+// backlog of due ones: of the webhook claimed for ("due"), or of another
+// webhook whose turn is in flight and which the claim passes over
+// ("skipped", a receiver gone dark). Each claim's deliveries are given back
+// untried before the next, outside the timer.
+func BenchmarkClaimDeliveries(b *testing.B) {
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			for _, c := range []struct {
+				name         string
+				due, skipped int
+			}{
+				{"due=1000", 1000, 0},
+				{"due=100000", 100000, 0},
+				{"due=1000/skipped=100000", 1000, 100000},
+			} {
+				b.Run(c.name, func(b *testing.B) {
+					f := newBenchFixture(b, be.dsn(b))
+					ctx := context.Background()
+					var hooks [2]int64
+					for i := range hooks {
+						h, err := f.db.CreateWebhook(ctx, f.admin, switchboard.NewWebhook{URL: "http://127.0.0.1:1/hook"})
+						if err != nil {
+							b.Fatal(err)
+						}
+						hooks[i] = h.ID
+					}
+					now := time.Now().UnixMilli()
+					seed := func(hook int64, n int, done bool) {
+						next := "CAST(? AS BIGINT)"
+						if done {
+							next = "CAST(CASE WHEN CAST(? AS BIGINT) > 0 THEN NULL END AS BIGINT)"
+						}
+						// Conversations of two events each, in the order made.
+						_, err := f.seed.db.ExecContext(ctx, f.seed.q(`INSERT INTO webhook_outbox (webhook_id, event, payload, next_attempt_at, created_at, conversation_id)
+							SELECT ?, 'conversation_created', '{}', `+next+`, CAST(? AS BIGINT), (i + 1) / 2 FROM `+f.seed.series()),
+							hook, now-1000, now-1000, n)
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					seed(hooks[0], 100000, true)
+					seed(hooks[1], c.skipped, false)
+					seed(hooks[0], c.due, false)
+					if f.seed.postgres {
+						if _, err := f.seed.db.ExecContext(ctx, "VACUUM ANALYZE webhook_outbox"); err != nil {
+							b.Fatal(err)
+						}
+					}
+					skip := []int64{hooks[1]}
+					for b.Loop() {
+						got, err := f.db.ClaimDeliveries(ctx, 16, 50, time.Minute, skip)
+						if err != nil || len(got) != 50 {
+							b.Fatalf("claimed %d (%v), want 50", len(got), err)
+						}
+						b.StopTimer()
+						back := make([]switchboard.DeliveryOutcome, len(got))
+						for i, d := range got {
+							back[i] = switchboard.DeliveryOutcome{ID: d.ID, Untried: true}
+						}
+						if err := f.db.DeliveriesDone(ctx, back); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
+					}
+				})
+			}
+		})
+	}
+}

@@ -276,7 +276,7 @@ func (db *DB) autoInboxesOf(ctx context.Context, tx *txn, accountID, userID int6
 	if _, err := db.lockInboxSet(ctx, tx, accountID, db.q.LockMemberInboxes, db.q.MemberInboxes, accountID, userID); err != nil {
 		return nil, err
 	}
-	return db.inboxIDs(ctx, tx, db.q.AutoInboxesOfMember, accountID, userID)
+	return db.queryIDs(ctx, tx, db.q.AutoInboxesOfMember, accountID, userID)
 }
 
 // lockInbox takes the inbox's routing lock for the rest of the transaction:
@@ -329,16 +329,16 @@ func (db *DB) lockMembersInboxes(ctx context.Context, tx *txn, accountID, inboxI
 // their ids, in order, and notes them as locked in tx.
 func (db *DB) lockInboxes(ctx context.Context, tx *txn, accountID int64, query string, args ...any) ([]int64, error) {
 	tx.firstPass(accountID) // this is it, even when it finds none
-	ids, err := db.inboxIDs(ctx, tx, query, args...)
+	ids, err := db.queryIDs(ctx, tx, query, args...)
 	for _, id := range ids {
 		tx.lockedInbox(accountID, id)
 	}
 	return ids, err
 }
 
-// inboxIDs runs a query of inbox ids.
-func (db *DB) inboxIDs(ctx context.Context, tx *txn, query string, args ...any) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
+// queryIDs runs a query of ids.
+func (db *DB) queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +381,7 @@ func (db *DB) lockInboxSet(ctx context.Context, tx *txn, accountID int64, lock, 
 	if tx.firstPass(accountID) {
 		return db.lockInboxes(ctx, tx, accountID, lock, args...)
 	}
-	ids, err := db.inboxIDs(ctx, tx, find, args...)
+	ids, err := db.queryIDs(ctx, tx, find, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -524,7 +524,7 @@ type queries struct {
 	InsertDelivery         string
 	SnoozedDue             string
 	ClaimDeliveries        string
-	AnyDeliveryDue         string
+	WebhooksDue            string
 	WebhookTargets         string
 	DeliveriesSucceeded    string
 	PurgeCutoff            string

@@ -313,7 +313,7 @@ func TestCreatesMadeTogetherWithWebhooks(t *testing.T) {
 		convs = append(convs, made...)
 	}
 	slices.SortFunc(convs, func(a, b switchboard.Conversation) int { return int(a.ID - b.ID) })
-	deliveries, err := db.ClaimDeliveries(ctx, 100, time.Minute, nil)
+	deliveries, err := db.ClaimDeliveries(ctx, 16, 100, time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +387,7 @@ func TestCreatesMadeTogetherWithWebhooks(t *testing.T) {
 	if got := store.MadeTogether(db) - before; got != 2 {
 		t.Errorf("without webhooks, %d of 2 creates made together", got)
 	}
-	if more, err := db.ClaimDeliveries(ctx, 100, time.Minute, nil); err != nil || len(more) != 0 {
+	if more, err := db.ClaimDeliveries(ctx, 16, 100, time.Minute, nil); err != nil || len(more) != 0 {
 		t.Errorf("without webhooks, %d deliveries (%v)", len(more), err)
 	}
 }
@@ -429,7 +429,7 @@ func TestCreatesTogetherRefusedAtTheDeliveries(t *testing.T) {
 	if len(list) != len(ns) || len(convs) != len(ns) {
 		t.Errorf("%d conversations stored for %d creates answered, want %d", len(list), len(convs), len(ns))
 	}
-	if more, err := db.ClaimDeliveries(ctx, 100, time.Minute, nil); err != nil || len(more) != 0 {
+	if more, err := db.ClaimDeliveries(ctx, 16, 100, time.Minute, nil); err != nil || len(more) != 0 {
 		t.Errorf("%d deliveries (%v) for a deleted webhook", len(more), err)
 	}
 }

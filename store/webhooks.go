@@ -289,24 +289,28 @@ func snapshotOf(r conversationRow) conversationSnapshot {
 	return s
 }
 
-// ClaimDeliveries takes up to limit deliveries that are due, for lease: no
-// process takes them again before the lease ends, unless told how they
-// went. It passes over the deliveries of the webhooks skip names, and
-// those of a conversation whose earlier delivery to the same webhook is
-// leased or waits to be tried again: a conversation's events go to a
-// webhook in order, each after the one before was accepted or given up.
-func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, skip []int64) ([]switchboard.Delivery, error) {
+// ClaimDeliveries takes the due deliveries of up to webhooks webhooks, up
+// to limit of each, for lease: no process takes them again before the
+// lease ends, unless told how they went. It passes over the webhooks skip
+// names, and the deliveries of a conversation whose earlier delivery to
+// the same webhook is leased or waits to be tried again: a conversation's
+// events go to a webhook in order, each after the one before was accepted
+// or given up. The webhooks whose first delivery to take is oldest go
+// first. The deliveries come in the order of their events.
+func (db *DB) ClaimDeliveries(ctx context.Context, webhooks, limit int, lease time.Duration, skip []int64) ([]switchboard.Delivery, error) {
 	skipped, err := json.Marshal(append([]int64{}, skip...))
 	if err != nil {
 		return nil, err
 	}
 	// A claim is a write (SQLite's one writer, PostgreSQL's claims in
-	// turn): first ask a read connection whether there is anything to take.
-	var due bool
-	if err := db.reads.QueryRowContext(ctx, db.q.AnyDeliveryDue, millis(db.Now()), string(skipped)).Scan(&due); err != nil {
+	// turn): first ask a read connection which webhooks have anything to
+	// take.
+	now := millis(db.Now())
+	due, err := db.queryIDs(ctx, db.reads, db.q.WebhooksDue, now, now, string(skipped), webhooks)
+	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	if !due {
+	if len(due) == 0 {
 		return nil, nil
 	}
 	var out []switchboard.Delivery
@@ -320,24 +324,26 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 			}
 		}
 		now := millis(db.Now())
-		rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, now+lease.Milliseconds(), now, string(skipped), now, limit)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var d switchboard.Delivery
-			var payload string
-			var conv sql.NullInt64
-			if err := rows.Scan(&d.ID, &d.Webhook, &d.Event, &payload, &d.Attempts, &conv); err != nil {
-				rows.Close()
+		for _, hook := range due {
+			rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, now+lease.Milliseconds(), hook, hook, now, now, limit)
+			if err != nil {
 				return err
 			}
-			d.Payload, d.Conversation = []byte(payload), conv.Int64
-			out = append(out, d)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+			for rows.Next() {
+				var d switchboard.Delivery
+				var payload string
+				var conv sql.NullInt64
+				if err := rows.Scan(&d.ID, &d.Webhook, &d.Event, &payload, &d.Attempts, &conv); err != nil {
+					rows.Close()
+					return err
+				}
+				d.Payload, d.Conversation = []byte(payload), conv.Int64
+				out = append(out, d)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
 		}
 		if len(out) == 0 {
 			return nil

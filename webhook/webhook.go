@@ -26,7 +26,10 @@ import (
 
 // Outbox is what the sender needs of storage; *store.DB provides it.
 type Outbox interface {
-	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, skip []int64) ([]switchboard.Delivery, error)
+	// ClaimDeliveries takes, for lease, the due deliveries of up to
+	// webhooks webhooks not in skip, up to limit of each, in the order of
+	// their events.
+	ClaimDeliveries(ctx context.Context, webhooks, limit int, lease time.Duration, skip []int64) ([]switchboard.Delivery, error)
 	DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error
 	PurgeDeliveries(ctx context.Context, before time.Time, batch int) (int, error)
 }
@@ -86,13 +89,12 @@ func New(outbox Outbox, log *slog.Logger) *Sender {
 }
 
 const (
-	// claimSize is how many deliveries a claim takes, and lease how long
-	// they are the claimer's.
+	// claimSize is how many deliveries of a webhook a claim takes (a
+	// turn's), and lease how long they are the claimer's.
 	claimSize = 50
 	lease     = time.Minute
-	// receivers is how many webhooks Run has turns under way for before
-	// it waits for one to end (a claim may start more: one per webhook
-	// in it), and lanes how many deliveries a turn has in flight at once.
+	// receivers is how many webhooks Run has turns under way for at
+	// most, and lanes how many deliveries a turn has in flight at once.
 	receivers = 16
 	lanes     = 8
 )
@@ -121,7 +123,7 @@ func (s *Sender) Run(ctx context.Context) {
 		skip := slices.Collect(maps.Keys(busy))
 		mu.Unlock()
 		if len(skip) < receivers {
-			batch, err := s.Outbox.ClaimDeliveries(ctx, claimSize, lease, skip)
+			batch, err := s.Outbox.ClaimDeliveries(ctx, receivers-len(skip), claimSize, lease, skip)
 			if err != nil && ctx.Err() == nil {
 				s.Log.Warn("webhook outbox", "err", err)
 			}
@@ -178,7 +180,7 @@ func (s *Sender) Purge(ctx context.Context) (int, error) {
 // Once claims the due deliveries, sends them and returns how many it
 // claimed, once every webhook's turn has ended.
 func (s *Sender) Once(ctx context.Context) (int, error) {
-	batch, err := s.Outbox.ClaimDeliveries(ctx, claimSize, lease, nil)
+	batch, err := s.Outbox.ClaimDeliveries(ctx, receivers, claimSize, lease, nil)
 	if err != nil {
 		return 0, err
 	}

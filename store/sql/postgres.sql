@@ -56,15 +56,18 @@ ORDER BY i.id FOR NO KEY UPDATE OF i;
 -- lock first), so that each sees the leases of the one before: otherwise
 -- one could take a conversation's next delivery while another claims its
 -- first. SKIP LOCKED passes over the rows an outcome is being recorded for.
+-- The webhook BETWEEN itself and itself, in the order of (webhook, id):
+-- only webhook_outbox_queue gives that order, where with an equality
+-- the planner may walk the primary key in id order instead, through every
+-- delivery kept after it was done, thinking the due ones spread among them.
 UPDATE webhook_outbox SET next_attempt_at = ?
 WHERE id IN (
   SELECT o.id FROM webhook_outbox o
-  WHERE o.next_attempt_at <= ?
-    AND o.webhook_id NOT IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x))
+  WHERE o.webhook_id BETWEEN ? AND ? AND o.next_attempt_at <= ?
     AND NOT EXISTS (SELECT 1 FROM webhook_outbox e
                     WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
                       AND e.id < o.id AND e.next_attempt_at > ?)
-  ORDER BY o.id LIMIT ?
+  ORDER BY o.webhook_id, o.id LIMIT ?
   FOR UPDATE OF o SKIP LOCKED)
 RETURNING id, webhook_id, event, payload, attempts, conversation_id;
 
@@ -77,10 +80,20 @@ DELETE FROM webhook_outbox WHERE id = ANY (ARRAY(
   ORDER BY id LIMIT ?))
 RETURNING id;
 
--- name: AnyDeliveryDue
-SELECT EXISTS (SELECT 1 FROM webhook_outbox
-               WHERE next_attempt_at <= ?
-                 AND webhook_id NOT IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x)));
+-- name: WebhooksDue
+-- BETWEEN and the order of (webhook, id) as in ClaimDeliveries.
+SELECT id FROM (
+  SELECT w.id, (SELECT o.id FROM webhook_outbox o
+                WHERE o.webhook_id BETWEEN w.id AND w.id AND o.next_attempt_at <= ?
+                  AND NOT EXISTS (SELECT 1 FROM webhook_outbox e
+                                  WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
+                                    AND e.id < o.id AND e.next_attempt_at > ?)
+                ORDER BY o.webhook_id, o.id LIMIT 1) AS first
+  FROM webhooks w
+  WHERE w.id NOT IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x))
+) AS due
+WHERE first IS NOT NULL
+ORDER BY first LIMIT ?;
 
 -- name: WebhookTargets
 SELECT id, url, secret FROM webhooks

@@ -509,31 +509,45 @@ INSERT INTO webhook_outbox (webhook_id, event, payload, conversation_id, next_at
 VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: ClaimDeliveries
--- Takes the due deliveries for a lease, so that another process does not
--- send them meanwhile, but for those of the webhooks given (the sender's
--- own, still in flight) and those with an earlier delivery of their
--- conversation to their webhook that is not due (leased, or waiting to be
--- tried again): a conversation's events go in order. Parameters: lease
--- end; now; a JSON array of the webhooks' ids; now; limit. INDEXED BY:
--- without it SQLite walks the table in id order, through every delivery
--- kept after it was done, to find the due ones.
+-- Takes one webhook's due deliveries for a lease, so that another process
+-- does not send them meanwhile, in the order of their events, but for
+-- those with an earlier delivery of their conversation to the webhook that
+-- is not due (leased, or waiting to be tried again): a conversation's
+-- events go in order. Parameters: lease end; the webhook, twice; now;
+-- now; limit. INDEXED BY: the webhook's deliveries still to send, in id
+-- order, so the claim reads the leased and waiting ones before its own and
+-- no more; the outbox's other indexes would have it read every due
+-- delivery, or every delivery kept after it was done. (BETWEEN and the
+-- order of webhook and id are PostgreSQL's way to the same index.)
 UPDATE webhook_outbox SET next_attempt_at = ?
 WHERE id IN (
-  SELECT o.id FROM webhook_outbox o INDEXED BY webhook_outbox_due
-  WHERE o.next_attempt_at <= ?
-    AND o.webhook_id NOT IN (SELECT value FROM json_each(?))
-    AND NOT EXISTS (SELECT 1 FROM webhook_outbox e
+  SELECT o.id FROM webhook_outbox o INDEXED BY webhook_outbox_queue
+  WHERE o.webhook_id BETWEEN ? AND ? AND o.next_attempt_at <= ?
+    AND NOT EXISTS (SELECT 1 FROM webhook_outbox e INDEXED BY webhook_outbox_pending
                     WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
                       AND e.id < o.id AND e.next_attempt_at > ?)
-  ORDER BY o.id LIMIT ?)
+  ORDER BY o.webhook_id, o.id LIMIT ?)
 RETURNING id, webhook_id, event, payload, attempts, conversation_id;
 
--- name: AnyDeliveryDue
--- Whether a delivery is due, but for those of the webhooks given: asked on
--- a read connection before a claim, which is a write. Parameters: now; a
--- JSON array of the webhooks' ids.
-SELECT EXISTS (SELECT 1 FROM webhook_outbox INDEXED BY webhook_outbox_due
-               WHERE next_attempt_at <= ? AND webhook_id NOT IN (SELECT value FROM json_each(?)));
+-- name: WebhooksDue
+-- The webhooks with a delivery a claim would take, but for those given,
+-- the one whose first such delivery is oldest first, up to a limit: asked
+-- on a read connection before a claim, which is a write. Each webhook's
+-- look reads its deliveries still to send in id order up to its first it
+-- would claim. Parameters: now; now; a JSON array of the webhooks' ids;
+-- the limit.
+SELECT id FROM (
+  SELECT w.id, (SELECT o.id FROM webhook_outbox o INDEXED BY webhook_outbox_queue
+                WHERE o.webhook_id = w.id AND o.next_attempt_at <= ?
+                  AND NOT EXISTS (SELECT 1 FROM webhook_outbox e INDEXED BY webhook_outbox_pending
+                                  WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
+                                    AND e.id < o.id AND e.next_attempt_at > ?)
+                ORDER BY o.id LIMIT 1) AS first
+  FROM webhooks w
+  WHERE w.id NOT IN (SELECT value FROM json_each(?))
+) AS due
+WHERE first IS NOT NULL
+ORDER BY first LIMIT ?;
 
 -- name: WebhookTargets
 -- The url and secret of a JSON array of webhook ids.
