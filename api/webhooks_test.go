@@ -452,6 +452,36 @@ func TestWebhooks(t *testing.T) {
 			waitFor(t, "the dead receiver's six deliveries once it answers", func() bool { return len(dead.events()) == 6 })
 		})
 	})
+	t.Run("ManyDeadReceiversDoNotCrowdOutALiveOne", func(t *testing.T) {
+		// Twenty receivers hang on their first delivery, a turn each
+		// under way: the live one, subscribed last (its delivery the
+		// newest), still hears the conversation.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			release := make(chan struct{})
+			defer close(release)
+			for range 20 {
+				s.subscribe(newReceiverBefore(t, 0, func(w http.ResponseWriter, req *http.Request) bool {
+					select {
+					case <-release:
+						return true
+					case <-req.Context().Done():
+						return false
+					}
+				}), "conversation_created")
+			}
+			live := newReceiver(t, 0)
+			s.subscribe(live, "conversation_created")
+			s.admin.create(s.newInbox(nil), nil)
+			w := s.sender()
+			w.Client = &http.Client{Timeout: time.Minute}
+			w.Every = 10 * time.Millisecond
+			ctx, cancel := context.WithCancel(context.Background())
+			stopped := make(chan struct{})
+			go func() { w.Run(ctx); close(stopped) }()
+			defer func() { cancel(); <-stopped }()
+			waitFor(t, "the live receiver's delivery beside twenty hung ones", func() bool { return len(live.events()) == 1 })
+		})
+	})
 	t.Run("AClaimPassesOverTheWebhooksGiven", func(t *testing.T) {
 		eachDB(t, func(t *testing.T, s *testServer) {
 			busy := s.subscribe(newReceiver(t, 0), "conversation_created")

@@ -478,18 +478,21 @@ func (s *benchSeed) heldBy(ctx context.Context, user int64) (int, error) {
 // deliveries) beside an outbox that holds 10^5 deliveries done and a
 // backlog of due ones: of the webhook claimed for ("due"), or of another
 // webhook whose turn is in flight and which the claim passes over
-// ("skipped", a receiver gone dark). Each claim's deliveries are given back
-// untried before the next, outside the timer.
+// ("skipped", a receiver gone dark), or of another webhook whose turn has
+// ended ("held": 1000 conversations of 100 events each, the first waiting
+// an hour for its retry, the rest due behind it). Each claim's deliveries
+// are given back untried before the next, outside the timer.
 func BenchmarkClaimDeliveries(b *testing.B) {
 	for _, be := range benchBackends {
 		b.Run(be.name, func(b *testing.B) {
 			for _, c := range []struct {
-				name         string
-				due, skipped int
+				name               string
+				due, skipped, held int
 			}{
-				{"due=1000", 1000, 0},
-				{"due=100000", 100000, 0},
-				{"due=1000/skipped=100000", 1000, 100000},
+				{"due=1000", 1000, 0, 0},
+				{"due=100000", 100000, 0, 0},
+				{"due=1000/skipped=100000", 1000, 100000, 0},
+				{"due=1000/held=100000", 1000, 0, 100000},
 			} {
 				b.Run(c.name, func(b *testing.B) {
 					f := newBenchFixture(b, be.dsn(b))
@@ -504,6 +507,9 @@ func BenchmarkClaimDeliveries(b *testing.B) {
 					}
 					now := time.Now().UnixMilli()
 					seed := func(hook int64, n int, done bool) {
+						if n == 0 {
+							return // the series counts from 1
+						}
 						next := "CAST(? AS BIGINT)"
 						if done {
 							next = "CAST(CASE WHEN CAST(? AS BIGINT) > 0 THEN NULL END AS BIGINT)"
@@ -518,13 +524,28 @@ func BenchmarkClaimDeliveries(b *testing.B) {
 					}
 					seed(hooks[0], 100000, true)
 					seed(hooks[1], c.skipped, false)
+					for round := range c.held / 1000 {
+						next := now - 1000
+						if round == 0 {
+							next = now + time.Hour.Milliseconds()
+						}
+						_, err := f.seed.db.ExecContext(ctx, f.seed.q(`INSERT INTO webhook_outbox (webhook_id, event, payload, next_attempt_at, created_at, conversation_id)
+							SELECT ?, 'conversation_updated', '{}', CAST(? AS BIGINT), CAST(? AS BIGINT), i FROM `+f.seed.series()),
+							hooks[1], next, now-1000, 1000)
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
 					seed(hooks[0], c.due, false)
 					if f.seed.postgres {
 						if _, err := f.seed.db.ExecContext(ctx, "VACUUM ANALYZE webhook_outbox"); err != nil {
 							b.Fatal(err)
 						}
 					}
-					skip := []int64{hooks[1]}
+					var skip []int64
+					if c.skipped > 0 {
+						skip = []int64{hooks[1]}
+					}
 					for b.Loop() {
 						got, err := f.db.ClaimDeliveries(ctx, 16, 50, time.Minute, skip)
 						if err != nil || len(got) != 50 {

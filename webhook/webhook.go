@@ -94,8 +94,10 @@ const (
 	claimSize = 50
 	lease     = time.Minute
 	// receivers is how many webhooks Run has turns under way for at
-	// most, and lanes how many deliveries a turn has in flight at once.
-	receivers = 16
+	// most (a claim takes the one waiting longest first, so it is many:
+	// receivers gone dark, whose retries wait longest, must not fill
+	// them), and lanes how many deliveries a turn has in flight at once.
+	receivers = 64
 	lanes     = 8
 )
 
@@ -177,8 +179,8 @@ func (s *Sender) Purge(ctx context.Context) (int, error) {
 	return s.Outbox.PurgeDeliveries(ctx, s.Now().Add(-s.Keep), s.PurgeBatch)
 }
 
-// Once claims the due deliveries, sends them and returns how many it
-// claimed, once every webhook's turn has ended.
+// Once claims the due deliveries of up to receivers webhooks, sends them
+// and returns how many it claimed, once every webhook's turn has ended.
 func (s *Sender) Once(ctx context.Context) (int, error) {
 	batch, err := s.Outbox.ClaimDeliveries(ctx, receivers, claimSize, lease, nil)
 	if err != nil {

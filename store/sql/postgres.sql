@@ -64,6 +64,9 @@ UPDATE webhook_outbox SET next_attempt_at = ?
 WHERE id IN (
   SELECT o.id FROM webhook_outbox o
   WHERE o.webhook_id BETWEEN ? AND ? AND o.next_attempt_at <= ?
+    AND o.id <= COALESCE((SELECT q.id FROM webhook_outbox q
+                          WHERE q.webhook_id BETWEEN ? AND ? AND q.next_attempt_at IS NOT NULL
+                          ORDER BY q.webhook_id, q.id LIMIT 1 OFFSET 999), 9223372036854775807)
     AND NOT EXISTS (SELECT 1 FROM webhook_outbox e
                     WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
                       AND e.id < o.id AND e.next_attempt_at > ?)
@@ -82,18 +85,20 @@ RETURNING id;
 
 -- name: WebhooksDue
 -- BETWEEN and the order of (webhook, id) as in ClaimDeliveries.
-SELECT id FROM (
+WITH due AS MATERIALIZED (
   SELECT w.id, (SELECT o.id FROM webhook_outbox o
                 WHERE o.webhook_id BETWEEN w.id AND w.id AND o.next_attempt_at <= ?
+                  AND o.id <= COALESCE((SELECT q.id FROM webhook_outbox q
+                                        WHERE q.webhook_id BETWEEN w.id AND w.id AND q.next_attempt_at IS NOT NULL
+                                        ORDER BY q.webhook_id, q.id LIMIT 1 OFFSET 999), 9223372036854775807)
                   AND NOT EXISTS (SELECT 1 FROM webhook_outbox e
                                   WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
                                     AND e.id < o.id AND e.next_attempt_at > ?)
                 ORDER BY o.webhook_id, o.id LIMIT 1) AS first
   FROM webhooks w
   WHERE w.id NOT IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x))
-) AS due
-WHERE first IS NOT NULL
-ORDER BY first LIMIT ?;
+)
+SELECT id FROM due WHERE first IS NOT NULL ORDER BY first LIMIT ?;
 
 -- name: WebhookTargets
 SELECT id, url, secret FROM webhooks

@@ -513,16 +513,22 @@ VALUES (?, ?, ?, ?, ?, ?);
 -- does not send them meanwhile, in the order of their events, but for
 -- those with an earlier delivery of their conversation to the webhook that
 -- is not due (leased, or waiting to be tried again): a conversation's
--- events go in order. Parameters: lease end; the webhook, twice; now;
--- now; limit. INDEXED BY: the webhook's deliveries still to send, in id
--- order, so the claim reads the leased and waiting ones before its own and
--- no more; the outbox's other indexes would have it read every due
--- delivery, or every delivery kept after it was done. (BETWEEN and the
--- order of webhook and id are PostgreSQL's way to the same index.)
+-- events go in order. It looks among the webhook's first 1000 deliveries
+-- still to send, no further: past a long run of deliveries that wait
+-- behind their conversations' (a receiver gone dark), the rest wait until
+-- those are sent or given up. Parameters: lease end; the webhook, twice;
+-- now; the webhook, twice; now; limit. INDEXED BY: the webhook's
+-- deliveries still to send, in id order; the outbox's other indexes would
+-- have it read every due delivery, or every delivery kept after it was
+-- done. (BETWEEN and the order of webhook and id are PostgreSQL's way to
+-- the same index.)
 UPDATE webhook_outbox SET next_attempt_at = ?
 WHERE id IN (
   SELECT o.id FROM webhook_outbox o INDEXED BY webhook_outbox_queue
   WHERE o.webhook_id BETWEEN ? AND ? AND o.next_attempt_at <= ?
+    AND o.id <= COALESCE((SELECT q.id FROM webhook_outbox q INDEXED BY webhook_outbox_queue
+                          WHERE q.webhook_id BETWEEN ? AND ? AND q.next_attempt_at IS NOT NULL
+                          ORDER BY q.webhook_id, q.id LIMIT 1 OFFSET 999), 9223372036854775807)
     AND NOT EXISTS (SELECT 1 FROM webhook_outbox e INDEXED BY webhook_outbox_pending
                     WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
                       AND e.id < o.id AND e.next_attempt_at > ?)
@@ -530,24 +536,27 @@ WHERE id IN (
 RETURNING id, webhook_id, event, payload, attempts, conversation_id;
 
 -- name: WebhooksDue
--- The webhooks with a delivery a claim would take, but for those given,
--- the one whose first such delivery is oldest first, up to a limit: asked
--- on a read connection before a claim, which is a write. Each webhook's
--- look reads its deliveries still to send in id order up to its first it
--- would claim. Parameters: now; now; a JSON array of the webhooks' ids;
+-- The webhooks with a delivery a claim would take (among their first 1000
+-- still to send, as ClaimDeliveries looks), but for those given, the one
+-- whose first such delivery is oldest first, up to a limit: asked on a
+-- read connection before a claim, which is a write. MATERIALIZED: each
+-- webhook's first is looked for once, not once for the WHERE and again for
+-- the ORDER BY. Parameters: now; now; a JSON array of the webhooks' ids;
 -- the limit.
-SELECT id FROM (
+WITH due AS MATERIALIZED (
   SELECT w.id, (SELECT o.id FROM webhook_outbox o INDEXED BY webhook_outbox_queue
                 WHERE o.webhook_id = w.id AND o.next_attempt_at <= ?
+                  AND o.id <= COALESCE((SELECT q.id FROM webhook_outbox q INDEXED BY webhook_outbox_queue
+                                        WHERE q.webhook_id = w.id AND q.next_attempt_at IS NOT NULL
+                                        ORDER BY q.id LIMIT 1 OFFSET 999), 9223372036854775807)
                   AND NOT EXISTS (SELECT 1 FROM webhook_outbox e INDEXED BY webhook_outbox_pending
                                   WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
                                     AND e.id < o.id AND e.next_attempt_at > ?)
                 ORDER BY o.id LIMIT 1) AS first
   FROM webhooks w
   WHERE w.id NOT IN (SELECT value FROM json_each(?))
-) AS due
-WHERE first IS NOT NULL
-ORDER BY first LIMIT ?;
+)
+SELECT id FROM due WHERE first IS NOT NULL ORDER BY first LIMIT ?;
 
 -- name: WebhookTargets
 -- The url and secret of a JSON array of webhook ids.

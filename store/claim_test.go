@@ -1,0 +1,65 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/storetest"
+)
+
+// TestAClaimLooksAmongAWebhooksFirst1000: a conversation's first delivery
+// waits an hour for its retry and its next 1000 wait behind it; another
+// conversation's delivery after them is not claimed (a claim reads no
+// further), until the first is done and the run moves.
+func TestAClaimLooksAmongAWebhooksFirst1000(t *testing.T) {
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			dsn := be.DSN(t)(t)
+			ctx := context.Background()
+			db, admin := openWithAdministrator(t, dsn)
+			hook, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "http://127.0.0.1:1/hook"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seed, err := openBenchSeed(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer seed.db.Close()
+			now := time.Now().UnixMilli()
+			insert := func(n int, next, conv int64) {
+				t.Helper()
+				_, err := seed.db.ExecContext(ctx, seed.q(`INSERT INTO webhook_outbox (webhook_id, event, payload, next_attempt_at, created_at, conversation_id)
+					SELECT ?, 'conversation_updated', '{}', CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT) FROM `+seed.series()),
+					hook.ID, next, now-1000, conv, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			insert(1, now+time.Hour.Milliseconds(), 1)
+			insert(1000, now-1000, 1)
+			insert(1, now-1000, 2)
+			var first int64
+			if err := seed.db.QueryRowContext(ctx, "SELECT min(id) FROM webhook_outbox").Scan(&first); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := db.ClaimDeliveries(ctx, 16, 50, time.Minute, nil); err != nil || len(got) != 0 {
+				t.Fatalf("claimed %d (%v) past 1000 held deliveries, want none", len(got), err)
+			}
+			if err := db.DeliveriesDone(ctx, []switchboard.DeliveryOutcome{{ID: first}}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := db.ClaimDeliveries(ctx, 16, 50, time.Minute, nil)
+			if err != nil || len(got) != 50 {
+				t.Fatalf("claimed %d (%v) once the first was sent, want 50", len(got), err)
+			}
+			for i, d := range got {
+				if d.ID != first+1+int64(i) || d.Conversation != 1 {
+					t.Fatalf("claim's %dth: delivery %d of conversation %d, want %d of 1", i, d.ID, d.Conversation, first+1+int64(i))
+				}
+			}
+		})
+	}
+}
