@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
 	"github.com/switchboard/switchboard/webhook"
 )
 
@@ -482,6 +484,32 @@ func TestWebhooks(t *testing.T) {
 			waitFor(t, "the live receiver's delivery beside twenty hung ones", func() bool { return len(live.events()) == 1 })
 		})
 	})
+	t.Run("OutcomesNotRecordedAreRecordedAgain", func(t *testing.T) {
+		// The first write of the outcomes fails, as over a connection
+		// the database dropped: the sender writes them again, so what
+		// it sent is done, not sent again once its lease ends.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			var skew atomic.Int64
+			s.db.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+			r := newReceiver(t, 0)
+			s.subscribe(r, "conversation_created")
+			s.admin.create(s.newInbox(nil), nil)
+			w := s.sender()
+			flaky := &flakyOutbox{DB: s.db}
+			flaky.failures.Store(1)
+			w.Outbox = flaky
+			if n, err := w.Once(context.Background()); err != nil || n != 1 {
+				t.Fatalf("sent %d (%v), want 1 and its outcome recorded", n, err)
+			}
+			skew.Store(int64(2 * time.Minute)) // the lease has ended
+			if again, err := s.db.ClaimDeliveries(context.Background(), 16, 50, time.Minute, nil); err != nil || len(again) != 0 {
+				t.Errorf("claimed %d (%v) after it was sent, want none", len(again), err)
+			}
+			if got := len(r.events()); got != 1 {
+				t.Errorf("the receiver heard %d deliveries, want 1", got)
+			}
+		})
+	})
 	t.Run("AClaimPassesOverTheWebhooksGiven", func(t *testing.T) {
 		eachDB(t, func(t *testing.T, s *testServer) {
 			busy := s.subscribe(newReceiver(t, 0), "conversation_created")
@@ -844,6 +872,20 @@ func TestWebhookUpdate(t *testing.T) {
 
 // waitFor waits until cond holds, and fails the test if it does not within
 // ten seconds.
+// flakyOutbox is the store whose next failures writes of outcomes fail
+// before they reach it.
+type flakyOutbox struct {
+	*store.DB
+	failures atomic.Int32
+}
+
+func (f *flakyOutbox) DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
+	if f.failures.Add(-1) >= 0 {
+		return errors.New("connection reset by peer")
+	}
+	return f.DB.DeliveriesDone(ctx, outcomes)
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {

@@ -315,18 +315,45 @@ func (s *Sender) lane(ctx context.Context, t *turnState, deliveries []switchboar
 		}
 		outcomes = append(outcomes, o)
 		if i == len(deliveries)-1 || s.Now().Sub(since) >= recordEvery {
-			// Recorded even as the sender stops: what was sent is not sent
-			// again.
-			record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			err := s.Outbox.DeliveriesDone(record, outcomes)
-			cancel()
-			if err != nil {
+			if err := s.record(ctx, outcomes); err != nil {
 				return err
 			}
 			outcomes, since = outcomes[:0], s.Now()
 		}
 	}
 	return nil
+}
+
+// recordTries is how many times a lane tries to record its outcomes, and
+// recordPause how long it waits after the first failure, doubled after
+// each.
+const (
+	recordTries = 3
+	recordPause = 250 * time.Millisecond
+)
+
+// record records outcomes, even as the sender stops (what was sent is not
+// sent again), trying again after a failure: a lane that gives up leaves
+// what it sent to be sent again once the lease ends, and its conversations'
+// later events waiting for that. A write that failed after its commit is
+// written again, which counts a failed delivery's attempt twice.
+func (s *Sender) record(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
+	var err error
+	pause := recordPause
+	for try := range recordTries {
+		if try > 0 {
+			time.Sleep(pause)
+			pause *= 2
+		}
+		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err = s.Outbox.DeliveriesDone(rec, outcomes)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		s.Log.Warn("webhook outcomes not recorded", "deliveries", len(outcomes), "try", try+1, "err", err)
+	}
+	return err
 }
 
 // failed is the outcome of d's attempt that failed: tried again after the
