@@ -480,19 +480,22 @@ func (s *benchSeed) heldBy(ctx context.Context, user int64) (int, error) {
 // webhook whose turn is in flight and which the claim passes over
 // ("skipped", a receiver gone dark), or of another webhook whose turn has
 // ended ("held": 1000 conversations of 100 events each, the first waiting
-// an hour for its retry, the rest due behind it). Each claim's deliveries
-// are given back untried before the next, outside the timer.
+// an hour for its retry, the rest due behind it; "+1": and one delivery
+// before them it can take). Each claim's deliveries are given back
+// untried before the next, outside the timer.
 func BenchmarkClaimDeliveries(b *testing.B) {
 	for _, be := range benchBackends {
 		b.Run(be.name, func(b *testing.B) {
 			for _, c := range []struct {
 				name               string
 				due, skipped, held int
+				claimable          int
 			}{
-				{"due=1000", 1000, 0, 0},
-				{"due=100000", 100000, 0, 0},
-				{"due=1000/skipped=100000", 1000, 100000, 0},
-				{"due=1000/held=100000", 1000, 0, 100000},
+				{"due=1000", 1000, 0, 0, 0},
+				{"due=100000", 100000, 0, 0, 0},
+				{"due=1000/skipped=100000", 1000, 100000, 0, 0},
+				{"due=1000/held=100000", 1000, 0, 100000, 0},
+				{"due=1000/held=100000+1", 1000, 0, 100000, 1},
 			} {
 				b.Run(c.name, func(b *testing.B) {
 					f := newBenchFixture(b, be.dsn(b))
@@ -524,6 +527,9 @@ func BenchmarkClaimDeliveries(b *testing.B) {
 					}
 					seed(hooks[0], 100000, true)
 					seed(hooks[1], c.skipped, false)
+					if c.claimable > 0 {
+						seed(hooks[1], c.claimable, false) // conversation 1 of the first round's 1000: not held, it comes first
+					}
 					for round := range c.held / 1000 {
 						next := now - 1000
 						if round == 0 {
@@ -548,8 +554,8 @@ func BenchmarkClaimDeliveries(b *testing.B) {
 					}
 					for b.Loop() {
 						got, err := f.db.ClaimDeliveries(ctx, 16, 50, time.Minute, skip)
-						if err != nil || len(got) != 50 {
-							b.Fatalf("claimed %d (%v), want 50", len(got), err)
+						if err != nil || len(got) != 50+c.claimable {
+							b.Fatalf("claimed %d (%v), want %d", len(got), err, 50+c.claimable)
 						}
 						b.StopTimer()
 						back := make([]switchboard.DeliveryOutcome, len(got))

@@ -325,7 +325,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, webhooks, limit int, lease ti
 		}
 		now := millis(db.Now())
 		for _, hook := range due {
-			rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, now+lease.Milliseconds(), hook, hook, now, hook, hook, now, limit)
+			rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, now+lease.Milliseconds(), hook, now, hook, now, limit)
 			if err != nil {
 				return err
 			}

@@ -56,16 +56,18 @@ ORDER BY i.id FOR NO KEY UPDATE OF i;
 -- lock first), so that each sees the leases of the one before: otherwise
 -- one could take a conversation's next delivery while another claims its
 -- first. SKIP LOCKED passes over the rows an outcome is being recorded for.
--- The webhook BETWEEN itself and itself, in the order of (webhook, id):
--- only webhook_outbox_queue gives that order, where with an equality
--- the planner may walk the primary key in id order instead, through every
--- delivery kept after it was done, thinking the due ones spread among them.
+-- The webhook named as any of a one-element array, in the order of
+-- (webhook, id): only webhook_outbox_queue gives that order, where with an
+-- equality the planner may walk the primary key in id order instead,
+-- through every delivery kept after it was done, thinking the due ones
+-- spread among them; and the array, unlike a range of webhooks, keeps the
+-- bound on the id a condition that ends the index scan.
 UPDATE webhook_outbox SET next_attempt_at = ?
 WHERE id IN (
   SELECT o.id FROM webhook_outbox o
-  WHERE o.webhook_id BETWEEN ? AND ? AND o.next_attempt_at <= ?
+  WHERE o.webhook_id = ANY (ARRAY[?]::bigint[]) AND o.next_attempt_at <= ?
     AND o.id <= COALESCE((SELECT q.id FROM webhook_outbox q
-                          WHERE q.webhook_id BETWEEN ? AND ? AND q.next_attempt_at IS NOT NULL
+                          WHERE q.webhook_id = ANY (ARRAY[?]::bigint[]) AND q.next_attempt_at IS NOT NULL
                           ORDER BY q.webhook_id, q.id LIMIT 1 OFFSET 999), 9223372036854775807)
     AND NOT EXISTS (SELECT 1 FROM webhook_outbox e
                     WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
@@ -84,12 +86,13 @@ DELETE FROM webhook_outbox WHERE id = ANY (ARRAY(
 RETURNING id;
 
 -- name: WebhooksDue
--- BETWEEN and the order of (webhook, id) as in ClaimDeliveries.
+-- The one-element arrays and the order of (webhook, id) as in
+-- ClaimDeliveries.
 WITH due AS MATERIALIZED (
   SELECT w.id, (SELECT o.id FROM webhook_outbox o
-                WHERE o.webhook_id BETWEEN w.id AND w.id AND o.next_attempt_at <= ?
+                WHERE o.webhook_id = ANY (ARRAY[w.id]) AND o.next_attempt_at <= ?
                   AND o.id <= COALESCE((SELECT q.id FROM webhook_outbox q
-                                        WHERE q.webhook_id BETWEEN w.id AND w.id AND q.next_attempt_at IS NOT NULL
+                                        WHERE q.webhook_id = ANY (ARRAY[w.id]) AND q.next_attempt_at IS NOT NULL
                                         ORDER BY q.webhook_id, q.id LIMIT 1 OFFSET 999), 9223372036854775807)
                   AND NOT EXISTS (SELECT 1 FROM webhook_outbox e
                                   WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id

@@ -516,23 +516,22 @@ VALUES (?, ?, ?, ?, ?, ?);
 -- events go in order. It looks among the webhook's first 1000 deliveries
 -- still to send, no further: past a long run of deliveries that wait
 -- behind their conversations' (a receiver gone dark), the rest wait until
--- those are sent or given up. Parameters: lease end; the webhook, twice;
--- now; the webhook, twice; now; limit. INDEXED BY: the webhook's
--- deliveries still to send, in id order; the outbox's other indexes would
--- have it read every due delivery, or every delivery kept after it was
--- done. (BETWEEN and the order of webhook and id are PostgreSQL's way to
--- the same index.)
+-- those are sent or given up. Parameters: lease end; the webhook; now;
+-- the webhook; now; limit. INDEXED BY: the webhook's deliveries still to
+-- send, in id order, read from the first to the 1000th; the outbox's
+-- other indexes would have it read every due delivery, or every delivery
+-- kept after it was done.
 UPDATE webhook_outbox SET next_attempt_at = ?
 WHERE id IN (
   SELECT o.id FROM webhook_outbox o INDEXED BY webhook_outbox_queue
-  WHERE o.webhook_id BETWEEN ? AND ? AND o.next_attempt_at <= ?
+  WHERE o.webhook_id = ? AND o.next_attempt_at <= ?
     AND o.id <= COALESCE((SELECT q.id FROM webhook_outbox q INDEXED BY webhook_outbox_queue
-                          WHERE q.webhook_id BETWEEN ? AND ? AND q.next_attempt_at IS NOT NULL
-                          ORDER BY q.webhook_id, q.id LIMIT 1 OFFSET 999), 9223372036854775807)
+                          WHERE q.webhook_id = ? AND q.next_attempt_at IS NOT NULL
+                          ORDER BY q.id LIMIT 1 OFFSET 999), 9223372036854775807)
     AND NOT EXISTS (SELECT 1 FROM webhook_outbox e INDEXED BY webhook_outbox_pending
                     WHERE e.webhook_id = o.webhook_id AND e.conversation_id = o.conversation_id
                       AND e.id < o.id AND e.next_attempt_at > ?)
-  ORDER BY o.webhook_id, o.id LIMIT ?)
+  ORDER BY o.id LIMIT ?)
 RETURNING id, webhook_id, event, payload, attempts, conversation_id;
 
 -- name: WebhooksDue
