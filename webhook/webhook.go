@@ -107,25 +107,38 @@ const (
 // Each webhook's deliveries of a claim are sent in a turn of their own,
 // and Run claims again while turns are under way, passing over the
 // webhooks whose turn is: a receiver that is slow or unreachable holds up
-// only its own deliveries. Run returns once its turns and its purge have
-// ended.
+// only its own deliveries. A webhook whose turn found its receiver
+// unreachable rests until the first of that turn's retries is due: its
+// claims would find nothing before, and looking costs the more, the more
+// of its deliveries wait behind their conversations'. Run returns once
+// its turns and its purge have ended.
 func (s *Sender) Run(ctx context.Context) {
 	var purging sync.WaitGroup
 	defer purging.Wait()
 	purging.Go(func() { s.purgeEvery(ctx) })
 	var (
-		mu    sync.Mutex
-		busy  = map[int64]bool{}
-		turns sync.WaitGroup
-		ended = make(chan struct{}, 1)
+		mu      sync.Mutex
+		busy    = map[int64]bool{}
+		resting = map[int64]time.Time{}
+		turns   sync.WaitGroup
+		ended   = make(chan struct{}, 1)
 	)
 	defer turns.Wait()
 	for {
 		mu.Lock()
+		inFlight := len(busy)
 		skip := slices.Collect(maps.Keys(busy))
+		now := s.Now()
+		for hook, until := range resting {
+			if !until.After(now) {
+				delete(resting, hook)
+			} else if !busy[hook] {
+				skip = append(skip, hook)
+			}
+		}
 		mu.Unlock()
-		if len(skip) < receivers {
-			batch, err := s.Outbox.ClaimDeliveries(ctx, receivers-len(skip), claimSize, lease, skip)
+		if inFlight < receivers {
+			batch, err := s.Outbox.ClaimDeliveries(ctx, receivers-inFlight, claimSize, lease, skip)
 			if err != nil && ctx.Err() == nil {
 				s.Log.Warn("webhook outbox", "err", err)
 			}
@@ -134,11 +147,15 @@ func (s *Sender) Run(ctx context.Context) {
 				busy[hook] = true
 				mu.Unlock()
 				turns.Go(func() {
-					if err := s.turn(ctx, deliveries); err != nil && ctx.Err() == nil {
+					rest, err := s.turn(ctx, deliveries)
+					if err != nil && ctx.Err() == nil {
 						s.Log.Warn("webhook outbox", "err", err)
 					}
 					mu.Lock()
 					delete(busy, hook)
+					if !rest.IsZero() {
+						resting[hook] = rest
+					}
 					mu.Unlock()
 					select {
 					case ended <- struct{}{}:
@@ -193,7 +210,7 @@ func (s *Sender) Once(ctx context.Context) (int, error) {
 	)
 	for _, deliveries := range byWebhook(batch) {
 		wg.Go(func() {
-			if err := s.turn(ctx, deliveries); err != nil {
+			if _, err := s.turn(ctx, deliveries); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -226,7 +243,10 @@ func byWebhook(batch []switchboard.Delivery) map[int64][]switchboard.Delivery {
 // tried again, due with that retry (the claims take none of them before
 // it); every delivery left once the turn has lasted Turn, due at once;
 // and, as the sender stops, the rest, due at once.
-func (s *Sender) turn(ctx context.Context, deliveries []switchboard.Delivery) error {
+//
+// When the receiver could not be reached, turn returns when the first of
+// the retries it set is due (zero if it set none).
+func (s *Sender) turn(ctx context.Context, deliveries []switchboard.Delivery) (rest time.Time, err error) {
 	t := &turnState{start: s.Now()}
 	queues := map[int64][]switchboard.Delivery{}
 	var order []int64
@@ -243,15 +263,28 @@ func (s *Sender) turn(ctx context.Context, deliveries []switchboard.Delivery) er
 		wg.Go(func() { errs[i] = s.lane(ctx, t, queues[l]) })
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if t.down != "" {
+		rest = t.retry
+	}
+	return rest, errors.Join(errs...)
 }
 
 // turnState is what the lanes of a turn share: why the receiver could
-// not be reached, once one of them found it so.
+// not be reached, once one of them found it so, and the first retry a
+// lane set.
 type turnState struct {
 	start time.Time
 	mu    sync.Mutex
 	down  string
+	retry time.Time
+}
+
+func (t *turnState) retryAt(at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.retry.IsZero() || at.Before(t.retry) {
+		t.retry = at
+	}
 }
 
 func (t *turnState) unreachable() string {
@@ -312,6 +345,7 @@ func (s *Sender) lane(ctx context.Context, t *turnState, deliveries []switchboar
 		}
 		if o.Error != "" && o.Next != nil {
 			heldUntil[d.Conversation] = o.Next
+			t.retryAt(*o.Next)
 		}
 		outcomes = append(outcomes, o)
 		if i == len(deliveries)-1 || s.Now().Sub(since) >= recordEvery {
