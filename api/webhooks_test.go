@@ -510,6 +510,33 @@ func TestWebhooks(t *testing.T) {
 			}
 		})
 	})
+	t.Run("AnOutcomeWrittenAgainCountsOnce", func(t *testing.T) {
+		// The receiver refuses the delivery; the write of that outcome
+		// commits and reports an error all the same, and the sender
+		// writes it again: one attempt is counted, not two.
+		eachDB(t, func(t *testing.T, s *testServer) {
+			var skew atomic.Int64
+			s.db.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+			s.subscribe(newReceiver(t, 1), "conversation_created")
+			s.admin.create(s.newInbox(nil), nil)
+			w := s.sender()
+			w.Backoff = func(int) time.Duration { return time.Hour }
+			flaky := &flakyOutbox{DB: s.db, committed: true}
+			flaky.failures.Store(1)
+			w.Outbox = flaky
+			if n, err := w.Once(context.Background()); err != nil || n != 1 {
+				t.Fatalf("sent %d (%v), want 1 and its outcome recorded", n, err)
+			}
+			skew.Store(int64(2 * time.Hour)) // its retry is due
+			again, err := s.db.ClaimDeliveries(context.Background(), 16, 50, time.Minute, nil)
+			if err != nil || len(again) != 1 {
+				t.Fatalf("claimed %d (%v) for its retry, want 1", len(again), err)
+			}
+			if again[0].Attempts != 1 {
+				t.Errorf("the delivery has %d attempts, want 1", again[0].Attempts)
+			}
+		})
+	})
 	t.Run("AClaimPassesOverTheWebhooksGiven", func(t *testing.T) {
 		eachDB(t, func(t *testing.T, s *testServer) {
 			busy := s.subscribe(newReceiver(t, 0), "conversation_created")
@@ -909,20 +936,6 @@ func TestWebhookUpdate(t *testing.T) {
 
 // waitFor waits until cond holds, and fails the test if it does not within
 // ten seconds.
-// flakyOutbox is the store whose next failures writes of outcomes fail
-// before they reach it.
-type flakyOutbox struct {
-	*store.DB
-	failures atomic.Int32
-}
-
-func (f *flakyOutbox) DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
-	if f.failures.Add(-1) >= 0 {
-		return errors.New("connection reset by peer")
-	}
-	return f.DB.DeliveriesDone(ctx, outcomes)
-}
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
@@ -930,4 +943,24 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("waited 10 s for %s", what)
 		}
 	}
+}
+
+// flakyOutbox is the store whose next failures writes of outcomes fail:
+// before they reach it, or with committed after the commit.
+type flakyOutbox struct {
+	*store.DB
+	failures  atomic.Int32
+	committed bool
+}
+
+func (f *flakyOutbox) DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
+	if f.failures.Add(-1) < 0 {
+		return f.DB.DeliveriesDone(ctx, outcomes)
+	}
+	if f.committed {
+		if err := f.DB.DeliveriesDone(ctx, outcomes); err != nil {
+			return err
+		}
+	}
+	return errors.New("connection reset by peer")
 }

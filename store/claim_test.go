@@ -63,3 +63,71 @@ func TestAClaimLooksAmongAWebhooksFirst1000(t *testing.T) {
 		})
 	}
 }
+
+// TestAnOutcomeCountsOnlyOnItsLease: an outcome written again after it was
+// recorded, or after its lease ended and another claim took the delivery,
+// changes nothing; the outcome of the claim that holds it counts.
+func TestAnOutcomeCountsOnlyOnItsLease(t *testing.T) {
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			dsn := be.DSN(t)(t)
+			ctx := context.Background()
+			db, admin := openWithAdministrator(t, dsn)
+			var skew time.Duration
+			db.Now = func() time.Time { return time.Now().Add(skew) }
+			if _, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "http://127.0.0.1:1/hook"}); err != nil {
+				t.Fatal(err)
+			}
+			in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Web"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: in.ID, Message: "hello"}); err != nil {
+				t.Fatal(err)
+			}
+			claim := func() []switchboard.Delivery {
+				t.Helper()
+				got, err := db.ClaimDeliveries(ctx, 16, 50, time.Minute, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			first := claim()
+			if len(first) != 1 {
+				t.Fatalf("claimed %d, want the conversation's one delivery", len(first))
+			}
+			d := first[0]
+			untried := []switchboard.DeliveryOutcome{{ID: d.ID, Untried: true, Lease: d.Lease}}
+			if err := db.DeliveriesDone(ctx, untried); err != nil {
+				t.Fatal(err)
+			}
+			second := claim() // another process, at once
+			if len(second) != 1 || second[0].Lease.Equal(d.Lease) {
+				t.Fatalf("claimed %+v again, want it on a lease of its own", second)
+			}
+			// The first outcome written again: the second claim keeps it.
+			if err := db.DeliveriesDone(ctx, untried); err != nil {
+				t.Fatal(err)
+			}
+			if again := claim(); len(again) != 0 {
+				t.Errorf("claimed %d while the second claim holds it, want none", len(again))
+			}
+			// The second claim's lease ends; a third takes it; the second's
+			// outcome, late, changes nothing.
+			skew = 2 * time.Minute
+			third := claim()
+			if len(third) != 1 {
+				t.Fatalf("claimed %d after the second lease ended, want 1", len(third))
+			}
+			late := []switchboard.DeliveryOutcome{{ID: d.ID, Lease: second[0].Lease}}
+			if err := db.DeliveriesDone(ctx, late); err != nil {
+				t.Fatal(err)
+			}
+			skew = 4 * time.Minute
+			if fourth := claim(); len(fourth) != 1 {
+				t.Errorf("claimed %d after the third lease ended, want 1: the late outcome marked it sent", len(fourth))
+			}
+		})
+	}
+}

@@ -324,8 +324,9 @@ func (db *DB) ClaimDeliveries(ctx context.Context, webhooks, limit int, lease ti
 			}
 		}
 		now := millis(db.Now())
+		until := now + lease.Milliseconds()
 		for _, hook := range due {
-			rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, now+lease.Milliseconds(), hook, now, hook, now, limit)
+			rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, until, hook, now, hook, now, limit)
 			if err != nil {
 				return err
 			}
@@ -337,7 +338,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, webhooks, limit int, lease ti
 					rows.Close()
 					return err
 				}
-				d.Payload, d.Conversation = []byte(payload), conv.Int64
+				d.Payload, d.Conversation, d.Lease = []byte(payload), conv.Int64, time.UnixMilli(until)
 				out = append(out, d)
 			}
 			rows.Close()
@@ -403,23 +404,39 @@ func (db *DB) webhookTargets(ctx context.Context, tx *txn, ids []int64) (map[int
 
 // DeliveriesDone records how deliveries went, in one transaction: those
 // sent, those that failed, each to be tried again at its Next (nil: given
-// up), and those given back untried, due at their Next (nil: now). A
-// sender that stops before it records them sends them again once their
-// lease ends: delivery is at least once.
+// up), and those given back untried, due at their Next (nil: now). An
+// outcome with a Lease is recorded only while its delivery is still on
+// that lease: written twice (a write that failed after its commit, tried
+// again), or after the lease ended and another claim took the delivery,
+// it changes nothing. A sender that stops before it records them sends
+// them again once their lease ends: delivery is at least once.
 func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
-	var sent []int64
+	sent := map[*int64][]int64{} // by lease
+	leases := map[int64]*int64{}
+	leaseOf := func(o switchboard.DeliveryOutcome) *int64 {
+		if o.Lease.IsZero() {
+			return nil
+		}
+		ms := millis(o.Lease)
+		if p, ok := leases[ms]; ok {
+			return p
+		}
+		leases[ms] = &ms
+		return &ms
+	}
 	for _, o := range outcomes {
 		if o.Error == "" && !o.Untried {
-			sent = append(sent, o.ID)
+			l := leaseOf(o)
+			sent[l] = append(sent[l], o.ID)
 		}
 	}
-	ids, err := json.Marshal(sent)
-	if err != nil {
-		return err
-	}
-	err = db.inTx(ctx, func(tx *txn) error {
-		if len(sent) > 0 {
-			if _, err := tx.ExecContext(ctx, db.q.DeliveriesSucceeded, millis(db.Now()), string(ids)); err != nil {
+	err := db.inTx(ctx, func(tx *txn) error {
+		for lease, ids := range sent {
+			list, err := json.Marshal(ids)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, db.q.DeliveriesSucceeded, millis(db.Now()), string(list), lease, lease); err != nil {
 				return err
 			}
 		}
@@ -432,15 +449,16 @@ func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.Deliver
 				ms := millis(*o.Next)
 				at = &ms
 			}
+			lease := leaseOf(o)
 			var err error
 			if o.Untried {
 				due := millis(db.Now())
 				if at != nil {
 					due = *at
 				}
-				_, err = tx.ExecContext(ctx, db.q.DeliveryUntried, due, o.ID)
+				_, err = tx.ExecContext(ctx, db.q.DeliveryUntried, due, o.ID, lease, lease)
 			} else {
-				_, err = tx.ExecContext(ctx, db.q.DeliveryFailed, at, o.Error, o.ID)
+				_, err = tx.ExecContext(ctx, db.q.DeliveryFailed, at, o.Error, o.ID, lease, lease)
 			}
 			if err != nil {
 				return err

@@ -99,6 +99,9 @@ const (
 	// them), and lanes how many deliveries a turn has in flight at once.
 	receivers = 64
 	lanes     = 8
+	// maxRest is how long Run passes over a webhook whose receiver could
+	// not be reached at most.
+	maxRest = 30 * time.Second
 )
 
 // Run delivers until ctx ends, and meanwhile deletes the deliveries done
@@ -108,10 +111,12 @@ const (
 // and Run claims again while turns are under way, passing over the
 // webhooks whose turn is: a receiver that is slow or unreachable holds up
 // only its own deliveries. A webhook whose turn found its receiver
-// unreachable rests until the first of that turn's retries is due: its
-// claims would find nothing before, and looking costs the more, the more
-// of its deliveries wait behind their conversations'. Run returns once
-// its turns and its purge have ended.
+// unreachable rests until the first of that turn's retries is due, or
+// maxRest, whichever comes first: looking for what it could take costs
+// the more, the more of its deliveries wait behind their conversations',
+// and what it could take (new conversations' events, older retries) would
+// most likely fail too. Run returns once its turns and its purge have
+// ended.
 func (s *Sender) Run(ctx context.Context) {
 	var purging sync.WaitGroup
 	defer purging.Wait()
@@ -245,7 +250,8 @@ func byWebhook(batch []switchboard.Delivery) map[int64][]switchboard.Delivery {
 // and, as the sender stops, the rest, due at once.
 //
 // When the receiver could not be reached, turn returns when the first of
-// the retries it set is due (zero if it set none).
+// the retries it set is due, maxRest from now at the latest (zero if it
+// set none).
 func (s *Sender) turn(ctx context.Context, deliveries []switchboard.Delivery) (rest time.Time, err error) {
 	t := &turnState{start: s.Now()}
 	queues := map[int64][]switchboard.Delivery{}
@@ -263,8 +269,11 @@ func (s *Sender) turn(ctx context.Context, deliveries []switchboard.Delivery) (r
 		wg.Go(func() { errs[i] = s.lane(ctx, t, queues[l]) })
 	}
 	wg.Wait()
-	if t.down != "" {
+	if t.down != "" && !t.retry.IsZero() {
 		rest = t.retry
+		if most := s.Now().Add(maxRest); rest.After(most) {
+			rest = most
+		}
 	}
 	return rest, errors.Join(errs...)
 }
@@ -347,6 +356,7 @@ func (s *Sender) lane(ctx context.Context, t *turnState, deliveries []switchboar
 			heldUntil[d.Conversation] = o.Next
 			t.retryAt(*o.Next)
 		}
+		o.Lease = d.Lease // recorded only while the delivery is still this claim's
 		outcomes = append(outcomes, o)
 		if i == len(deliveries)-1 || s.Now().Sub(since) >= recordEvery {
 			if err := s.record(ctx, outcomes); err != nil {
@@ -369,8 +379,9 @@ const (
 // record records outcomes, even as the sender stops (what was sent is not
 // sent again), trying again after a failure: a lane that gives up leaves
 // what it sent to be sent again once the lease ends, and its conversations'
-// later events waiting for that. A write that failed after its commit is
-// written again, which counts a failed delivery's attempt twice.
+// later events waiting for that. A write that failed after its commit and
+// is written again changes nothing: each outcome names its lease, which
+// the first write ended.
 func (s *Sender) record(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
 	var err error
 	pause := recordPause

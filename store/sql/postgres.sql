@@ -109,7 +109,8 @@ WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));
 
 -- name: DeliveriesSucceeded
 UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = attempts + 1, last_error = ''
-WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));
+WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x))
+  AND (CAST(? AS BIGINT) IS NULL OR next_attempt_at = ?);
 
 -- name: MoveAll
 -- A reassignment's moves in one inbox, written in one statement (SQLite

@@ -562,9 +562,12 @@ SELECT id FROM due WHERE first IS NOT NULL ORDER BY first LIMIT ?;
 SELECT id, url, secret FROM webhooks WHERE id IN (SELECT value FROM json_each(?));
 
 -- name: DeliveriesSucceeded
--- Parameters: now; a JSON array of the deliveries' ids.
+-- Parameters: now; a JSON array of the deliveries' ids; the lease they
+-- were claimed with, twice (NULL: whatever holds them). Those no longer
+-- on that lease are left as they are.
 UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = attempts + 1, last_error = ''
-WHERE id IN (SELECT value FROM json_each(?));
+WHERE id IN (SELECT value FROM json_each(?))
+  AND (CAST(? AS BIGINT) IS NULL OR next_attempt_at = ?);
 
 -- name: PurgeCutoff
 -- The first delivery made at or after a time: those before it are older.
@@ -581,11 +584,15 @@ DELETE FROM webhook_outbox WHERE id IN (
 RETURNING id;
 
 -- name: DeliveryFailed
-UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?;
+-- The lease as in DeliveriesSucceeded, after the delivery's id.
+UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ?
+WHERE id = ? AND (CAST(? AS BIGINT) IS NULL OR next_attempt_at = ?);
 
 -- name: DeliveryUntried
--- Gives a claimed delivery back, due at a time, without counting an attempt.
-UPDATE webhook_outbox SET next_attempt_at = ? WHERE id = ?;
+-- Gives a claimed delivery back, due at a time, without counting an
+-- attempt. The lease as in DeliveriesSucceeded, after the delivery's id.
+UPDATE webhook_outbox SET next_attempt_at = ?
+WHERE id = ? AND (CAST(? AS BIGINT) IS NULL OR next_attempt_at = ?);
 
 -- name: RotationPick
 -- What a pick in a round-robin inbox without a limit needs, in one query
