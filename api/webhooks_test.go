@@ -685,42 +685,53 @@ func TestWebhooks(t *testing.T) {
 			}
 		})
 	})
-	t.Run("AnUnreachableReceiverRestsUntilItsRetry", func(t *testing.T) {
-		// The receiver drops every connection and its retry waits an
-		// hour: the running sender sends a conversation made after that
-		// failure nothing while it waits, though the delivery is due; a
-		// reachable receiver beside it is sent its deliveries meanwhile.
-		eachDB(t, func(t *testing.T, s *testServer) {
-			var calls atomic.Int32
-			dark := newReceiverBefore(t, 0, func(w http.ResponseWriter, req *http.Request) bool {
-				calls.Add(1)
+	t.Run("AFailingReceiverRestsUntilItsRetry", func(t *testing.T) {
+		// The receiver drops every connection, or refuses every delivery,
+		// and its retry waits an hour: the running sender sends a
+		// conversation made after that failure nothing while it waits,
+		// though the delivery is due; a receiver beside it is sent its
+		// deliveries meanwhile.
+		refusals := map[string]func(w http.ResponseWriter){
+			"Unreachable": func(w http.ResponseWriter) {
 				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
 					conn.Close()
 				}
-				return false
+			},
+			"Refusing": func(w http.ResponseWriter) { http.Error(w, "no", http.StatusInternalServerError) },
+		}
+		for name, refuse := range refusals {
+			t.Run(name, func(t *testing.T) {
+				eachDB(t, func(t *testing.T, s *testServer) {
+					var calls atomic.Int32
+					dark := newReceiverBefore(t, 0, func(w http.ResponseWriter, req *http.Request) bool {
+						calls.Add(1)
+						refuse(w)
+						return false
+					})
+					s.subscribe(dark, "conversation_created")
+					inbox := s.newInbox(nil)
+					s.admin.create(inbox, nil)
+					w := s.sender()
+					w.Backoff = func(int) time.Duration { return time.Hour }
+					w.Every = 10 * time.Millisecond
+					ctx, cancel := context.WithCancel(context.Background())
+					stopped := make(chan struct{})
+					go func() { w.Run(ctx); close(stopped) }()
+					defer func() { cancel(); <-stopped }()
+					waitFor(t, "the first delivery's failure", func() bool { return calls.Load() == 1 })
+					live := newReceiver(t, 0)
+					s.subscribe(live, "conversation_created")
+					s.admin.create(inbox, nil)
+					// The live receiver's delivery shows the sender claimed after
+					// the dark one's was due.
+					waitFor(t, "the live receiver's delivery", func() bool { return len(live.events()) == 1 })
+					time.Sleep(100 * time.Millisecond) // ten more claims
+					if n := calls.Load(); n != 1 {
+						t.Errorf("the resting receiver was sent %d deliveries, want only its first", n)
+					}
+				})
 			})
-			s.subscribe(dark, "conversation_created")
-			inbox := s.newInbox(nil)
-			s.admin.create(inbox, nil)
-			w := s.sender()
-			w.Backoff = func(int) time.Duration { return time.Hour }
-			w.Every = 10 * time.Millisecond
-			ctx, cancel := context.WithCancel(context.Background())
-			stopped := make(chan struct{})
-			go func() { w.Run(ctx); close(stopped) }()
-			defer func() { cancel(); <-stopped }()
-			waitFor(t, "the first delivery's failure", func() bool { return calls.Load() == 1 })
-			live := newReceiver(t, 0)
-			s.subscribe(live, "conversation_created")
-			s.admin.create(inbox, nil)
-			// The live receiver's delivery shows the sender claimed after
-			// the dark one's was due.
-			waitFor(t, "the live receiver's delivery", func() bool { return len(live.events()) == 1 })
-			time.Sleep(100 * time.Millisecond) // ten more claims
-			if n := calls.Load(); n != 1 {
-				t.Errorf("the resting receiver was sent %d deliveries, want only its first", n)
-			}
-		})
+		}
 	})
 	t.Run("AnUnreachableReceiversBacklogIsGivenUp", func(t *testing.T) {
 		// The receiver drops every connection. After the first failure

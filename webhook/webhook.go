@@ -99,8 +99,8 @@ const (
 	// them), and lanes how many deliveries a turn has in flight at once.
 	receivers = 64
 	lanes     = 8
-	// maxRest is how long Run passes over a webhook whose receiver could
-	// not be reached at most.
+	// maxRest is how long Run passes over a webhook after a failed
+	// delivery at most.
 	maxRest = 30 * time.Second
 )
 
@@ -110,13 +110,12 @@ const (
 // Each webhook's deliveries of a claim are sent in a turn of their own,
 // and Run claims again while turns are under way, passing over the
 // webhooks whose turn is: a receiver that is slow or unreachable holds up
-// only its own deliveries. A webhook whose turn found its receiver
-// unreachable rests until the first of that turn's retries is due, or
-// maxRest, whichever comes first: looking for what it could take costs
-// the more, the more of its deliveries wait behind their conversations',
-// and what it could take (new conversations' events, older retries) would
-// most likely fail too. Run returns once its turns and its purge have
-// ended.
+// only its own deliveries. A webhook whose turn had a delivery fail
+// rests until the first of that turn's retries is due, or maxRest,
+// whichever comes first: looking for what it could take costs the more,
+// the more of its deliveries wait behind their conversations' failed
+// ones, and what it could take would likely fail too. Run returns once
+// its turns and its purge have ended.
 func (s *Sender) Run(ctx context.Context) {
 	var purging sync.WaitGroup
 	defer purging.Wait()
@@ -249,9 +248,8 @@ func byWebhook(batch []switchboard.Delivery) map[int64][]switchboard.Delivery {
 // it); every delivery left once the turn has lasted Turn, due at once;
 // and, as the sender stops, the rest, due at once.
 //
-// When the receiver could not be reached, turn returns when the first of
-// the retries it set is due, maxRest from now at the latest (zero if it
-// set none).
+// turn returns when the first of the retries it set is due, maxRest from
+// now at the latest (zero if it set none).
 func (s *Sender) turn(ctx context.Context, deliveries []switchboard.Delivery) (rest time.Time, err error) {
 	t := &turnState{start: s.Now()}
 	queues := map[int64][]switchboard.Delivery{}
@@ -269,7 +267,7 @@ func (s *Sender) turn(ctx context.Context, deliveries []switchboard.Delivery) (r
 		wg.Go(func() { errs[i] = s.lane(ctx, t, queues[l]) })
 	}
 	wg.Wait()
-	if t.down != "" && !t.retry.IsZero() {
+	if !t.retry.IsZero() {
 		rest = t.retry
 		if most := s.Now().Add(maxRest); rest.After(most) {
 			rest = most
