@@ -102,9 +102,9 @@ type Delivery struct {
 	Event        string
 	Payload      []byte
 	Attempts     int
-	// Lease is when the claim that took it lets it go: its outcome is
-	// recorded only while it is still that claim's.
-	Lease time.Time
+	// Claim names the claim that took it, a number no other claim has:
+	// its outcome is recorded only while it is still that claim's.
+	Claim int64
 }
 
 // DeliveryOutcome is how one attempt to send a delivery went, or that it
@@ -120,11 +120,11 @@ type DeliveryOutcome struct {
 	// event of its conversation failed, its turn ran out, or the sender
 	// stopped): its attempts and last error stay as they were.
 	Untried bool
-	// Lease is the Lease of the delivery as claimed: the outcome is not
-	// recorded once the delivery is no longer that claim's (its lease
-	// ended and another claim took it, or the outcome was recorded
-	// already). Zero records it whatever holds it.
-	Lease time.Time
+	// Claim is the Claim of the delivery: the outcome is not recorded
+	// once the delivery is no longer that claim's (its lease ended and
+	// another claim took it, or the outcome was recorded already). Zero
+	// records it whatever holds it.
+	Claim int64
 }
 
 // isWebURL reports whether s is an absolute http or https URL of at most

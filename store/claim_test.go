@@ -73,17 +73,19 @@ func TestHowFarAClaimLooks(t *testing.T) {
 	}
 }
 
-// TestAnOutcomeCountsOnlyOnItsLease: an outcome written again after it was
+// TestAnOutcomeCountsOnlyOnItsClaim: an outcome written again after it was
 // recorded, or after its lease ended and another claim took the delivery,
-// changes nothing; the outcome of the claim that holds it counts.
-func TestAnOutcomeCountsOnlyOnItsLease(t *testing.T) {
+// changes nothing; the outcome of the claim that holds it counts. The
+// clock stands still but when said: claims in the same millisecond are
+// told apart too.
+func TestAnOutcomeCountsOnlyOnItsClaim(t *testing.T) {
 	for _, be := range storetest.Backends() {
 		t.Run(be.Name, func(t *testing.T) {
 			dsn := be.DSN(t)(t)
 			ctx := context.Background()
 			db, admin := openWithAdministrator(t, dsn)
-			var skew time.Duration
-			db.Now = func() time.Time { return time.Now().Add(skew) }
+			clock := time.Now()
+			db.Now = func() time.Time { return clock }
 			if _, err := db.CreateWebhook(ctx, admin, switchboard.NewWebhook{URL: "http://127.0.0.1:1/hook"}); err != nil {
 				t.Fatal(err)
 			}
@@ -102,40 +104,49 @@ func TestAnOutcomeCountsOnlyOnItsLease(t *testing.T) {
 				}
 				return got
 			}
+			done := func(o switchboard.DeliveryOutcome) {
+				t.Helper()
+				if err := db.DeliveriesDone(ctx, []switchboard.DeliveryOutcome{o}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			first := claim()
 			if len(first) != 1 {
 				t.Fatalf("claimed %d, want the conversation's one delivery", len(first))
 			}
 			d := first[0]
-			untried := []switchboard.DeliveryOutcome{{ID: d.ID, Untried: true, Lease: d.Lease}}
-			if err := db.DeliveriesDone(ctx, untried); err != nil {
-				t.Fatal(err)
+			untried := switchboard.DeliveryOutcome{ID: d.ID, Untried: true, Claim: d.Claim}
+			done(untried)
+			second := claim() // another process, in the same millisecond
+			if len(second) != 1 || second[0].Claim == d.Claim {
+				t.Fatalf("claimed %+v again, want it under a claim of its own", second)
 			}
-			second := claim() // another process, at once
-			if len(second) != 1 || second[0].Lease.Equal(d.Lease) {
-				t.Fatalf("claimed %+v again, want it on a lease of its own", second)
-			}
-			// The first outcome written again: the second claim keeps it.
-			if err := db.DeliveriesDone(ctx, untried); err != nil {
-				t.Fatal(err)
-			}
+			done(untried) // the first outcome written again: the second claim keeps it
 			if again := claim(); len(again) != 0 {
 				t.Errorf("claimed %d while the second claim holds it, want none", len(again))
 			}
-			// The second claim's lease ends; a third takes it; the second's
-			// outcome, late, changes nothing.
-			skew = 2 * time.Minute
+			// The second claim fails it, and the write is repeated: one
+			// attempt counts.
+			retry := clock.Add(time.Minute)
+			failed := switchboard.DeliveryOutcome{ID: d.ID, Error: "refused", Next: &retry, Claim: second[0].Claim}
+			done(failed)
+			done(failed)
+			clock = retry
 			third := claim()
-			if len(third) != 1 {
-				t.Fatalf("claimed %d after the second lease ended, want 1", len(third))
+			if len(third) != 1 || third[0].Attempts != 1 {
+				t.Fatalf("claimed %+v for its retry, want it with one attempt", third)
 			}
-			late := []switchboard.DeliveryOutcome{{ID: d.ID, Lease: second[0].Lease}}
-			if err := db.DeliveriesDone(ctx, late); err != nil {
-				t.Fatal(err)
+			// Its lease ends and a fourth claim takes it; the third's
+			// outcome, late, changes nothing.
+			clock = clock.Add(2 * time.Minute)
+			fourth := claim()
+			if len(fourth) != 1 {
+				t.Fatalf("claimed %d after the third lease ended, want 1", len(fourth))
 			}
-			skew = 4 * time.Minute
-			if fourth := claim(); len(fourth) != 1 {
-				t.Errorf("claimed %d after the third lease ended, want 1: the late outcome marked it sent", len(fourth))
+			done(switchboard.DeliveryOutcome{ID: d.ID, Claim: third[0].Claim})
+			clock = clock.Add(2 * time.Minute)
+			if fifth := claim(); len(fifth) != 1 {
+				t.Errorf("claimed %d after the fourth lease ended, want 1: the late outcome marked it sent", len(fifth))
 			}
 		})
 	}

@@ -184,11 +184,11 @@ func TestMigrationKeepsWebhooksAndDeliveries(t *testing.T) {
 	if len(before) == 0 {
 		t.Fatal("no delivery to keep")
 	}
-	// 0009 runs again, and after it 0011, which adds a column to the table
-	// 0009 rebuilds, and 0013 and 0014, which index it, as for a database
-	// older than all of them.
+	// 0009 runs again, and after it 0011 and 0015, which add columns to the
+	// table 0009 rebuilds, and 0013 and 0014, which index it, as for a
+	// database older than all of them.
 	if _, err := raw.Exec(`DELETE FROM schema_migrations WHERE version IN ('0009_webhook_ids_never_reused', '0011_deliveries_know_their_conversation',
-		'0013_deliveries_wait_for_their_conversation', '0014_claims_read_their_webhooks_queue')`); err != nil {
+		'0013_deliveries_wait_for_their_conversation', '0014_claims_read_their_webhooks_queue', '0015_each_claim_names_itself')`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

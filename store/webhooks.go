@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -325,8 +326,9 @@ func (db *DB) ClaimDeliveries(ctx context.Context, webhooks, limit int, lease ti
 		}
 		now := millis(db.Now())
 		until := now + lease.Milliseconds()
+		claim := rand.Int64N(math.MaxInt64) + 1 // a number no other claim has, but by a chance of 2^-63
 		for _, hook := range due {
-			rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, until, hook, now, hook, now, limit)
+			rows, err := tx.QueryContext(ctx, db.q.ClaimDeliveries, until, claim, hook, now, hook, now, limit)
 			if err != nil {
 				return err
 			}
@@ -338,7 +340,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, webhooks, limit int, lease ti
 					rows.Close()
 					return err
 				}
-				d.Payload, d.Conversation, d.Lease = []byte(payload), conv.Int64, time.UnixMilli(until)
+				d.Payload, d.Conversation, d.Claim = []byte(payload), conv.Int64, claim
 				out = append(out, d)
 			}
 			rows.Close()
@@ -405,38 +407,32 @@ func (db *DB) webhookTargets(ctx context.Context, tx *txn, ids []int64) (map[int
 // DeliveriesDone records how deliveries went, in one transaction: those
 // sent, those that failed, each to be tried again at its Next (nil: given
 // up), and those given back untried, due at their Next (nil: now). An
-// outcome with a Lease is recorded only while its delivery is still on
-// that lease: written twice (a write that failed after its commit, tried
+// outcome with a Claim is recorded only while its delivery is still that
+// claim's: written twice (a write that failed after its commit, tried
 // again), or after the lease ended and another claim took the delivery,
 // it changes nothing. A sender that stops before it records them sends
 // them again once their lease ends: delivery is at least once.
 func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
-	sent := map[*int64][]int64{} // by lease
-	leases := map[int64]*int64{}
-	leaseOf := func(o switchboard.DeliveryOutcome) *int64 {
-		if o.Lease.IsZero() {
+	claimOf := func(o switchboard.DeliveryOutcome) *int64 {
+		if o.Claim == 0 {
 			return nil
 		}
-		ms := millis(o.Lease)
-		if p, ok := leases[ms]; ok {
-			return p
-		}
-		leases[ms] = &ms
-		return &ms
+		return &o.Claim
 	}
+	sent := map[int64][]int64{} // by claim, 0 for none
 	for _, o := range outcomes {
 		if o.Error == "" && !o.Untried {
-			l := leaseOf(o)
-			sent[l] = append(sent[l], o.ID)
+			sent[o.Claim] = append(sent[o.Claim], o.ID)
 		}
 	}
 	err := db.inTx(ctx, func(tx *txn) error {
-		for lease, ids := range sent {
+		for claim, ids := range sent {
 			list, err := json.Marshal(ids)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, db.q.DeliveriesSucceeded, millis(db.Now()), string(list), lease, lease); err != nil {
+			c := claimOf(switchboard.DeliveryOutcome{Claim: claim})
+			if _, err := tx.ExecContext(ctx, db.q.DeliveriesSucceeded, millis(db.Now()), string(list), c, c); err != nil {
 				return err
 			}
 		}
@@ -449,16 +445,16 @@ func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.Deliver
 				ms := millis(*o.Next)
 				at = &ms
 			}
-			lease := leaseOf(o)
+			c := claimOf(o)
 			var err error
 			if o.Untried {
 				due := millis(db.Now())
 				if at != nil {
 					due = *at
 				}
-				_, err = tx.ExecContext(ctx, db.q.DeliveryUntried, due, o.ID, lease, lease)
+				_, err = tx.ExecContext(ctx, db.q.DeliveryUntried, due, o.ID, c, c)
 			} else {
-				_, err = tx.ExecContext(ctx, db.q.DeliveryFailed, at, o.Error, o.ID, lease, lease)
+				_, err = tx.ExecContext(ctx, db.q.DeliveryFailed, at, o.Error, o.ID, c, c)
 			}
 			if err != nil {
 				return err

@@ -354,7 +354,7 @@ func (s *Sender) lane(ctx context.Context, t *turnState, deliveries []switchboar
 			heldUntil[d.Conversation] = o.Next
 			t.retryAt(*o.Next)
 		}
-		o.Lease = d.Lease // recorded only while the delivery is still this claim's
+		o.Claim = d.Claim // recorded only while the delivery is still this claim's
 		outcomes = append(outcomes, o)
 		if i == len(deliveries)-1 || s.Now().Sub(since) >= recordEvery {
 			if err := s.record(ctx, outcomes); err != nil {
@@ -378,7 +378,7 @@ const (
 // sent again), trying again after a failure: a lane that gives up leaves
 // what it sent to be sent again once the lease ends, and its conversations'
 // later events waiting for that. A write that failed after its commit and
-// is written again changes nothing: each outcome names its lease, which
+// is written again changes nothing: each outcome names its claim, which
 // the first write ended.
 func (s *Sender) record(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
 	var err error

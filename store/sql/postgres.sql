@@ -66,7 +66,7 @@ ORDER BY i.id FOR NO KEY UPDATE OF i;
 -- in every claim (deliveries ended 19-23 s after the creates instead of
 -- 3 s), and a claim here holds no lock the creates wait for. (The
 -- webhook's id a second time stands for the bound's parameter.)
-UPDATE webhook_outbox SET next_attempt_at = ?
+UPDATE webhook_outbox SET next_attempt_at = ?, claim = ?
 WHERE id IN (
   SELECT o.id FROM webhook_outbox o
   WHERE o.webhook_id = ANY (ARRAY[?]::bigint[]) AND o.next_attempt_at <= ?
@@ -107,9 +107,9 @@ SELECT id, url, secret FROM webhooks
 WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x));
 
 -- name: DeliveriesSucceeded
-UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = attempts + 1, last_error = ''
+UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = attempts + 1, last_error = '', claim = NULL
 WHERE id IN (SELECT x::bigint FROM jsonb_array_elements_text(?::jsonb) AS t(x))
-  AND (CAST(? AS BIGINT) IS NULL OR next_attempt_at = ?);
+  AND (CAST(? AS BIGINT) IS NULL OR claim = ?);
 
 -- name: MoveAll
 -- A reassignment's moves in one inbox, written in one statement (SQLite

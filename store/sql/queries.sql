@@ -516,12 +516,13 @@ VALUES (?, ?, ?, ?, ?, ?);
 -- events go in order. It looks among the webhook's first 1000 deliveries
 -- still to send, no further: past a long run of deliveries that wait
 -- behind their conversations' (a receiver gone dark), the rest wait until
--- those are sent or given up. Parameters: lease end; the webhook; now;
--- the webhook; now; limit. INDEXED BY: the webhook's deliveries still to
+-- those are sent or given up. Parameters: lease end; the claim's number
+-- (DeliveriesSucceeded); the webhook; now; the webhook; now; limit.
+-- INDEXED BY: the webhook's deliveries still to
 -- send, in id order, read from the first to the 1000th; the outbox's
 -- other indexes would have it read every due delivery, or every delivery
 -- kept after it was done.
-UPDATE webhook_outbox SET next_attempt_at = ?
+UPDATE webhook_outbox SET next_attempt_at = ?, claim = ?
 WHERE id IN (
   SELECT o.id FROM webhook_outbox o INDEXED BY webhook_outbox_queue
   WHERE o.webhook_id = ? AND o.next_attempt_at <= ?
@@ -562,12 +563,13 @@ SELECT id FROM due WHERE first IS NOT NULL ORDER BY first LIMIT ?;
 SELECT id, url, secret FROM webhooks WHERE id IN (SELECT value FROM json_each(?));
 
 -- name: DeliveriesSucceeded
--- Parameters: now; a JSON array of the deliveries' ids; the lease they
--- were claimed with, twice (NULL: whatever holds them). Those no longer
--- on that lease are left as they are.
-UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = attempts + 1, last_error = ''
+-- Parameters: now; a JSON array of the deliveries' ids; the number of the
+-- claim that took them, twice (NULL: whatever holds them). Those no
+-- longer that claim's are left as they are; recorded, they are no
+-- claim's, so that the same outcome written again changes nothing.
+UPDATE webhook_outbox SET delivered_at = ?, next_attempt_at = NULL, attempts = attempts + 1, last_error = '', claim = NULL
 WHERE id IN (SELECT value FROM json_each(?))
-  AND (CAST(? AS BIGINT) IS NULL OR next_attempt_at = ?);
+  AND (CAST(? AS BIGINT) IS NULL OR claim = ?);
 
 -- name: PurgeCutoff
 -- The first delivery made at or after a time: those before it are older.
@@ -584,15 +586,15 @@ DELETE FROM webhook_outbox WHERE id IN (
 RETURNING id;
 
 -- name: DeliveryFailed
--- The lease as in DeliveriesSucceeded, after the delivery's id.
-UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ?
-WHERE id = ? AND (CAST(? AS BIGINT) IS NULL OR next_attempt_at = ?);
+-- The claim as in DeliveriesSucceeded, after the delivery's id.
+UPDATE webhook_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ?, claim = NULL
+WHERE id = ? AND (CAST(? AS BIGINT) IS NULL OR claim = ?);
 
 -- name: DeliveryUntried
 -- Gives a claimed delivery back, due at a time, without counting an
--- attempt. The lease as in DeliveriesSucceeded, after the delivery's id.
-UPDATE webhook_outbox SET next_attempt_at = ?
-WHERE id = ? AND (CAST(? AS BIGINT) IS NULL OR next_attempt_at = ?);
+-- attempt. The claim as in DeliveriesSucceeded, after the delivery's id.
+UPDATE webhook_outbox SET next_attempt_at = ?, claim = NULL
+WHERE id = ? AND (CAST(? AS BIGINT) IS NULL OR claim = ?);
 
 -- name: RotationPick
 -- What a pick in a round-robin inbox without a limit needs, in one query
