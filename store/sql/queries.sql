@@ -514,11 +514,11 @@ VALUES (?, ?, ?, ?, ?, ?);
 -- those with an earlier delivery of their conversation to the webhook that
 -- is not due (leased, or waiting to be tried again): a conversation's
 -- events go in order. It looks among the webhook's first 1000 deliveries
--- still to send, no further: past a long run of deliveries that wait
--- behind their conversations' (a receiver gone dark), the rest wait until
--- those are sent or given up. Parameters: lease end; the claim's number
--- (DeliveriesSucceeded); the webhook; now; the webhook; now; limit.
--- INDEXED BY: the webhook's deliveries still to
+-- still to send, no further: past a run that long of deliveries waiting
+-- behind their conversations' (a receiver refusing some events, or gone
+-- dark), the rest wait until those are sent or given up. Parameters:
+-- lease end; the claim's number (DeliveriesSucceeded); the webhook; now;
+-- the webhook; now; limit. INDEXED BY: the webhook's deliveries still to
 -- send, in id order, read from the first to the 1000th; the outbox's
 -- other indexes would have it read every due delivery, or every delivery
 -- kept after it was done.
