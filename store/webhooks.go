@@ -413,11 +413,11 @@ func (db *DB) webhookTargets(ctx context.Context, tx *txn, ids []int64) (map[int
 // it changes nothing. A sender that stops before it records them sends
 // them again once their lease ends: delivery is at least once.
 func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.DeliveryOutcome) error {
-	claimOf := func(o switchboard.DeliveryOutcome) *int64 {
-		if o.Claim == 0 {
+	claimOf := func(claim int64) *int64 { // NULL for none
+		if claim == 0 {
 			return nil
 		}
-		return &o.Claim
+		return &claim
 	}
 	sent := map[int64][]int64{} // by claim, 0 for none
 	for _, o := range outcomes {
@@ -431,7 +431,7 @@ func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.Deliver
 			if err != nil {
 				return err
 			}
-			c := claimOf(switchboard.DeliveryOutcome{Claim: claim})
+			c := claimOf(claim)
 			if _, err := tx.ExecContext(ctx, db.q.DeliveriesSucceeded, millis(db.Now()), string(list), c, c); err != nil {
 				return err
 			}
@@ -445,7 +445,7 @@ func (db *DB) DeliveriesDone(ctx context.Context, outcomes []switchboard.Deliver
 				ms := millis(*o.Next)
 				at = &ms
 			}
-			c := claimOf(o)
+			c := claimOf(o.Claim)
 			var err error
 			if o.Untried {
 				due := millis(db.Now())
