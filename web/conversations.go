@@ -228,8 +228,11 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request, s session, call
 	}
 	ch := switchboard.StatusChange{Status: &st}
 	if st == switchboard.StatusSnoozed {
-		// The server's local time zone: see snoozeUntil.
-		until, err := snoozeUntil(r.PostForm, c.now(), time.Local)
+		loc, err := formZone(r.PostForm)
+		if err != nil {
+			return err
+		}
+		until, err := snoozeUntil(r.PostForm, c.now(), loc)
 		if err != nil {
 			return err
 		}

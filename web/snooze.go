@@ -4,6 +4,10 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
+	// The agent's time zone, named by the browser, must load on any host,
+	// with or without the system's time zone files.
+	_ "time/tzdata"
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/store"
@@ -26,12 +30,44 @@ const snoozeMorning = 9
 // browser sends seconds only when they are not zero.
 var dateTimeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05"}
 
+// formZone returns the time zone that the Snooze control's times of day and
+// typed date and time are read in: the agent's, which the console's script
+// puts in the form's "zone" (the browser's IANA name, such as
+// Europe/Paris), or the server's local time zone when the form has none (no
+// script), the one the page then shows every time in. A name that is not a
+// time zone is refused.
+func formZone(form url.Values) (*time.Location, error) {
+	name := form.Get("zone")
+	if name == "" {
+		return time.Local, nil
+	}
+	// LoadLocation also takes "" and "Local" (the server's zone) and "UTC";
+	// the browser sends neither of the first two.
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" || len(name) > maxZoneName {
+		return nil, switchboard.Invalid("zone", "zone must be a time zone such as Europe/Paris, not %q.", truncate(name, maxZoneName))
+	}
+	return loc, nil
+}
+
+// maxZoneName bounds a time zone's name; the longest IANA name is 32 bytes.
+const maxZoneName = 64
+
+// truncate shortens s to at most n bytes, at a rune's start, for a message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 // snoozeUntil returns when a conversation snoozed from the console wakes:
 // the choice in form's "snooze", or else the date and time in
-// "snoozed_until". Times of day, and the date and time typed, are in loc:
-// the console passes the server's local time zone (time.Local), the one it
-// shows every time in, since a form carries no time zone and a
-// datetime-local input has none either.
+// "snoozed_until". Times of day, and the date and time typed, are in loc
+// (formZone), since a datetime-local input carries no time zone.
 //
 // A time that is not after now is refused. The store takes one (so does the
 // API, as Chatwoot's does), and the conversation would reopen at the next

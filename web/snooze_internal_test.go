@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata" // Europe/Berlin, for a clock change, wherever the test runs
@@ -84,5 +85,37 @@ func TestSnoozeNote(t *testing.T) {
 		if got := snoozeNote(tc.until, now); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestFormZone: the Snooze control's times are read in the zone the
+// script names, the server's without one, and a name that is no time zone
+// is refused, naming the field.
+func TestFormZone(t *testing.T) {
+	for _, tc := range []struct {
+		name, zone, want string // want "" for a refusal
+	}{
+		{"None", "", time.Local.String()},
+		{"Named", "America/Los_Angeles", "America/Los_Angeles"},
+		{"UTC", "UTC", "UTC"},
+		{"Unknown", "Mars/Olympus_Mons", ""},
+		{"ThisServersOwnName", "Local", ""},
+		{"APath", "../../etc/passwd", ""},
+		{"Absolute", "/etc/localtime", ""},
+		{"TooLong", strings.Repeat("Europe/", 100) + "Paris", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			loc, err := formZone(url.Values{"zone": {tc.zone}})
+			if tc.want != "" {
+				if err != nil || loc.String() != tc.want {
+					t.Errorf("got %v (%v), want %s", loc, err, tc.want)
+				}
+				return
+			}
+			e, ok := errors.AsType[*switchboard.Error](err)
+			if !ok || e.Code != switchboard.EINVALID || !slices.Equal(e.Fields, []string{"zone"}) || len(e.Error()) > 200 {
+				t.Errorf("got %v, %v; want an invalid zone, briefly said", loc, err)
+			}
+		})
 	}
 }

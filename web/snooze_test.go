@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/switchboard/switchboard"
@@ -55,6 +57,25 @@ func (c *console) apiConversation(t *testing.T, id int64) (status string, snooze
 		t.Fatalf("read conversation %d through the API: %d %v", id, resp.StatusCode, err)
 	}
 	return body.Status, body.SnoozedUntil
+}
+
+// otherZone returns a time zone whose clock differs from this process's
+// (the server's) by hours now, so that a time read in the wrong one shows.
+func otherZone(t *testing.T) *time.Location {
+	t.Helper()
+	now := time.Now()
+	_, local := now.Zone()
+	for _, name := range []string{"Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kathmandu"} {
+		zone, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, offset := now.In(zone).Zone(); offset-local >= 3*3600 || local-offset >= 3*3600 {
+			return zone
+		}
+	}
+	t.Fatal("no time zone three hours from this one")
+	return nil
 }
 
 // shownWake is the time that the page says the conversation wakes at (the
@@ -206,6 +227,68 @@ func TestReopenASnoozedConversationFromThePage(t *testing.T) {
 	}
 }
 
+// TestTimesInTheAgentsZone: with the script, the conversation page shows
+// its times in the browser's time zone, not the server's, names that zone
+// beside the date and time to type, and reads the Snooze control's choices
+// and typed times in it.
+func TestTimesInTheAgentsZone(t *testing.T) {
+	c := newConsole(t)
+	conv := snoozeTestConversation(t, c)
+	zone := otherZone(t)
+	admin := c.browser(t, "ada@example.com")
+	inZone := chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+		_, err := cdp.Call(ctx, target, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone.String()})
+		return err
+	})
+	do(t, admin, inZone, chromedp.Navigate(c.url("/conversations/%d", conv.ID)), waitLive())
+
+	// The message's time and the assignment's.
+	for _, selector := range []string{".message time", "#assignment-history time"} {
+		shown := js[[]string](t, admin, fmt.Sprintf(`(e => [e.getAttribute("datetime"), e.innerText])(document.querySelector(%q))`, selector))
+		at, err := time.Parse(time.RFC3339, shown[0])
+		if err != nil {
+			t.Fatalf("%s: datetime %q: %v", selector, shown[0], err)
+		}
+		if want := at.In(zone).Format("2 Jan 15:04:05"); shown[1] != want {
+			t.Errorf("%s reads %q, want %q (%s)", selector, shown[1], want, zone)
+		}
+	}
+	if label, want := js[string](t, admin, `document.querySelector("[data-zone-name]").innerText`), "("+zone.String()+")"; label != want {
+		t.Errorf("the date and time to type is said to be in %q, want %q", label, want)
+	}
+
+	tomorrow := func(now time.Time) time.Time {
+		local := now.In(zone)
+		return time.Date(local.Year(), local.Month(), local.Day()+1, 9, 0, 0, 0, zone)
+	}
+	before := time.Now()
+	do(t, admin, chromedp.Click(chromedp.ID("snooze-tomorrow")), within("#snoozed-until"))
+	after := time.Now()
+	got, err := c.db.Conversation(context.Background(), c.admin, conv.ID)
+	if err != nil || got.Status != switchboard.StatusSnoozed || got.SnoozedUntil == nil {
+		t.Fatalf("after Until tomorrow: %s until %v (%v)", got.Status, got.SnoozedUntil, err)
+	}
+	if w := *got.SnoozedUntil; !w.Equal(tomorrow(before)) && !w.Equal(tomorrow(after)) {
+		t.Errorf("snoozed until %v, want tomorrow 09:00 in %s, %v", w, zone, tomorrow(before))
+	}
+	if text, want := textOf(t, admin, "snoozed-until"), got.SnoozedUntil.In(zone).Format("Mon 2 Jan 2006, 15:04"); !strings.Contains(text, want) {
+		t.Errorf("the page reads %q, want the time to wake in %s, %q", text, zone, want)
+	}
+
+	// A date and time typed: reopen, then snooze until the day after
+	// tomorrow, 10:15, where the agent is.
+	do(t, admin, chromedp.Click(chromedp.ID("reopen")), within("#snooze-custom"))
+	local := time.Now().In(zone)
+	until := time.Date(local.Year(), local.Month(), local.Day()+2, 10, 15, 0, 0, zone)
+	do(t, admin,
+		chromedp.SetValue(chromedp.ID("snooze-until"), until.Format(dateTimeLocal)),
+		chromedp.Click(chromedp.ID("snooze-custom")),
+		within("#snoozed-until"))
+	if got, err = c.db.Conversation(context.Background(), c.admin, conv.ID); err != nil || got.SnoozedUntil == nil || !got.SnoozedUntil.Equal(until) {
+		t.Errorf("after a typed time: snoozed until %v (%v), want %v", got.SnoozedUntil, err, until)
+	}
+}
+
 // Without JavaScript the Snooze control is a plain form: a choice snoozes
 // and the page says until when; a refusal is the console's error page.
 func TestSnoozeWithoutTheScript(t *testing.T) {
@@ -308,6 +391,8 @@ func TestSnoozeFormRefusesBadInput(t *testing.T) {
 				{"NoSuchDay", snooze("snoozed_until", "2030-02-30T09:00"), "snoozed_until", "snoozed_until must be a date and time"},
 				{"PastTime", snooze("snooze", "custom", "snoozed_until", past), "snoozed_until", "in the future"},
 				{"UnknownChoice", snooze("snooze", "forever"), "snooze", "snooze must be"},
+				{"UnknownZone", snooze("snooze", "tomorrow", "zone", "Mars/Olympus_Mons"), "zone", "zone must be a time zone"},
+				{"ZoneAsAPath", snooze("snooze", "hour", "zone", "../../etc/passwd"), "zone", "zone must be a time zone"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					if status, body := post(tc.form, false); status != http.StatusUnprocessableEntity || !strings.Contains(body, tc.says) || !strings.Contains(body, `role="alert"`) {
@@ -332,6 +417,19 @@ func TestSnoozeFormRefusesBadInput(t *testing.T) {
 				}
 				if got, _ := l.db.Conversation(ctx, l.admin, conv.ID); got.Status != switchboard.StatusOpen {
 					t.Errorf("an outsider's snooze made the conversation %s", got.Status)
+				}
+			})
+			t.Run("GoodTimeInTheAgentsZoneSnoozes", func(t *testing.T) {
+				zone := otherZone(t)
+				now := time.Now().In(zone)
+				until := time.Date(now.Year(), now.Month(), now.Day()+2, 12, 0, 0, 0, zone)
+				status, _ := post(snooze("snooze", "custom", "snoozed_until", until.Format(dateTimeLocal), "zone", zone.String()), false)
+				if status != http.StatusSeeOther {
+					t.Fatalf("status %d, want 303 back to the conversation", status)
+				}
+				got, err := l.db.Conversation(ctx, l.admin, conv.ID)
+				if err != nil || got.Status != switchboard.StatusSnoozed || got.SnoozedUntil == nil || !got.SnoozedUntil.Equal(until) {
+					t.Errorf("snoozed %s until %v (%v), want snoozed until %v", got.Status, got.SnoozedUntil, err, until)
 				}
 			})
 			t.Run("GoodTimeSnoozes", func(t *testing.T) {

@@ -1,5 +1,5 @@
-// Switchboard console: live updates, the instant "Assigned Agent" choice
-// and snoozing with the refusal shown in place.
+// Switchboard console: live updates, the instant "Assigned Agent" choice,
+// snoozing with the refusal shown in place, and times in the agent's zone.
 // Plain JavaScript, no build step.
 "use strict";
 
@@ -129,8 +129,52 @@
   }
 
   function wire(root) {
+    localize(root);
     wireAssign(root);
     wireSnooze(root);
+  }
+
+  // The server writes times in its own time zone, as it must without the
+  // script. The script shows them in the agent's (the browser's), and puts
+  // that zone in the Snooze control's forms, so that "tomorrow, 09:00" and
+  // a typed date and time are the agent's too. A browser that cannot name
+  // its zone leaves the server's.
+  const zone = (function () {
+    try {
+      const name = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      return name && name !== "Etc/Unknown" ? name : "";
+    } catch (e) {
+      return "";
+    }
+  })();
+  function parts(date, options) {
+    const out = {};
+    const format = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone, hourCycle: "h23" }, options));
+    for (const p of format.formatToParts(date)) out[p.type] = p.value;
+    return out;
+  }
+  // The forms of the server's template functions of the same names, with
+  // its months' names (the browser's may differ: "Sept").
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const timeFormats = {
+    clock(date) { // 2 Jan 15:04:05
+      const p = parts(date, { day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      return `${Number(p.day)} ${months[p.month - 1]} ${p.hour}:${p.minute}:${p.second}`;
+    },
+    when(date) { // Mon 2 Jan 2006, 15:04 MST
+      const p = parts(date, { weekday: "short", day: "numeric", month: "numeric", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+      return `${p.weekday} ${Number(p.day)} ${months[p.month - 1]} ${p.year}, ${p.hour}:${p.minute} ${p.timeZoneName}`;
+    },
+  };
+  function localize(root) {
+    if (!zone) return;
+    for (const time of root.querySelectorAll("time[data-local]")) {
+      const format = timeFormats[time.dataset.local];
+      const date = new Date(time.getAttribute("datetime"));
+      if (format && !isNaN(date)) time.textContent = format(date);
+    }
+    for (const input of root.querySelectorAll("input[data-zone]")) input.value = zone;
+    for (const name of root.querySelectorAll("[data-zone-name]")) name.textContent = "(" + zone + ")";
   }
 
   // Choosing an assignee assigns at once; an error shows beside the select.
