@@ -228,9 +228,13 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request, s session, call
 	}
 	ch := switchboard.StatusChange{Status: &st}
 	if st == switchboard.StatusSnoozed {
-		loc, err := formZone(r.PostForm)
-		if err != nil {
-			return err
+		// An hour is an hour anywhere: a zone this server does not know (a
+		// browser's newer than its own) refuses only a time of day.
+		loc := time.Local
+		if r.PostForm.Get("snooze") != snoozeHour {
+			if loc, err = formZone(r.PostForm); err != nil {
+				return err
+			}
 		}
 		until, err := snoozeUntil(r.PostForm, c.now(), loc)
 		if err != nil {

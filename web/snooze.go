@@ -41,11 +41,15 @@ func formZone(form url.Values) (*time.Location, error) {
 	if name == "" {
 		return time.Local, nil
 	}
-	// LoadLocation also takes "" and "Local" (the server's zone) and "UTC";
-	// the browser sends neither of the first two.
+	invalid := switchboard.Invalid("zone", "zone must be a time zone such as Europe/Paris, not %q.", truncate(name, maxZoneName))
+	if len(name) > maxZoneName || name == "Local" {
+		// LoadLocation would look a long name up all the same, and takes
+		// "Local" for the server's zone; the browser sends neither.
+		return nil, invalid
+	}
 	loc, err := time.LoadLocation(name)
-	if err != nil || name == "Local" || len(name) > maxZoneName {
-		return nil, switchboard.Invalid("zone", "zone must be a time zone such as Europe/Paris, not %q.", truncate(name, maxZoneName))
+	if err != nil {
+		return nil, invalid
 	}
 	return loc, nil
 }

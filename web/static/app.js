@@ -147,22 +147,30 @@
       return "";
     }
   })();
-  function parts(date, options) {
-    const out = {};
-    const format = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone, hourCycle: "h23" }, options));
-    for (const p of format.formatToParts(date)) out[p.type] = p.value;
-    return out;
+  // parts returns a function that splits a date as options say, in the
+  // agent's zone; the formatter is made once (a page may hold many times,
+  // and is reread often).
+  function parts(options) {
+    let format = null;
+    return function (date) {
+      format = format || new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone, hourCycle: "h23" }, options));
+      const out = {};
+      for (const p of format.formatToParts(date)) out[p.type] = p.value;
+      return out;
+    };
   }
+  const clockParts = parts({ day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const whenParts = parts({ weekday: "short", day: "numeric", month: "numeric", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
   // The forms of the server's template functions of the same names, with
   // its months' names (the browser's may differ: "Sept").
   const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   const timeFormats = {
     clock(date) { // 2 Jan 15:04:05
-      const p = parts(date, { day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      const p = clockParts(date);
       return `${Number(p.day)} ${months[p.month - 1]} ${p.hour}:${p.minute}:${p.second}`;
     },
     when(date) { // Mon 2 Jan 2006, 15:04 MST
-      const p = parts(date, { weekday: "short", day: "numeric", month: "numeric", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+      const p = whenParts(date);
       return `${p.weekday} ${Number(p.day)} ${months[p.month - 1]} ${p.year}, ${p.hour}:${p.minute} ${p.timeZoneName}`;
     },
   };
