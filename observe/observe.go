@@ -58,7 +58,7 @@ func New(queues func(ctx context.Context) ([]QueueLength, error)) *Metrics {
 		}, []string{"route", "status"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_write_retries_total",
-			Help: "Write transactions run again from the start, by reason: deadlock or serialization (PostgreSQL's word), lock_order (one that needed another inbox's routing lock after taking its own).",
+			Help: "Write transactions run again from the start, by reason: deadlock or serialization (PostgreSQL's word), lock_order (one that needed another inbox's routing lock after taking its own), connection (its connection to PostgreSQL lost before the commit).",
 		}, []string{"reason"}),
 		dbErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_database_errors_total",
@@ -72,7 +72,7 @@ func New(queues func(ctx context.Context) ([]QueueLength, error)) *Metrics {
 	for _, reason := range []string{"manual", "auto", "reassign"} {
 		m.assignments.WithLabelValues(reason)
 	}
-	for _, reason := range []string{"deadlock", "serialization", "lock_order"} {
+	for _, reason := range []string{"deadlock", "serialization", "lock_order", "connection"} {
 		m.retries.WithLabelValues(reason)
 	}
 	return m

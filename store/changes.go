@@ -336,10 +336,16 @@ func (db *DB) notify(changes []switchboard.Change, authUsers []int64) error {
 	defer cancel()
 	// The statement is a transaction of its own, whose commit need not wait
 	// for the disk: a notification is not data, and a lost one costs a
-	// console one refresh.
-	_, err := db.write.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify(ch, p)
-		FROM unnest($1::text[], $2::text[]) AS t(ch, p)`, channels, payloads)
-	return err
+	// console one refresh. A connection that PostgreSQL ended (a restart,
+	// a failover) fails at its next use: they go again on another (sent
+	// twice, they would cost a console a reread, and nobody more).
+	for attempt := 1; ; attempt++ {
+		_, err := db.write.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify(ch, p)
+			FROM unnest($1::text[], $2::text[]) AS t(ch, p)`, channels, payloads)
+		if err == nil || attempt == 3 || !connLost(err) {
+			return err
+		}
+	}
 }
 
 // startListening connects the listener that receives the changes every

@@ -91,3 +91,10 @@ func WriteAndFail(ctx context.Context, db *DB, fail error, stmt string, args ...
 	})
 	return runs, err
 }
+
+// SetPoolSize makes db's PostgreSQL pool keep at most n connections, for
+// tests that must know which connection a write will use.
+func SetPoolSize(db *DB, n int) {
+	db.write.SetMaxOpenConns(n)
+	db.write.SetMaxIdleConns(n)
+}

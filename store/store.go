@@ -8,11 +8,14 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	mathrand "math/rand/v2"
+	"net"
 	"net/url"
 	"path"
 	"reflect"
@@ -290,10 +293,14 @@ const (
 	RetryDeadlock      = "deadlock"
 	RetrySerialization = "serialization"
 	RetryLockOrder     = "lock_order"
+	RetryConnection    = "connection" // lost before the commit
 )
 
 // retryReason says why err makes a transaction run again.
 func retryReason(err error) string {
+	if errors.Is(err, errLostBefore) {
+		return RetryConnection
+	}
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "40P01" {
 		return RetryDeadlock
 	}
@@ -321,7 +328,10 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 			db.failed(ctx, err)
 		}
 		if final {
-			if err != nil && retryable(err) {
+			switch {
+			case errors.Is(err, errLostBefore):
+				return fmt.Errorf("%w: %w", errDatabaseLost, err)
+			case err != nil && retryable(err):
 				return fmt.Errorf("%w: %w", errTooBusy, err)
 			}
 			return err
@@ -347,6 +357,10 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 // steps; see setAvailability.)
 var errTooBusy = switchboard.Errorf(switchboard.EUNAVAILABLE, "The database was too busy with other changes to finish this one. Try again.")
 
+// errDatabaseLost is a write whose connection to the database was lost
+// before its commit at every attempt of inTx: nothing was changed.
+var errDatabaseLost = switchboard.Errorf(switchboard.EUNAVAILABLE, "The connection to the database was lost; nothing was changed. Try again.")
+
 // failed tells the observer of a write's failure that is not the request's
 // doing: not the caller's input, and not a request that went away.
 func (db *DB) failed(ctx context.Context, err error) {
@@ -369,16 +383,18 @@ func (db *DB) tryTxWith(ctx context.Context, detached bool, fn func(tx *txn) err
 	}
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", lostBefore(err))
 	}
 	tx := &txn{Tx: sqlTx, stmts: db.stmts, detached: detached}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		return err
+		return lostBefore(err)
 	}
 	if err := db.enqueueWebhooks(ctx, tx); err != nil {
-		return fmt.Errorf("webhooks: %w", err)
+		return fmt.Errorf("webhooks: %w", lostBefore(err))
 	}
+	// A commit that fails may have happened: lost or not, it is not run
+	// again here.
 	if err := tx.Commit(); err != nil {
 		if len(tx.authUsers) > 0 {
 			db.authChangedMaybe(tx.authUsers) // a commit whose end went unheard may have happened
@@ -418,13 +434,47 @@ func (db *DB) committed(tx *txn) {
 }
 
 // retryable reports whether err is PostgreSQL's word that the transaction
-// may succeed if run again (serialization failure or deadlock), or the
-// store's own (errLockOrder).
+// may succeed if run again (serialization failure or deadlock), the
+// store's own (errLockOrder), or a connection lost before the commit
+// (errLostBefore).
 func retryable(err error) bool {
+	if errors.Is(err, errLostBefore) {
+		return true
+	}
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
 		return pgErr.Code == "40001" || pgErr.Code == "40P01"
 	}
 	return errors.Is(err, errLockOrder)
+}
+
+// errLostBefore marks a transaction whose connection to PostgreSQL was lost
+// before its commit was sent: the server undid it, and it may run again on
+// another connection. After a restart of PostgreSQL, a failover or an
+// administrator's pg_terminate_backend, every connection of the pool meets
+// this once, at its next use.
+var errLostBefore = errors.New("the connection to the database was lost before the commit")
+
+// lostBefore marks err with errLostBefore when it says the connection is
+// gone (connLost); err comes from a statement before the commit.
+func lostBefore(err error) error {
+	if connLost(err) {
+		return fmt.Errorf("%w: %w", errLostBefore, err)
+	}
+	return err
+}
+
+// connLost reports whether err says the connection to PostgreSQL is gone:
+// the server ended the session (SQLSTATE class 57P: shut down, crashed, at
+// an administrator's word), or the network broke, or the driver knew the
+// connection was bad before sending anything.
+func connLost(err error) bool {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return strings.HasPrefix(pgErr.Code, "57P")
+	}
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return true
+	}
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
 }
 
 // rebind turns the ? placeholders of a query into PostgreSQL's $1, $2, ...

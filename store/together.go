@@ -211,7 +211,10 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 			return err
 		}
 		if err := br.Close(); err != nil || !withHooks {
-			return err // without hooks, the commit's answer
+			if !withHooks {
+				err = atCommit(err) // the commit's answer
+			}
+			return err
 		}
 		if readErr != nil || nMade == 0 {
 			return readErr // rolled back: run one by one
@@ -255,7 +258,7 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		if err == nil && tag.String() == "COMMIT" {
 			return nil // committed, whatever becomes of the connection after
 		}
-		return cmp.Or(err, closeErr, fmt.Errorf("commit answered %q", tag))
+		return atCommit(cmp.Or(err, closeErr, fmt.Errorf("commit answered %q", tag)))
 	})
 	if err != nil && commitSent && !refusedBefore(err) {
 		// The connection failed after the commit was sent: it may have
@@ -319,15 +322,45 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 	return true, len(webhooks) > 0, nil
 }
 
-// refusedBefore says err is PostgreSQL's refusal of a statement, which
-// undoes its transaction and skips what was sent after it, COMMIT
-// included; not a connection lost or ended (FATAL) at an unknown moment,
-// nor an error before anything was sent, which SafeToRetry covers.
+// refusedBefore says err left the statements sent together uncommitted:
+//   - PostgreSQL's refusal of a statement, which undoes its transaction
+//     and skips what was sent after it, COMMIT included;
+//   - PostgreSQL's end of the session (FATAL: a restart, a failover,
+//     pg_terminate_backend) in answer to a statement before the commit:
+//     the statements run in order, and the server ended at that one;
+//   - an error before anything was sent (SafeToRetry), or while pgx
+//     prepared the statements, before it sent them to be run.
+//
+// Not so a session ended in answer to the commit (atCommit), nor a
+// connection lost at an unknown moment (the network): either may have
+// committed.
 func refusedBefore(err error) bool {
+	if _, ok := errors.AsType[pgx.ErrPreprocessingBatch](err); ok {
+		return true
+	}
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
-		return pgErr.Severity != "FATAL" && pgErr.Severity != "PANIC"
+		if pgErr.Severity != "FATAL" && pgErr.Severity != "PANIC" {
+			return true
+		}
+		_, committing := errors.AsType[*commitError](err)
+		return !committing
 	}
 	return pgconn.SafeToRetry(err)
+}
+
+// commitError is an error met in answer to the commit of statements sent
+// together: they may have committed.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
+// atCommit marks err, if any, as met in answer to the commit.
+func atCommit(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &commitError{err: err}
 }
 
 // createdTogether is what the creates made together tell the consoles,

@@ -1,0 +1,273 @@
+package store_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/storetest"
+)
+
+// retries counts the transactions a store ran again, by reason.
+type retries struct {
+	mu sync.Mutex
+	by map[string]int
+}
+
+func (o *retries) Assigned(string)      {}
+func (o *retries) Picked(time.Duration) {}
+func (o *retries) Batched(int)          {}
+func (o *retries) DatabaseError()       {}
+func (o *retries) Retried(reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.by[reason]++
+}
+
+func (o *retries) of(reason string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.by[reason]
+}
+
+// cutter ends the PostgreSQL sessions of the stores it opened, and only
+// theirs: each store's connections carry an application_name of its own.
+type cutter struct {
+	t      *testing.T
+	dsn    string
+	killer *sql.DB // no application_name: never cut
+}
+
+func newCutter(t *testing.T) *cutter {
+	t.Helper()
+	dsn := storetest.Postgres(t)(t)
+	killer, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killer.Close() })
+	return &cutter{t: t, dsn: dsn, killer: killer}
+}
+
+// open opens a store on the cutter's schema, its sessions named name.
+func (c *cutter) open(name string) *store.DB {
+	c.t.Helper()
+	u, err := url.Parse(c.dsn)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	db, err := store.Open(context.Background(), u.String())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// cut ends every session named name and waits until they are gone (the
+// store's listener may connect again meanwhile, as it should).
+func (c *cutter) cut(name string) {
+	c.t.Helper()
+	// pg_terminate_backend is called in the select list, which only the
+	// rows WHERE kept reach: in WHERE, PostgreSQL might call it before
+	// comparing the name, and end anybody's session.
+	rows, err := c.killer.Query(`SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = $1`, name)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var pids []int64
+	for rows.Next() {
+		var pid int64
+		var ended bool
+		if err := rows.Scan(&pid, &ended); err != nil {
+			c.t.Fatal(err)
+		}
+		if ended {
+			pids = append(pids, pid)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		c.t.Fatal(err)
+	}
+	if len(pids) == 0 {
+		c.t.Fatalf("no session named %s to cut", name)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var left int
+		if err := c.killer.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)`, pids).Scan(&left); err != nil {
+			c.t.Fatal(err)
+		}
+		if left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("sessions %v still there 10 s after they were ended", pids)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestWritesAndTheirNewsOutliveCutConnections: after PostgreSQL ends a
+// store's sessions (a restart, a failover, pg_terminate_backend), each
+// pooled connection fails at its next use. A write that meets one before
+// its commit was undone by the server, and runs again on a new connection:
+// the caller sees it succeed, not an error. Its notification, which meets
+// one too, goes again the same way: another process still hears of it.
+// (A connection idle for a second is pinged before use, so each round's
+// writes come at once after its cut.)
+func TestWritesAndTheirNewsOutliveCutConnections(t *testing.T) {
+	ctx := context.Background()
+	c := newCutter(t)
+	cut := "sbstorecut" + strings.ToLower(rand.Text()[:12])
+	db, other := c.open(cut), c.open(cut+"_other")
+	observer := &retries{by: map[string]int{}}
+	db.Observer = observer
+	heard, stop := other.Subscribe()
+	defer stop()
+
+	admin, agent, inbox := newDeskOn(t, db)
+	const rounds = 8
+	for i := range rounds {
+		// Two kinds of write: one of its own (an inbox), and a create,
+		// which the inbox's batch makes.
+		c.cut(cut)
+		in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: fmt.Sprintf("Inbox %d", i)})
+		if err != nil {
+			t.Fatalf("round %d: creating an inbox after the cut: %v", i, err)
+		}
+		c.cut(cut)
+		conv, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: inbox})
+		if err != nil {
+			t.Fatalf("round %d: creating a conversation after the cut: %v", i, err)
+		}
+		if conv.Assignee == nil || conv.Assignee.ID != agent {
+			t.Errorf("round %d: conversation %d assigned to %v, want Ann", i, conv.ID, conv.Assignee)
+		}
+		if got, err := other.Inbox(ctx, admin, in.ID); err != nil || got.Name != in.Name {
+			t.Errorf("round %d: inbox %d reads %+v (%v)", i, in.ID, got, err)
+		}
+		if !hearsOf(heard, conv.ID, 10*time.Second) {
+			t.Fatalf("round %d: the other process never heard of conversation %d", i, conv.ID)
+		}
+	}
+	if all := storetest.CheckInvariants(t, db, admin); len(all) != rounds {
+		t.Errorf("%d conversations stored, want %d", len(all), rounds)
+	}
+	if observer.of(store.RetryConnection) == 0 {
+		t.Errorf("no write ran again for a lost connection: the cuts missed the pool")
+	}
+}
+
+// hearsOf waits up to d for a change of conversation id.
+func hearsOf(changes <-chan switchboard.Change, id int64, d time.Duration) bool {
+	timeout := time.After(d)
+	for {
+		select {
+		case ch := <-changes:
+			if ch.Kind == switchboard.ConversationChanged && ch.ConversationID == id {
+				return true
+			}
+		case <-timeout:
+			return false
+		}
+	}
+}
+
+// newDeskOn makes, in db, an account whose administrator creates
+// conversations in an inbox with one online agent, and returns the
+// administrator, the agent and the inbox.
+func newDeskOn(t *testing.T, db *store.DB) (admin switchboard.Caller, agent, inbox int64) {
+	t.Helper()
+	ctx := context.Background()
+	a, u, err := db.CreateAccountWithAdministrator(ctx, "Acme", "Ada", "ada@example.com", "password123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin = switchboard.Caller{UserID: u.ID, AccountID: a.ID, Role: switchboard.RoleAdministrator}
+	ag, err := db.CreateAgent(ctx, admin, switchboard.NewAgent{Name: "Ann", Email: "ann@example.com", Role: switchboard.RoleAgent, Availability: switchboard.Online})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := db.CreateInbox(ctx, admin, switchboard.NewInbox{Name: "Support", EnableAutoAssignment: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ChangeMembers(ctx, admin, in.ID, []int64{ag.ID}, store.AddMembers); err != nil {
+		t.Fatal(err)
+	}
+	return admin, ag.ID, in.ID
+}
+
+// TestCreatesMadeTogetherOnACutConnectionAreMadeOnce: a store with one
+// pooled connection makes an administrator's create in one statement sent
+// with its lock and commit (together.go), its statements prepared on that
+// connection. PostgreSQL ends the session; the next create, sent on it,
+// meets the end in answer to its first statement, before the commit: it
+// was not made, and is made on a new connection, once.
+func TestCreatesMadeTogetherOnACutConnectionAreMadeOnce(t *testing.T) {
+	ctx := context.Background()
+	c := newCutter(t)
+	name := "sbstorecut" + strings.ToLower(rand.Text()[:12])
+	db := c.open(name)
+	store.SetPoolSize(db, 1)
+	admin, agent, inbox := newDeskOn(t, db)
+	const rounds = 5
+	for i := range rounds {
+		for _, when := range []string{"before", "after"} {
+			conv, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: inbox})
+			if err != nil {
+				t.Fatalf("round %d: the create %s the cut: %v", i, when, err)
+			}
+			if conv.Assignee == nil || conv.Assignee.ID != agent {
+				t.Errorf("round %d: conversation %d assigned to %v, want the agent", i, conv.ID, conv.Assignee)
+			}
+			if when == "before" {
+				c.cut(name)
+			}
+		}
+	}
+	if all := storetest.CheckInvariants(t, db, admin); len(all) != 2*rounds {
+		t.Errorf("%d conversations stored, want %d", len(all), 2*rounds)
+	}
+	if made := store.MadeTogether(db); made < rounds {
+		t.Errorf("%d creates made together, want at least %d: the test no longer tries that path", made, rounds)
+	}
+}
+
+// TestNewsOfAWriteOutlivesACutConnection: a store with one pooled
+// connection commits a create and, a moment later, tells the other
+// processes of it (NOTIFY, gathered for notifyWindow). PostgreSQL ends
+// the session in between: the notification, sent on the ended session,
+// goes again on a new one, and another process hears of the create.
+func TestNewsOfAWriteOutlivesACutConnection(t *testing.T) {
+	ctx := context.Background()
+	c := newCutter(t)
+	name := "sbstorecut" + strings.ToLower(rand.Text()[:12])
+	db, other := c.open(name), c.open(name+"_other")
+	store.SetPoolSize(db, 1)
+	heard, stop := other.Subscribe()
+	defer stop()
+	admin, _, inbox := newDeskOn(t, db)
+	for i := range 8 {
+		conv, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: inbox})
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		c.cut(name)
+		if !hearsOf(heard, conv.ID, 10*time.Second) {
+			t.Fatalf("round %d: the other process never heard of conversation %d", i, conv.ID)
+		}
+	}
+}
