@@ -527,7 +527,12 @@ func (r *Router) Handler() http.Handler {
 			return
 		}
 		var in []request
-		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxRequest)).Decode(&in); err != nil {
+		dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxRequest))
+		// A field this process does not know comes from a newer version
+		// (a rolling upgrade): made here, the create would lose what it
+		// says. Refused as a whole, the creates are made by the sender.
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: over %d bytes", maxRequest))
 				return

@@ -709,6 +709,8 @@ func TestTheEndpointRefusesBadRequestsInJSON(t *testing.T) {
 		{"not an array", http.MethodPost, one, http.StatusBadRequest, "body"},
 		{"too many", http.MethodPost, "[" + strings.Repeat(one+",", maxBatch) + one + "]", http.StatusBadRequest, "at most"},
 		{"null", http.MethodPost, "null", http.StatusBadRequest, "body"},
+		// As a newer version might send: refused, not made without it.
+		{"a field unknown here", http.MethodPost, "[" + strings.Replace(one, `"InboxID"`, `"Priority":"urgent","InboxID"`, 1) + "]", http.StatusBadRequest, "unknown field"},
 		{"too large", http.MethodPost, "[" + strings.Repeat(" ", maxRequest) + "]", http.StatusRequestEntityTooLarge, "over"},
 		{"not POST", http.MethodGet, "", http.StatusMethodNotAllowed, "POST"},
 	}
