@@ -479,8 +479,24 @@ type pooled struct {
 	stmts *statements
 }
 
-// QueryContext runs a query, prepared once.
+// readTries bounds the tries of a read whose connection PostgreSQL had
+// ended (a restart, a failover): each such connection fails once, at its
+// next use, and leaves the pool then; one idle for a second is checked
+// before it is used.
+const readTries = 3
+
+// QueryContext runs a query, prepared once, and again on another
+// connection if its connection was lost (connLost).
 func (p pooled) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	for try := 1; ; try++ {
+		rows, err := p.queryOnce(ctx, query, args)
+		if err == nil || try == readTries || !connLost(err) || ctx.Err() != nil {
+			return rows, err
+		}
+	}
+}
+
+func (p pooled) queryOnce(ctx context.Context, query string, args []any) (*sql.Rows, error) {
 	if p.stmts != nil {
 		if stmt, ok := p.stmts.m[query]; ok {
 			return stmt.QueryContext(ctx, args...)
@@ -489,8 +505,18 @@ func (p pooled) QueryContext(ctx context.Context, query string, args ...any) (*s
 	return p.DB.QueryContext(ctx, query, args...)
 }
 
-// QueryRowContext runs a query for one row, prepared once.
+// QueryRowContext runs a query for one row, prepared once, and again on
+// another connection if its connection was lost.
 func (p pooled) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	for try := 1; ; try++ {
+		row := p.queryRowOnce(ctx, query, args)
+		if err := row.Err(); err == nil || try == readTries || !connLost(err) || ctx.Err() != nil {
+			return row
+		}
+	}
+}
+
+func (p pooled) queryRowOnce(ctx context.Context, query string, args []any) *sql.Row {
 	if p.stmts != nil {
 		if stmt, ok := p.stmts.m[query]; ok {
 			return stmt.QueryRowContext(ctx, args...)
@@ -502,11 +528,15 @@ func (p pooled) QueryRowContext(ctx context.Context, query string, args ...any) 
 // readTx begins a read-only transaction on the read pool, which uses its
 // prepared statements.
 func (db *DB) readTx(ctx context.Context) (*txn, error) {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, err
+	for try := 1; ; try++ {
+		tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err == nil {
+			return &txn{Tx: tx, stmts: db.readStmts}, nil
+		}
+		if try == readTries || !connLost(err) || ctx.Err() != nil {
+			return nil, err
+		}
 	}
-	return &txn{Tx: tx, stmts: db.readStmts}, nil
 }
 
 // stmt returns the transaction's use of the prepared query, or nil to run

@@ -271,3 +271,60 @@ func TestNewsOfAWriteOutlivesACutConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestReadsOnACutConnectionRunAgain: a store with one pooled connection
+// reads on it; PostgreSQL ends the session; the next read, sent on it,
+// fails and runs again on a new connection: the caller sees the answer.
+// One read of each way the store reads: a query, a query for one row, a
+// read-only transaction.
+func TestReadsOnACutConnectionRunAgain(t *testing.T) {
+	ctx := context.Background()
+	c := newCutter(t)
+	name := "sbstorecut" + strings.ToLower(rand.Text()[:12])
+	db := c.open(name)
+	store.SetPoolSize(db, 1)
+	admin, _, inbox := newDeskOn(t, db)
+	conv, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: inbox})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := []struct {
+		name string
+		read func() error
+	}{
+		{"Query", func() error {
+			inboxes, err := db.Inboxes(ctx, admin)
+			if err == nil && (len(inboxes) != 1 || inboxes[0].ID != inbox) {
+				err = fmt.Errorf("inboxes %+v, want inbox %d", inboxes, inbox)
+			}
+			return err
+		}},
+		{"QueryRow", func() error {
+			n, err := db.CountAccounts(ctx)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("%d accounts, want 1", n)
+			}
+			return err
+		}},
+		{"ReadOnlyTransaction", func() error {
+			got, err := db.Conversation(ctx, admin, conv.ID)
+			if err == nil && got.ID != conv.ID {
+				err = fmt.Errorf("conversation %d, want %d", got.ID, conv.ID)
+			}
+			return err
+		}},
+	}
+	for _, r := range reads {
+		t.Run(r.name, func(t *testing.T) {
+			for i := range 3 {
+				if err := r.read(); err != nil { // on the connection to cut
+					t.Fatalf("round %d, before the cut: %v", i, err)
+				}
+				c.cut(name)
+				if err := r.read(); err != nil {
+					t.Fatalf("round %d, after the cut: %v", i, err)
+				}
+			}
+		})
+	}
+}
