@@ -181,6 +181,7 @@ type ledger struct {
 	twice  []int64                            // ids acknowledged more than once
 	failed int
 	errors map[string]int // a sample of the failures' messages
+	seq    atomic.Int64   // numbers each create's message
 }
 
 func newLedger() *ledger {
@@ -190,7 +191,13 @@ func newLedger() *ledger {
 // create creates a conversation through p's router, as the API does, and
 // notes what became of it.
 func (l *ledger) create(p *process, caller switchboard.Caller, inbox int64) (switchboard.Conversation, error) {
-	conv, err := p.router.CreateConversation(context.Background(), caller, switchboard.NewConversation{InboxID: inbox, Message: "hello"})
+	// Each create's message is its own: a create made twice shows as two
+	// conversations with one message (checkMadeOnce).
+	message := fmt.Sprintf("hello %d", l.seq.Add(1))
+	conv, err := p.router.CreateConversation(context.Background(), caller, switchboard.NewConversation{InboxID: inbox, Message: message})
+	if err == nil && (len(conv.Messages) != 1 || conv.Messages[0].Content != message) {
+		err = fmt.Errorf("create answered with messages %v, want %q", conv.Messages, message)
+	}
 	l.note(conv, err)
 	return conv, err
 }
@@ -239,14 +246,36 @@ func (l *ledger) check(t *testing.T, stored []switchboard.Conversation) map[int6
 			t.Errorf("conversation %d answered with assignee %v, stored with %v", id, a.Assignee, s.Assignee)
 		case a.InboxID != s.InboxID:
 			t.Errorf("conversation %d answered in inbox %d, stored in %d", id, a.InboxID, s.InboxID)
-		case len(a.Messages) != 1 || a.Messages[0].Content != "hello":
-			t.Errorf("conversation %d answered with messages %v", id, a.Messages)
 		}
 	}
 	if lost > 0 {
 		t.Errorf("%d of %d acknowledged conversations are not stored", lost, len(l.acks))
 	}
 	return byInbox
+}
+
+// checkMadeOnce checks that no create was made twice: each create of the
+// ledger has a message of its own ("hello N", ledger.create), so it is
+// stored once at most. (Other creates say "hello".)
+func (c *cutter) checkMadeOnce(t *testing.T) {
+	t.Helper()
+	rows, err := c.db.Query(`SELECT content, count(*) FROM messages WHERE content LIKE 'hello %'
+		GROUP BY content HAVING count(*) > 1 LIMIT 10`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var content string
+		var n int
+		if err := rows.Scan(&content, &n); err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("the create of %q was made %d times", content, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // hears reports whether a change of conversation id arrives on changes
@@ -434,6 +463,7 @@ func TestConnectionsCutUnderLoadLoseNothingAcknowledged(t *testing.T) {
 	defer check.Close()
 	all := storetest.CheckInvariants(t, check, d.admin)
 	byInbox := l.check(t, all)
+	c.checkMadeOnce(t)
 	for _, in := range inboxes {
 		checkFair(t, byInbox[in], d.agents)
 	}

@@ -287,6 +287,9 @@ func (db *DB) notifier() {
 			}
 		}
 		timer.Stop()
+		if f := db.beforeNotify.Load(); f != nil {
+			(*f)()
+		}
 		if err := db.notify(changes, authUsers); err != nil {
 			slog.Warn("telling other processes of changes failed", "changes", len(changes), "users", len(authUsers), "err", err)
 		}
@@ -345,6 +348,7 @@ func (db *DB) notify(changes []switchboard.Change, authUsers []int64) error {
 		if err == nil || attempt == 3 || !connLost(err) {
 			return err
 		}
+		db.dropIdle()
 	}
 }
 
@@ -477,6 +481,8 @@ func (s *statements) close() {
 type pooled struct {
 	*sql.DB
 	stmts *statements
+	// lost, if set, is told of a connection found lost (DB.dropIdle).
+	lost func()
 }
 
 // readTries bounds the tries of a read whose connection PostgreSQL had
@@ -490,9 +496,16 @@ const readTries = 3
 func (p pooled) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	for try := 1; ; try++ {
 		rows, err := p.queryOnce(ctx, query, args)
-		if err == nil || try == readTries || !connLost(err) || ctx.Err() != nil {
+		if err == nil || try == readTries || ctx.Err() != nil || !connLost(err) {
 			return rows, err
 		}
+		p.lostOne()
+	}
+}
+
+func (p pooled) lostOne() {
+	if p.lost != nil {
+		p.lost()
 	}
 }
 
@@ -510,9 +523,10 @@ func (p pooled) queryOnce(ctx context.Context, query string, args []any) (*sql.R
 func (p pooled) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	for try := 1; ; try++ {
 		row := p.queryRowOnce(ctx, query, args)
-		if err := row.Err(); err == nil || try == readTries || !connLost(err) || ctx.Err() != nil {
+		if err := row.Err(); err == nil || try == readTries || ctx.Err() != nil || !connLost(err) {
 			return row
 		}
+		p.lostOne()
 	}
 }
 
@@ -533,9 +547,10 @@ func (db *DB) readTx(ctx context.Context) (*txn, error) {
 		if err == nil {
 			return &txn{Tx: tx, stmts: db.readStmts}, nil
 		}
-		if try == readTries || !connLost(err) || ctx.Err() != nil {
+		if try == readTries || ctx.Err() != nil || !connLost(err) {
 			return nil, err
 		}
+		db.dropIdle()
 	}
 }
 

@@ -98,3 +98,25 @@ func SetPoolSize(db *DB, n int) {
 	db.write.SetMaxOpenConns(n)
 	db.write.SetMaxIdleConns(n)
 }
+
+// SetAfterCommit makes f run after each commit of a write transaction on
+// PostgreSQL; an error from f stands for a commit whose answer was lost
+// (it happened, and the write is told it failed).
+func SetAfterCommit(db *DB, f func() error) { db.afterCommit.Store(&f) }
+
+// SetBeforeNotify makes f run before the notifier sends the changes it
+// gathered (PostgreSQL).
+func SetBeforeNotify(db *DB, f func()) { db.beforeNotify.Store(&f) }
+
+// WriteAfter runs, as a write of db, a transaction that calls before with
+// its attempt (1, 2, ...) and then executes stmt. It returns how many times
+// the transaction ran and the error the write ended with.
+func WriteAfter(ctx context.Context, db *DB, before func(attempt int), stmt string) (runs int, err error) {
+	err = db.inTx(ctx, func(tx *txn) error {
+		runs++
+		before(runs)
+		_, err := tx.ExecContext(ctx, stmt)
+		return err
+	})
+	return runs, err
+}

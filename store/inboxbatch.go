@@ -184,6 +184,11 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 		case ran == 1 && !retryable(err):
 			results[i] = err // alone: its error is its own already
 			db.failed(req.ctx, err)
+		case isCommitFailed(err):
+			// It may have committed: run again, a write would be made
+			// twice. Each is answered with the error.
+			results[i] = err
+			db.failed(req.ctx, err)
 		default:
 			db.batched(1)
 			results[i] = db.inTx(req.ctx, noPanic(req.fn))
@@ -196,6 +201,12 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 		req.done <- results[i+1]
 	}
 	return results[0]
+}
+
+// isCommitFailed says err is a commit that may have happened.
+func isCommitFailed(err error) bool {
+	_, ok := errors.AsType[*commitFailed](err)
+	return ok
 }
 
 // take removes up to n requests from the front of the queue. Unless all

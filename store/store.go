@@ -112,6 +112,15 @@ type DB struct {
 	// sweeping, when set (tests), runs in the presence sweep's transaction
 	// once it has found a user away, before it sets them offline.
 	sweeping func(accountID, userID int64)
+	// afterCommit, when set (tests), runs after each commit of tryTxWith;
+	// an error it returns stands for a commit whose answer was lost.
+	afterCommit atomic.Pointer[func() error]
+	// beforeNotify, when set (tests), runs before the notifier sends what
+	// it gathered. (Both are set while the store runs.)
+	beforeNotify atomic.Pointer[func()]
+	// idleDropped is when dropIdle last closed the pool's idle
+	// connections (Unix nanoseconds).
+	idleDropped atomic.Int64
 }
 
 // Open opens the database named by dsn and brings its schema up to date. dsn
@@ -171,6 +180,27 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
+// postgresConns is the size of a process's PostgreSQL pool.
+const postgresConns = 16
+
+// dropIdle closes the PostgreSQL pool's idle connections, at most once a
+// second, after one was found lost: when the server ended one (a restart,
+// a failover), it ended the others too, and each would fail once more at
+// its next use (pgx checks a connection idle for a second before it is
+// used, not one used just before). Those in use fail once each, and leave
+// the pool then.
+func (db *DB) dropIdle() {
+	if !db.postgres {
+		return
+	}
+	now, last := time.Now().UnixNano(), db.idleDropped.Load()
+	if now-last < int64(time.Second) || !db.idleDropped.CompareAndSwap(last, now) {
+		return
+	}
+	db.write.SetMaxIdleConns(0)
+	db.write.SetMaxIdleConns(postgresConns)
+}
+
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	q, err := loadQueries(queryFile+"\n"+reportFile, postgresQueryFile, true)
 	if err != nil {
@@ -180,8 +210,8 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	pool.SetMaxOpenConns(16)
-	pool.SetMaxIdleConns(16)
+	pool.SetMaxOpenConns(postgresConns)
+	pool.SetMaxIdleConns(postgresConns)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
 	db, err := finishOpen(ctx, &DB{write: pool, read: pool, postgres: true, q: q, Now: time.Now, process: rand.Text(), dsn: dsn,
 		auth: authCache{off: true}}, "migrations/postgres")
@@ -197,7 +227,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 }
 
 func finishOpen(ctx context.Context, db *DB, migrations string) (*DB, error) {
-	db.reads = pooled{DB: db.read}
+	db.reads = pooled{DB: db.read, lost: db.dropIdle}
 	if err := db.write.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database: %w", err)
@@ -383,23 +413,25 @@ func (db *DB) tryTxWith(ctx context.Context, detached bool, fn func(tx *txn) err
 	}
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", lostBefore(err))
+		return fmt.Errorf("begin: %w", db.lostBefore(ctx, err))
 	}
 	tx := &txn{Tx: sqlTx, stmts: db.stmts, detached: detached}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		return lostBefore(err)
+		return db.lostBefore(ctx, err)
 	}
 	if err := db.enqueueWebhooks(ctx, tx); err != nil {
-		return fmt.Errorf("webhooks: %w", lostBefore(err))
+		return fmt.Errorf("webhooks: %w", db.lostBefore(ctx, err))
 	}
-	// A commit that fails may have happened: lost or not, it is not run
-	// again here.
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	if f := db.afterCommit.Load(); err == nil && f != nil {
+		err = (*f)()
+	}
+	if err != nil {
 		if len(tx.authUsers) > 0 {
 			db.authChangedMaybe(tx.authUsers) // a commit whose end went unheard may have happened
 		}
-		return fmt.Errorf("commit: %w", err)
+		return &commitFailed{err: err}
 	}
 	db.committed(tx)
 	return nil
@@ -455,13 +487,25 @@ func retryable(err error) bool {
 var errLostBefore = errors.New("the connection to the database was lost before the commit")
 
 // lostBefore marks err with errLostBefore when it says the connection is
-// gone (connLost); err comes from a statement before the commit.
-func lostBefore(err error) error {
-	if connLost(err) {
+// gone (connLost) and not that ctx ended (pgx's stdlib reports a
+// connection given up for a cancelled request as bad); err comes from a
+// statement before the commit.
+func (db *DB) lostBefore(ctx context.Context, err error) error {
+	if ctx.Err() == nil && connLost(err) {
+		db.dropIdle()
 		return fmt.Errorf("%w: %w", errLostBefore, err)
 	}
 	return err
 }
+
+// commitFailed is a commit that failed, or whose answer was lost: it may
+// have happened, so its writes are not run again (inTx runs again only
+// what retryable says, and an inbox's batch answers each of its writes
+// with it).
+type commitFailed struct{ err error }
+
+func (e *commitFailed) Error() string { return "commit: " + e.err.Error() }
+func (e *commitFailed) Unwrap() error { return e.err }
 
 // connLost reports whether err says the connection to PostgreSQL is gone:
 // the server ended the session (SQLSTATE class 57P: shut down, crashed, at

@@ -124,7 +124,11 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 	if err != nil {
 		return false, false, err
 	}
-	defer conn.Close()
+	// The connection goes back to the pool as soon as the statements are
+	// done: what follows reads on the pool, and a batch that held its
+	// connection meanwhile could wait for one that batches of other
+	// inboxes hold, each for another's.
+	defer conn.Close() // after a panic
 	err = conn.Raw(func(driverConn any) error {
 		pc := driverConn.(*stdlib.Conn).Conn()
 		b := &pgx.Batch{}
@@ -260,6 +264,7 @@ func (db *DB) createTogether(inboxID int64, reqs []*writeRequest, results []erro
 		}
 		return atCommit(cmp.Or(err, closeErr, fmt.Errorf("commit answered %q", tag)))
 	})
+	conn.Close()
 	if err != nil && commitSent && !refusedBefore(err) {
 		// The connection failed after the commit was sent: it may have
 		// committed. Run again, a create without a key would be made
@@ -339,7 +344,9 @@ func refusedBefore(err error) bool {
 		return true
 	}
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
-		if pgErr.Severity != "FATAL" && pgErr.Severity != "PANIC" {
+		// Severity is in the server's language (lc_messages); the
+		// unlocalized one is sent since PostgreSQL 9.6.
+		if severity := cmp.Or(pgErr.SeverityUnlocalized, pgErr.Severity); severity != "FATAL" && severity != "PANIC" {
 			return true
 		}
 		_, committing := errors.AsType[*commitError](err)
