@@ -77,6 +77,14 @@ func (c *cutter) open(name string) *store.DB {
 	return db
 }
 
+// openNamed opens a store on the cutter's schema whose sessions have a
+// name of their own, and returns it with the name.
+func (c *cutter) openNamed() (*store.DB, string) {
+	c.t.Helper()
+	name := "sbstorecut" + strings.ToLower(rand.Text()[:12])
+	return c.open(name), name
+}
+
 // cut ends every session named name and waits until they are gone (the
 // store's listener may connect again meanwhile, as it should).
 func (c *cutter) cut(name string) {
@@ -132,8 +140,8 @@ func (c *cutter) cut(name string) {
 func TestWritesAndTheirNewsOutliveCutConnections(t *testing.T) {
 	ctx := context.Background()
 	c := newCutter(t)
-	cut := "sbstorecut" + strings.ToLower(rand.Text()[:12])
-	db, other := c.open(cut), c.open(cut+"_other")
+	db, cut := c.openNamed()
+	other, _ := c.openNamed()
 	observer := &retries{by: map[string]int{}}
 	db.Observer = observer
 	heard, stop := other.Subscribe()
@@ -221,8 +229,7 @@ func newDeskOn(t *testing.T, db *store.DB) (admin switchboard.Caller, agent, inb
 func TestCreatesMadeTogetherOnACutConnectionAreMadeOnce(t *testing.T) {
 	ctx := context.Background()
 	c := newCutter(t)
-	name := "sbstorecut" + strings.ToLower(rand.Text()[:12])
-	db := c.open(name)
+	db, name := c.openNamed()
 	store.SetPoolSize(db, 1)
 	admin, agent, inbox := newDeskOn(t, db)
 	const rounds = 5
@@ -260,8 +267,8 @@ func TestCreatesMadeTogetherOnACutConnectionAreMadeOnce(t *testing.T) {
 func TestNewsOfAWriteOutlivesACutConnection(t *testing.T) {
 	ctx := context.Background()
 	c := newCutter(t)
-	name := "sbstorecut" + strings.ToLower(rand.Text()[:12])
-	db, other := c.open(name), c.open(name+"_other")
+	db, name := c.openNamed()
+	other, _ := c.openNamed()
 	store.SetPoolSize(db, 1)
 	heard, stop := other.Subscribe()
 	defer stop()
@@ -301,8 +308,7 @@ func TestNewsOfAWriteOutlivesACutConnection(t *testing.T) {
 func TestReadsOnACutConnectionRunAgain(t *testing.T) {
 	ctx := context.Background()
 	c := newCutter(t)
-	name := "sbstorecut" + strings.ToLower(rand.Text()[:12])
-	db := c.open(name)
+	db, name := c.openNamed()
 	store.SetPoolSize(db, 1)
 	admin, _, inbox := newDeskOn(t, db)
 	conv, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: inbox})
@@ -357,8 +363,7 @@ func TestReadsOnACutConnectionRunAgain(t *testing.T) {
 func TestAStatementOnACutConnectionRunsAgain(t *testing.T) {
 	ctx := context.Background()
 	c := newCutter(t)
-	name := "sbstorecut" + strings.ToLower(rand.Text()[:12])
-	db := c.open(name)
+	db, name := c.openNamed()
 	store.SetPoolSize(db, 1)
 	observer := &retries{by: map[string]int{}}
 	db.Observer = observer
@@ -446,8 +451,7 @@ func TestABatchWhoseCommitAnswerIsLostIsNotRunAgain(t *testing.T) {
 func TestAfterEverySessionEndsAWriteMeetsOneEndedConnection(t *testing.T) {
 	ctx := context.Background()
 	c := newCutter(t)
-	name := "sbstorecut" + strings.ToLower(rand.Text()[:12])
-	db := c.open(name)
+	db, name := c.openNamed()
 	// Sixteen writes at once, twice: the pool opens sixteen connections,
 	// then uses each again (a connection is checked before its first
 	// reuse, and before one after a second idle: not these).
