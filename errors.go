@@ -16,7 +16,7 @@ const (
 	ENOTFOUND     Code = "not_found"    // no such record, or not visible to the caller
 	EINVALID      Code = "invalid"      // a field has a value that is not allowed
 	ELIMITED      Code = "limited"      // too many attempts; try again later
-	EUNAVAILABLE  Code = "unavailable"  // the database was too busy to do it now; try again
+	EUNAVAILABLE  Code = "unavailable"  // the database was too busy, or out of reach, to do it now; try again
 	EINTERNAL     Code = "internal"     // anything else; its text is never shown
 )
 

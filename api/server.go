@@ -213,7 +213,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if e.Code == switchboard.EUNAVAILABLE {
-		s.log.WarnContext(r.Context(), "too busy", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "1")
 	}
 	if e.Code == switchboard.EINVALID {

@@ -232,9 +232,20 @@ func TestCreatesMadeTogetherOnACutConnectionAreMadeOnce(t *testing.T) {
 	db, name := c.openNamed()
 	store.SetPoolSize(db, 1)
 	admin, agent, inbox := newDeskOn(t, db)
+	// The notifier shares the connection: it waits while the create after
+	// the cut meets it, and each round waits for the notifier to have sent
+	// all, which another store hears.
+	hold := holdNotifier(t, db)
+	other, _ := c.openNamed()
+	heard, stop := other.Subscribe()
+	defer stop()
 	const rounds = 5
 	for i := range rounds {
+		var release func(func())
 		for _, when := range []string{"before", "after"} {
+			if when == "before" {
+				release = hold()
+			}
 			conv, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: inbox})
 			if err != nil {
 				t.Fatalf("round %d: the create %s the cut: %v", i, when, err)
@@ -244,17 +255,64 @@ func TestCreatesMadeTogetherOnACutConnectionAreMadeOnce(t *testing.T) {
 			}
 			if when == "before" {
 				c.cut(name)
+			} else {
+				release(nil)
+				if !hearsOf(heard, conv.ID, 10*time.Second) {
+					t.Fatalf("round %d: the other store never heard of conversation %d", i, conv.ID)
+				}
 			}
 		}
 	}
 	if all := storetest.CheckInvariants(t, db, admin); len(all) != 2*rounds {
 		t.Errorf("%d conversations stored, want %d", len(all), 2*rounds)
 	}
-	// A create after a cut that was made together met no cut connection
-	// (the notifier may have met it first, or the pool checked it): at
-	// least one must have met one, and been made one by one then.
-	if made := store.MadeTogether(db); made >= 2*rounds {
-		t.Errorf("all %d creates made together: none met the cut connection", made)
+	// The creates before the cuts, and none after: each met the cut
+	// connection, and was made one by one then.
+	if made := store.MadeTogether(db); made != rounds {
+		t.Errorf("%d creates made together, want %d", made, rounds)
+	}
+}
+
+// holdNotifier returns hold: hold arms db's notifier to wait, at the next
+// changes it is to send, until the release that hold returns is called.
+// release waits for the notifier to be there, runs meanwhile (if any),
+// then lets it send. The test's end lets it go in any case.
+func holdNotifier(t *testing.T, db *store.DB) (hold func() (release func(meanwhile func()))) {
+	t.Helper()
+	var armed atomic.Bool
+	held := make(chan chan struct{})
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) }) // before db closes: registered after it opened
+	store.SetBeforeNotify(db, func() {
+		if !armed.Load() {
+			return
+		}
+		release := make(chan struct{})
+		select {
+		case held <- release:
+		case <-done:
+			return
+		}
+		select {
+		case <-release:
+		case <-done:
+		}
+	})
+	return func() func(func()) {
+		armed.Store(true)
+		return func(meanwhile func()) {
+			var release chan struct{}
+			select {
+			case release = <-held:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the notifier never came to send")
+			}
+			armed.Store(false)
+			if meanwhile != nil {
+				meanwhile()
+			}
+			close(release)
+		}
 	}
 }
 
@@ -273,27 +331,16 @@ func TestNewsOfAWriteOutlivesACutConnection(t *testing.T) {
 	heard, stop := other.Subscribe()
 	defer stop()
 	admin, _, inbox := newDeskOn(t, db)
-	// While armed, the notifier waits, before it sends, for the test to
-	// have cut the connection it will send on.
-	var armed atomic.Bool
-	held := make(chan chan struct{})
-	store.SetBeforeNotify(db, func() {
-		if armed.Load() {
-			release := make(chan struct{})
-			held <- release
-			<-release
-		}
-	})
+	// The notifier waits, before it sends, for the test to have cut the
+	// connection it will send on.
+	hold := holdNotifier(t, db)
 	for i := range 5 {
-		armed.Store(true)
+		release := hold()
 		conv, err := db.CreateConversation(ctx, admin, switchboard.NewConversation{InboxID: inbox})
 		if err != nil {
 			t.Fatalf("round %d: %v", i, err)
 		}
-		release := <-held
-		armed.Store(false)
-		c.cut(name)
-		close(release)
+		release(func() { c.cut(name) })
 		if !hearsOf(heard, conv.ID, 10*time.Second) {
 			t.Fatalf("round %d: the other process never heard of conversation %d", i, conv.ID)
 		}
@@ -423,9 +470,9 @@ func TestABatchWhoseCommitAnswerIsLostIsNotRunAgain(t *testing.T) {
 	a := start()
 	<-a.running
 	b := start()
-	for range 1000 {
-		if store.InboxWaiting(db, inbox) == 1 {
-			break
+	for try := 0; store.InboxWaiting(db, inbox) != 1; try++ {
+		if try == 1000 {
+			t.Fatal("b never waited behind a")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -452,6 +499,7 @@ func TestAfterEverySessionEndsAWriteMeetsOneEndedConnection(t *testing.T) {
 	ctx := context.Background()
 	c := newCutter(t)
 	db, name := c.openNamed()
+	observer := &retries{by: map[string]int{}}
 	// Sixteen writes at once, twice: the pool opens sixteen connections,
 	// then uses each again (a connection is checked before its first
 	// reuse, and before one after a second idle: not these).
@@ -472,9 +520,13 @@ func TestAfterEverySessionEndsAWriteMeetsOneEndedConnection(t *testing.T) {
 		}
 		writes.Wait()
 	}
+	db.Observer = observer
 	c.cut(name)
 	runs, err := store.WriteAfter(ctx, db, func(int) {}, "SELECT 1")
 	if err != nil || runs > 2 {
 		t.Errorf("the write ran %d times and ended with %v; want at most twice, then done", runs, err)
+	}
+	if n := observer.of(store.RetryConnection); n != 1 {
+		t.Errorf("%d writes ran again for a lost connection, want 1: the write met no ended connection", n)
 	}
 }

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -15,9 +17,8 @@ import (
 // (answered with the error, never run again).
 func TestRefusedBefore(t *testing.T) {
 	fatal := &pgconn.PgError{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "57P01"}
-	// As a server whose lc_messages is German words them.
-	fatalGerman := &pgconn.PgError{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "57P01"}
-	fatalGerman.Severity = "SCHWERWIEGEND"
+	// As a server whose lc_messages is German words it.
+	fatalGerman := &pgconn.PgError{Severity: "SCHWERWIEGEND", SeverityUnlocalized: "FATAL", Code: "57P01"}
 	refusal := &pgconn.PgError{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "23505"}
 	network := &net.OpError{Op: "read", Net: "tcp", Err: io.ErrUnexpectedEOF}
 	for _, tc := range []struct {
@@ -32,6 +33,7 @@ func TestRefusedBefore(t *testing.T) {
 		{"SessionEndedAtTheCommitInGerman", atCommit(fatalGerman), false},
 		{"NetworkLostAtAnUnknownMoment", network, false},
 		{"NetworkLostAtTheCommit", atCommit(network), false},
+		{"LostWhilePreparing", fmt.Errorf("create together: %w", pgx.ErrPreprocessingBatch{}), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := refusedBefore(tc.err); got != tc.want {
@@ -63,5 +65,21 @@ func TestConnLost(t *testing.T) {
 				t.Errorf("connLost(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLostBeforeLeavesACancelledRequest: a request that was cancelled is
+// not taken for a lost connection (pgx's stdlib reports the connection it
+// gave up then as bad), and does not run again.
+func TestLostBeforeLeavesACancelledRequest(t *testing.T) {
+	db := &DB{}
+	lost := &pgconn.PgError{Severity: "FATAL", Code: "57P01"}
+	if err := db.lostBefore(context.Background(), lost); !errors.Is(err, errLostBefore) {
+		t.Errorf("a live request's lost connection: %v, want it marked lost", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := db.lostBefore(ctx, lost); errors.Is(err, errLostBefore) {
+		t.Errorf("a cancelled request's error: %v, want it left as it is", err)
 	}
 }

@@ -119,7 +119,7 @@ type DB struct {
 	// it gathered. (Both are set while the store runs.)
 	beforeNotify atomic.Pointer[func()]
 	// idleDropped is when dropIdle last closed the pool's idle
-	// connections (Unix nanoseconds).
+	// connections, in nanoseconds since processStart; 0 for never.
 	idleDropped atomic.Int64
 }
 
@@ -183,18 +183,22 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 // postgresConns is the size of a process's PostgreSQL pool.
 const postgresConns = 16
 
+// processStart is what dropIdle measures time from, on the monotonic
+// clock (a wall clock set back would hold it off).
+var processStart = time.Now()
+
 // dropIdle closes the PostgreSQL pool's idle connections, at most once a
 // second, after one was found lost: when the server ended one (a restart,
 // a failover), it ended the others too, and each would fail once more at
-// its next use (pgx checks a connection idle for a second before it is
-// used, not one used just before). Those in use fail once each, and leave
-// the pool then.
+// its next use (pgx checks a connection before its first reuse and when
+// a second has passed since it was last taken, not one taken just
+// before). Those in use fail once each, and leave the pool then.
 func (db *DB) dropIdle() {
 	if !db.postgres {
 		return
 	}
-	now, last := time.Now().UnixNano(), db.idleDropped.Load()
-	if now-last < int64(time.Second) || !db.idleDropped.CompareAndSwap(last, now) {
+	now, last := int64(time.Since(processStart)), db.idleDropped.Load()
+	if last != 0 && now-last < int64(time.Second) || !db.idleDropped.CompareAndSwap(last, now) {
 		return
 	}
 	db.write.SetMaxIdleConns(0)
@@ -388,8 +392,10 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *txn) error) error {
 var errTooBusy = switchboard.Errorf(switchboard.EUNAVAILABLE, "The database was too busy with other changes to finish this one. Try again.")
 
 // errDatabaseLost is a write whose connection to the database was lost
-// before its commit at every attempt of inTx: nothing was changed.
-var errDatabaseLost = switchboard.Errorf(switchboard.EUNAVAILABLE, "The connection to the database was lost; nothing was changed. Try again.")
+// before its commit at every attempt of inTx: the attempt was undone.
+// (Going offline may have committed its first transaction before a step
+// fails so, as for errTooBusy.)
+var errDatabaseLost = switchboard.Errorf(switchboard.EUNAVAILABLE, "The connection to the database was lost before the change was committed. Try again.")
 
 // failed tells the observer of a write's failure that is not the request's
 // doing: not the caller's input, and not a request that went away.
