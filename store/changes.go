@@ -487,8 +487,7 @@ type pooled struct {
 
 // readTries bounds the tries of a read whose connection PostgreSQL had
 // ended (a restart, a failover): each such connection fails once, at its
-// next use, and leaves the pool then; one idle for a second is checked
-// before it is used.
+// next use, and leaves the pool then (and the idle ones with it: dropIdle).
 const readTries = 3
 
 // QueryContext runs a query, prepared once, and again on another

@@ -184,9 +184,10 @@ func (db *DB) lead(q *inboxQueue, first *writeRequest) error {
 		case ran == 1 && !retryable(err):
 			results[i] = err // alone: its error is its own already
 			db.failed(req.ctx, err)
-		case isCommitFailed(err):
+		case isCommitFailed(err) && !retryable(err):
 			// It may have committed: run again, a write would be made
-			// twice. Each is answered with the error.
+			// twice. Each is answered with the error. (A commit refused
+			// for a serialization failure or a deadlock did not happen.)
 			results[i] = err
 			db.failed(req.ctx, err)
 		default:
