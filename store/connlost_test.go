@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,14 +61,7 @@ func newCutter(t *testing.T) *cutter {
 // open opens a store on the cutter's schema, its sessions named name.
 func (c *cutter) open(name string) *store.DB {
 	c.t.Helper()
-	u, err := url.Parse(c.dsn)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("application_name", name)
-	u.RawQuery = q.Encode()
-	db, err := store.Open(context.Background(), u.String())
+	db, err := store.Open(context.Background(), storetest.Named(c.t, c.dsn, name))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -89,44 +81,7 @@ func (c *cutter) openNamed() (*store.DB, string) {
 // store's listener may connect again meanwhile, as it should).
 func (c *cutter) cut(name string) {
 	c.t.Helper()
-	// pg_terminate_backend is called in the select list, which only the
-	// rows WHERE kept reach: in WHERE, PostgreSQL might call it before
-	// comparing the name, and end anybody's session.
-	rows, err := c.killer.Query(`SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE application_name = $1`, name)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	var pids []int64
-	for rows.Next() {
-		var pid int64
-		var ended bool
-		if err := rows.Scan(&pid, &ended); err != nil {
-			c.t.Fatal(err)
-		}
-		if ended {
-			pids = append(pids, pid)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		c.t.Fatal(err)
-	}
-	if len(pids) == 0 {
-		c.t.Fatalf("no session named %s to cut", name)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		var left int
-		if err := c.killer.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)`, pids).Scan(&left); err != nil {
-			c.t.Fatal(err)
-		}
-		if left == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("sessions %v still there 10 s after they were ended", pids)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	storetest.EndSessions(c.t, c.killer, name)
 }
 
 // TestWritesAndTheirNewsOutliveCutConnections: after PostgreSQL ends a

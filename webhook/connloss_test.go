@@ -9,13 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // the killer's connection
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/store"
@@ -32,15 +29,8 @@ import (
 func TestDeliveriesOutliveCutConnections(t *testing.T) {
 	ctx := context.Background()
 	dsn := storetest.Postgres(t)(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
 	name := "sbhookcut" + strings.ToLower(rand.Text()[:12])
-	q := u.Query()
-	q.Set("application_name", name)
-	u.RawQuery = q.Encode()
-	db, err := store.Open(ctx, u.String())
+	db, err := store.Open(ctx, storetest.Named(t, dsn, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,14 +40,6 @@ func TestDeliveriesOutliveCutConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer killer.Close()
-	cutAll := func() {
-		t.Helper()
-		// pg_terminate_backend in the select list: only the rows WHERE
-		// kept reach it.
-		if _, err := killer.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, name); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	var mu sync.Mutex
 	created := map[int64]int{} // conversation_created deliveries per conversation
@@ -132,7 +114,11 @@ func TestDeliveriesOutliveCutConnections(t *testing.T) {
 	}
 	for range 10 {
 		time.Sleep(150 * time.Millisecond)
-		cutAll()
+		// A storm: end whatever sessions are there, without waiting (the
+		// select list, not WHERE, calls pg_terminate_backend).
+		if _, err := killer.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, name); err != nil {
+			t.Fatal(err)
+		}
 	}
 	close(quit)
 	creators.Wait()
