@@ -41,6 +41,13 @@ import (
 )
 
 func main() {
+	if to := os.Getenv(relayEnv); to != "" {
+		if err := runRelay(to); err != nil {
+			fmt.Fprintln(os.Stderr, "switchboard-bench relay:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	// The load generator measures latency, so its own garbage collections
 	// should not show in the figures: it collects less often than Go's
 	// default unless GOGC says otherwise. (The servers it starts keep the
@@ -79,6 +86,7 @@ type options struct {
 	inboxes              int
 	rounds               int
 	direct               bool
+	relay                string
 	shareCores           bool
 	advertise            string
 	offlineConversations int
@@ -120,6 +128,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.advertise, "advertise", "auto", "the --advertise of the servers the bench starts: auto (each may lead inboxes, the others forward to it), or off (each makes its own creates)")
 	fs.BoolVar(&o.shareCores, "share-cores", true, "processes, mixed: run each of the n servers that share this machine with GOMAXPROCS = cores / n (at least 1), as one sizes processes that share a machine; false leaves Go's default, every server scheduling on every core")
 	fs.BoolVar(&o.direct, "direct", false, "processes: send every create to the first process, which then leads every inbox, instead of spreading them (a control: three processes without a create forwarded)")
+	fs.StringVar(&o.relay, "relay", "", "processes: send the creates meant for the other processes to the first one through a relay that copies their bytes (process: a relay process each, with the servers' GOMAXPROCS; bench: goroutines of the bench), so that the first makes them all: the cheapest hop, the floor of any design where a create is made by another process than the one it reached")
 	fs.IntVar(&o.inboxes, "inboxes", 1, "processes: inboxes the creates are spread over, round robin, each with the same agents (1 is the worst case: every create takes the same routing lock)")
 	fs.IntVar(&o.offlineConversations, "offline-conversations", 10000, "open conversations the agent holds when going offline")
 	offlineClients := fs.String("offline-clients", strings.Join(offlineClientKinds, ","), "offline: the sequential clients that run while the agent goes offline, comma-separated: "+strings.Join(offlineClientKinds, ", ")+", or none (each keeps a request in flight, so together they take the cores' time from the reassignment)")
@@ -191,6 +200,12 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.agents < 2 {
 		return nil, errors.New("-agents must be at least 2")
+	}
+	if o.relay != "" && o.relay != relayProcess && o.relay != relayInBench {
+		return nil, fmt.Errorf("-relay %q: want %s or %s", o.relay, relayProcess, relayInBench)
+	}
+	if o.relay != "" && o.direct {
+		return nil, errors.New("-relay and -direct are two controls: give one")
 	}
 	if o.advertise != "auto" && o.advertise != "off" {
 		return nil, fmt.Errorf("-advertise %q: want auto or off", o.advertise)

@@ -761,6 +761,22 @@ func startProcesses(ctx context.Context, e *env, pg string, n int) (r *processes
 		// it leads them all, and no create is forwarded.
 		clients = clients[:1]
 	}
+	if e.opts.relay != "" {
+		// The first process makes every create, as with -direct, and
+		// those meant for the others reach it through relays.
+		for i := 1; i < len(clients); i++ {
+			u, stop, err := e.startRelay(ctx, e.opts.relay, t.urls[0], t.procs)
+			if err != nil {
+				return nil, err
+			}
+			t.onStop(func() {
+				if err := stop(); err != nil {
+					fmt.Fprintf(e.log, "relay: %v\n", err)
+				}
+			})
+			clients[i] = admin.on(u)
+		}
+	}
 	// Create k goes to process k mod processes (createOp) and to inbox
 	// (k / processes) mod inboxes, so every process sees every inbox, as
 	// behind a load balancer; created counts each inbox's creates.
@@ -812,6 +828,9 @@ func (r *processesRun) report(ctx context.Context, e *env, rep *report, l load) 
 	}
 	if e.opts.direct && r.n > 1 {
 		name += ", all sent to one"
+	}
+	if e.opts.relay != "" && r.n > 1 {
+		name += fmt.Sprintf(", relayed to one (%s)", e.opts.relay)
 	}
 	extra := map[string]float64{"switchboard CPU ms per create": cpu.servers, "bench CPU ms per create": cpu.bench, "slices": float64(len(r.slices))}
 	if cpu.busy >= 0 {

@@ -215,9 +215,18 @@ type target struct {
 	processes []*process
 	cleanup   func()
 	procs     int // each process's GOMAXPROCS; 0: Go's default
+	stops     []func()
+}
+
+// onStop has stop run when the target stops, before its processes do.
+func (t *target) onStop(stop func()) {
+	t.stops = append(t.stops, stop)
 }
 
 func (t *target) stop() {
+	for _, stop := range t.stops {
+		stop()
+	}
 	for _, p := range t.processes {
 		p.stop()
 	}

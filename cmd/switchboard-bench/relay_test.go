@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary be a relay, as the bench's binary is when
+// the processes scenario starts relay processes.
+func TestMain(m *testing.M) {
+	if to := os.Getenv(relayEnv); to != "" {
+		if err := runRelay(to); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// A relay, in the bench or in a process of its own, carries requests to
+// its server and their answers back, on connections kept open between
+// them, until it is stopped.
+func TestRelay(t *testing.T) {
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.Path, body)
+	}))
+	defer server.Close()
+	e := &env{log: io.Discard}
+	for _, kind := range []string{relayInBench, relayProcess} {
+		t.Run(kind, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			u, stop, err := e.startRelay(ctx, kind, server.URL, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+			for i := range 3 {
+				resp, err := client.Post(u+"/conversations", "text/plain", strings.NewReader(fmt.Sprint(i)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if want := fmt.Sprintf("POST /conversations %d", i); string(got) != want {
+					t.Errorf("answer %q through the relay, want %q", got, want)
+				}
+			}
+			client.CloseIdleConnections()
+			if err := stop(); err != nil {
+				t.Errorf("the relay did not stop when told: %v", err)
+			}
+			if resp, err := client.Get(u + "/after"); err == nil {
+				resp.Body.Close()
+				t.Errorf("the stopped relay still answered: %s", resp.Status)
+			}
+		})
+	}
+}
