@@ -45,7 +45,7 @@ func (db *DB) agentLocked(ctx context.Context, tx *txn, accountID, userID int64)
 
 // Agents returns the users of the caller's account, by id.
 func (db *DB) Agents(ctx context.Context, c switchboard.Caller) ([]switchboard.Agent, error) {
-	agents, err := db.agents(ctx, db.read, db.q.AgentsOfAccount, c.AccountID)
+	agents, err := db.agents(ctx, db.reads, db.q.AgentsOfAccount, c.AccountID)
 	if err != nil {
 		return nil, fmt.Errorf("agents: %w", err)
 	}
@@ -54,7 +54,7 @@ func (db *DB) Agents(ctx context.Context, c switchboard.Caller) ([]switchboard.A
 
 // Agent returns one user of the caller's account.
 func (db *DB) Agent(ctx context.Context, c switchboard.Caller, id int64) (switchboard.Agent, error) {
-	return db.agent(ctx, db.read, c.AccountID, id)
+	return db.agent(ctx, db.reads, c.AccountID, id)
 }
 
 // CreateAgent adds a user to the caller's account (administrators only). A

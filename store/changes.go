@@ -496,7 +496,7 @@ func (p pooled) QueryContext(ctx context.Context, query string, args ...any) (*s
 	for try := 1; ; try++ {
 		rows, err := p.queryOnce(ctx, query, args)
 		if err == nil || try == readTries || ctx.Err() != nil || !connLost(err) {
-			return rows, err
+			return rows, unreachable(ctx, err)
 		}
 		p.lostOne()
 	}
@@ -519,14 +519,30 @@ func (p pooled) queryOnce(ctx context.Context, query string, args []any) (*sql.R
 
 // QueryRowContext runs a query for one row, prepared once, and again on
 // another connection if its connection was lost.
-func (p pooled) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (p pooled) QueryRowContext(ctx context.Context, query string, args ...any) row {
 	for try := 1; ; try++ {
 		row := p.queryRowOnce(ctx, query, args)
 		if err := row.Err(); err == nil || try == readTries || ctx.Err() != nil || !connLost(err) {
-			return row
+			return pooledRow{row, ctx}
 		}
 		p.lostOne()
 	}
+}
+
+// row is the row of a query for one.
+type row interface {
+	Scan(dest ...any) error
+}
+
+// pooledRow is the row of a pooled query, whose Scan tells a database out
+// of reach (errDatabaseUnreachable) from the rest.
+type pooledRow struct {
+	*sql.Row
+	ctx context.Context
+}
+
+func (r pooledRow) Scan(dest ...any) error {
+	return unreachable(r.ctx, r.Row.Scan(dest...))
 }
 
 func (p pooled) queryRowOnce(ctx context.Context, query string, args []any) *sql.Row {
@@ -547,7 +563,7 @@ func (db *DB) readTx(ctx context.Context) (*txn, error) {
 			return &txn{Tx: tx, stmts: db.readStmts}, nil
 		}
 		if try == readTries || ctx.Err() != nil || !connLost(err) {
-			return nil, err
+			return nil, unreachable(ctx, err)
 		}
 		db.dropIdle()
 	}
@@ -585,7 +601,7 @@ func (tx *txn) QueryContext(ctx context.Context, query string, args ...any) (*sq
 }
 
 // QueryRowContext runs a one-row query of the transaction, prepared once.
-func (tx *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (tx *txn) QueryRowContext(ctx context.Context, query string, args ...any) row {
 	ctx = tx.ctx(ctx)
 	if stmt := tx.stmt(ctx, query); stmt != nil {
 		return stmt.QueryRowContext(ctx, args...)

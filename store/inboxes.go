@@ -130,7 +130,7 @@ func (db *DB) Inboxes(ctx context.Context, c switchboard.Caller) ([]switchboard.
 
 // Inbox returns one inbox the caller may see.
 func (db *DB) Inbox(ctx context.Context, c switchboard.Caller, id int64) (switchboard.Inbox, error) {
-	in, _, err := db.visibleInbox(ctx, db.read, c, id)
+	in, _, err := db.visibleInbox(ctx, db.reads, c, id)
 	return in, err
 }
 

@@ -397,6 +397,20 @@ var errTooBusy = switchboard.Errorf(switchboard.EUNAVAILABLE, "The database was 
 // fails so, as for errTooBusy.)
 var errDatabaseLost = switchboard.Errorf(switchboard.EUNAVAILABLE, "The connection to the database was lost before the change was committed. Try again.")
 
+// errDatabaseUnreachable is a read whose connection to the database was
+// lost at each of its tries, or could not be made: the database is down or
+// out of reach, and the request may be sent again.
+var errDatabaseUnreachable = switchboard.Errorf(switchboard.EUNAVAILABLE, "The database could not be reached. Try again.")
+
+// unreachable returns a read's error, marked errDatabaseUnreachable when a
+// lost connection caused it and the read's request had not ended.
+func unreachable(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil || !connLost(err) || errors.Is(err, errDatabaseUnreachable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errDatabaseUnreachable, err)
+}
+
 // failed tells the observer of a write's failure that is not the request's
 // doing: not the caller's input, and not a request that went away.
 func (db *DB) failed(ctx context.Context, err error) {

@@ -188,7 +188,7 @@ func (db *DB) User(ctx context.Context, id int64) (switchboard.User, error) {
 
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryRowContext(ctx context.Context, query string, args ...any) row
 }
 
 func (db *DB) user(ctx context.Context, q querier, id int64) (switchboard.User, error) {

@@ -45,7 +45,7 @@ func (db *DB) Webhooks(ctx context.Context, c switchboard.Caller) ([]switchboard
 	if err := requireAdministrator(c); err != nil {
 		return nil, err
 	}
-	return db.webhooksOf(ctx, db.read, c.AccountID)
+	return db.webhooksOf(ctx, db.reads, c.AccountID)
 }
 
 func (db *DB) webhooksOf(ctx context.Context, q querier, accountID int64) ([]switchboard.Webhook, error) {
