@@ -253,7 +253,42 @@ func newHandler(db *store.DB, router *cluster.Router, log *slog.Logger, c config
 		mux.Handle(cluster.Path, router.Handler())
 	}
 	mux.Handle("/", api.New(st, log, api.Config{PlatformToken: c.PlatformToken, SignIns: signIns}))
-	return metrics.Requests(log, mux), console, nil
+	return oneSlash(metrics.Requests(log, mux)), console, nil
+}
+
+// oneSlash serves a path with slashes repeated ("//api/v1/..." from a
+// client whose base URL ends in a slash) as the path with one slash each,
+// as Chatwoot does. Go's ServeMux would answer 307 with the cleaned path,
+// which a client of a POST may not follow.
+func oneSlash(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.URL.Path, "//") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path = squeezeSlashes(u.Path)
+		if u.RawPath != "" {
+			u.RawPath = squeezeSlashes(u.RawPath)
+		}
+		r2.URL = &u
+		next.ServeHTTP(w, r2)
+	})
+}
+
+// squeezeSlashes replaces each run of slashes in p with one.
+func squeezeSlashes(p string) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && i > 0 && p[i-1] == '/' {
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
 }
 
 // routed is the store with its creates made where their inbox is led.

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+)
+
+// A client whose base URL ends in a slash asks for "//api/v1/...": the
+// server answers it as the path with one slash, as Chatwoot does, instead
+// of redirecting (a redirect that a POST's client may not follow, or
+// follow without its body).
+func TestDoubledSlashesAreServedAsOne(t *testing.T) {
+	_, dsn := tempDB(t)
+	addr := freeAddr(t)
+	s := startServe(t, addr, map[string]string{
+		"SWITCHBOARD_ADMIN_EMAIL": "root@example.com", "SWITCHBOARD_ADMIN_PASSWORD": "s3cret-password",
+	}, "--db", dsn, "--addr", addr)
+	token := s.signIn(t, "root@example.com", "s3cret-password")
+	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	tests := []struct {
+		method, path, body string
+		want               int
+	}{
+		{"GET", "//api/v1/accounts/1/agents", "", http.StatusOK},
+		{"GET", "/api//v1/accounts/1///agents", "", http.StatusOK},
+		{"GET", "//api/v1/accounts/1/agents/", "", http.StatusOK},
+		{"POST", "//api/v1/accounts/1/inboxes", `{"name":"Support"}`, http.StatusOK},
+		{"GET", "//api/v1/accounts/1/nothing-here", "", http.StatusNotFound},
+		{"GET", "//healthz", "", http.StatusOK},
+	}
+	for _, tt := range tests {
+		req, err := http.NewRequest(tt.method, s.base+tt.path, bytes.NewBufferString(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("api_access_token", token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %s: %s (Location %q), want %d", tt.method, tt.path, resp.Status, resp.Header.Get("Location"), tt.want)
+		}
+	}
+	status, data := s.call(t, "GET", "/api/v1/accounts/1/inboxes", token, nil)
+	if status != http.StatusOK || !bytes.Contains(data, []byte(`"Support"`)) {
+		t.Errorf("after the POST to //api/v1/accounts/1/inboxes, the inboxes are %d %s; want Support among them", status, data)
+	}
+}
+
+func TestSqueezeSlashes(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/", "/"},
+		{"//", "/"},
+		{"///api", "/api"},
+		{"/api//v1///accounts/", "/api/v1/accounts/"},
+		{"/api/v1", "/api/v1"},
+		{"/a%2F%2Fb//c", "/a%2F%2Fb/c"},
+	}
+	for _, tt := range tests {
+		if got := squeezeSlashes(tt.in); got != tt.want {
+			t.Errorf("squeezeSlashes(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
