@@ -66,3 +66,44 @@ func TestRelay(t *testing.T) {
 		})
 	}
 }
+
+// TestSmokeRelay runs the processes scenario tiny with -relay process: the
+// creates meant for the other processes reach the first one through relay
+// processes, and the first makes every one.
+func TestSmokeRelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	pg := os.Getenv("SWITCHBOARD_TEST_POSTGRES")
+	if pg == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("SWITCHBOARD_TEST_POSTGRES is not set on CI")
+		}
+		t.Skip("SWITCHBOARD_TEST_POSTGRES is not set")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	rep, err := run(ctx, []string{"-smoke", "-scenario", "processes", "-relay", "process", "-postgres", pg}, &out)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayed, madeByFirst := false, false
+	for _, r := range rep.Results {
+		if strings.Contains(r.Name, "relayed to one (process)") {
+			relayed = r.Count > 0 && r.Errors == 0
+		}
+	}
+	for _, c := range rep.Checks {
+		if !c.OK {
+			t.Errorf("check %s %s failed: %s", c.Scenario, c.Name, c.Detail)
+		}
+		if strings.HasSuffix(c.Name, "the first made every create") {
+			madeByFirst = c.OK
+		}
+	}
+	if !relayed || !madeByFirst {
+		t.Errorf("relayed creates measured: %v; the first process made every create: %v", relayed, madeByFirst)
+	}
+}

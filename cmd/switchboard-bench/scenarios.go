@@ -839,8 +839,24 @@ func (r *processesRun) report(ctx context.Context, e *env, rep *report, l load) 
 	rep.add(result{Scenario: "processes", Name: name, Load: fmt.Sprintf("%s, in %d slices", l, len(r.slices)), stats: st, Extra: extra})
 	fmt.Fprintf(rep.out, "  processes    %d process(es): %s\n", r.n, cpu)
 	rep.check("processes", fmt.Sprintf("%d process(es): creates acknowledged and auto-assigned", r.n), st.Count > 0 && st.Errors == 0, "%d ok, %d errors", st.Count, st.Errors)
-	if err := reportLeaders(ctx, e, rep, r.t.urls); err != nil {
+	procs, err := reportLeaders(ctx, e, rep, r.t.urls)
+	if err != nil {
 		return st, err
+	}
+	if (e.opts.direct || e.opts.relay != "") && r.n > 1 {
+		// The controls measure three processes of which one makes
+		// every create, none forwarded: the others must have committed
+		// nothing, nor sent the first anything.
+		var commits, sent []float64
+		others := 0.0
+		for i, p := range procs {
+			commits, sent = append(commits, p.commits), append(sent, p.sent)
+			if i > 0 {
+				others += p.commits + p.sent
+			}
+		}
+		rep.check("processes", fmt.Sprintf("%d process(es): the first made every create", r.n), others == 0 && procs[0].sent == 0 && procs[0].commits > 0,
+			"commits per process %v, requests from the other processes %v", commits, sent)
 	}
 	agents := slices.Sorted(slices.Values(r.agents))
 	for i, id := range r.inboxes {
@@ -855,12 +871,14 @@ func (r *processesRun) report(ctx context.Context, e *env, rep *report, l load) 
 // how long a create's routing and insert took under the inbox's lock (the
 // turns of one inbox follow each other, so this bounds its creates per
 // second), and how many requests of creates other processes sent it (the
-// inboxes it leads; cluster package). The figures count the warm-up too.
-func reportLeaders(ctx context.Context, e *env, rep *report, urls []string) error {
+// inboxes it leads; cluster package), and returns these counts. The
+// figures count the warm-up too.
+func reportLeaders(ctx context.Context, e *env, rep *report, urls []string) ([]processCounts, error) {
+	var all []processCounts
 	for i, u := range urls {
 		series, err := scrape(ctx, e, u)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		commits, writes := series["switchboard_writes_per_commit_count"], series["switchboard_writes_per_commit_sum"]
 		perCommit := 0.0
@@ -879,6 +897,13 @@ func reportLeaders(ctx context.Context, e *env, rep *report, urls []string) erro
 		}
 		fmt.Fprintf(rep.out, "  processes    process %d: %.0f commits, %.1f creates per commit, %.2f ms per create's routing and insert; %.0f requests from the other processes\n",
 			i, commits, perCommit, picked, sent)
+		all = append(all, processCounts{commits: commits, sent: sent})
 	}
-	return nil
+	return all, nil
+}
+
+// processCounts is what reportLeaders counted of one process: its commits,
+// and the requests of creates the other processes sent it.
+type processCounts struct {
+	commits, sent float64
 }
