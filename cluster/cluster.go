@@ -71,6 +71,10 @@ const (
 	lookupTimeout = 2 * time.Second
 )
 
+// errPerhapsMade is a create sent to the inbox's leader that may have been
+// made there, and that could not be looked up.
+var errPerhapsMade = switchboard.Errorf(switchboard.EINTERNAL, "The conversation may have been created: the process of its inbox did not say, and the database could not tell. Look for it before sending it again.")
+
 // Router creates conversations where their inbox's leader is. It is safe for
 // concurrent use.
 type Router struct {
@@ -145,9 +149,17 @@ func (r *Router) CreateConversation(ctx context.Context, c switchboard.Caller, n
 		if res.sent {
 			// The leader may have made it, and then its answer is the
 			// conversation it made, as the leader would have given it.
-			if conv, ok, err := r.local.ConversationByKey(ctx, c, n.Key); err != nil || ok {
+			conv, ok, err := r.local.ConversationByKey(ctx, c, n.Key)
+			if err != nil {
+				// Not known whether it was made: an error that says
+				// to try again (the database out of reach) could have
+				// it made twice.
 				r.count(true)
-				return conv, err
+				return conv, fmt.Errorf("%w: looking up its key: %v; the leader: %v", errPerhapsMade, err, res.err)
+			}
+			if ok {
+				r.count(true)
+				return conv, nil
 			}
 		}
 	}

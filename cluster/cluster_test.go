@@ -884,3 +884,34 @@ func TestAKeyedCreateRacedByTwoProcessesIsMadeOnce(t *testing.T) {
 	}
 	d.checkStored(t, a, keys)
 }
+
+// A create the leader may have made (it answered an internal error, as
+// after a commit whose end it did not learn) is looked up by its key in
+// the sending process. When the database is out of reach of that
+// process meanwhile, the create is answered as perhaps made, an internal
+// error, not as unavailable: "try again" could make it twice. It is not
+// made in the sending process either.
+func TestACreatePerhapsMadeWhoseKeyCannotBeReadIsNotAnsweredTryAgain(t *testing.T) {
+	d := newDeployment(t, 2)
+	gate := storetest.NewGate(t, d.dsn)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, gate.DSN(), "token-b", "token-b")
+	d.create(t, a)
+	inner := a.router.Handler()
+	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		inner.ServeHTTP(httptest.NewRecorder(), req)
+		gate.Shut()
+		json.NewEncoder(w).Encode([]reply{{Error: switchboard.Errorf(switchboard.EINTERNAL, "commit: connection reset")}})
+	})
+	_, err := b.router.CreateConversation(context.Background(), d.admin, switchboard.NewConversation{InboxID: d.inbox, Message: "hi"})
+	if code := switchboard.ErrorCode(err); code != switchboard.EINTERNAL || !strings.Contains(err.Error(), "may have been created") {
+		t.Errorf("a create perhaps made, whose key could not be read, was answered %v (code %q); want %s saying it may have been created", err, code, switchboard.EINTERNAL)
+	}
+	gate.Open()
+	if all := storetest.CheckInvariants(t, a.db.DB, d.admin); len(all) != 2 {
+		t.Errorf("%d conversations stored, want 2", len(all))
+	}
+	if made, here := a.db.made.Load(), b.db.made.Load(); made != 2 || here != 0 {
+		t.Errorf("a made %d creates and b %d, want 2 and 0", made, here)
+	}
+}

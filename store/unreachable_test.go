@@ -3,111 +3,13 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/store"
 	"github.com/switchboard/switchboard/storetest"
 )
-
-// gate carries a store's connections to PostgreSQL and can shut, as a
-// database that goes down or out of reach does: the connections it
-// carries end, and new ones are refused until it opens again.
-type gate struct {
-	t    *testing.T
-	to   string // PostgreSQL's address
-	addr string // the gate's, in the store's DSN
-	dsn  string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
-}
-
-// newGate opens a gate to the PostgreSQL of dsn and returns it with the DSN
-// that goes through it.
-func newGate(t *testing.T, dsn string) *gate {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gate{t: t, to: u.Host, addr: "127.0.0.1:0", conns: map[net.Conn]bool{}}
-	g.open()
-	u.Host = g.addr
-	g.dsn = u.String()
-	t.Cleanup(g.shut)
-	return g
-}
-
-// open listens at the gate's address (the same one after a shut) and
-// carries what it takes.
-func (g *gate) open() {
-	g.t.Helper()
-	ln, err := net.Listen("tcp", g.addr)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	g.mu.Lock()
-	g.ln, g.addr = ln, ln.Addr().String()
-	g.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go g.carry(c)
-		}
-	}()
-}
-
-func (g *gate) carry(c net.Conn) {
-	d, err := net.Dial("tcp", g.to)
-	if err != nil {
-		c.Close()
-		return
-	}
-	if !g.track(c, d) {
-		return
-	}
-	go func() { io.Copy(d, c); d.Close() }()
-	io.Copy(c, d)
-	c.Close()
-}
-
-// track keeps c and d to end them at the next shut, or ends them now if
-// the gate shut meanwhile.
-func (g *gate) track(c, d net.Conn) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.ln == nil {
-		c.Close()
-		d.Close()
-		return false
-	}
-	g.conns[c], g.conns[d] = true, true
-	return true
-}
-
-// shut refuses new connections and ends those the gate carries.
-func (g *gate) shut() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.ln != nil {
-		g.ln.Close()
-		g.ln = nil
-	}
-	for c := range g.conns {
-		c.Close()
-		delete(g.conns, c)
-	}
-}
 
 // TestAnswersWhileTheDatabaseIsOutOfReach: PostgreSQL goes down or out of
 // reach under a running store (its sessions end, new connections are
@@ -116,8 +18,8 @@ func (g *gate) shut() {
 // as an internal error; once the database is back, each succeeds again.
 func TestAnswersWhileTheDatabaseIsOutOfReach(t *testing.T) {
 	ctx := context.Background()
-	g := newGate(t, storetest.Postgres(t)(t))
-	db, err := store.Open(ctx, g.dsn)
+	g := storetest.NewGate(t, storetest.Postgres(t)(t))
+	db, err := store.Open(ctx, g.DSN())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,14 +94,14 @@ func TestAnswersWhileTheDatabaseIsOutOfReach(t *testing.T) {
 			t.Fatalf("%s, the database in reach: %v", c.name, err)
 		}
 	}
-	g.shut()
+	g.Shut()
 	for _, c := range calls {
 		err := c.call()
 		if code := switchboard.ErrorCode(err); code != switchboard.EUNAVAILABLE || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s, the database out of reach: %v (code %q), want %s saying %q", c.name, err, code, switchboard.EUNAVAILABLE, c.want)
 		}
 	}
-	g.open()
+	g.Open()
 	for _, c := range calls {
 		if err := c.call(); err != nil {
 			t.Errorf("%s, the database back: %v", c.name, err)
