@@ -256,26 +256,43 @@ func newHandler(db *store.DB, router *cluster.Router, log *slog.Logger, c config
 	return oneSlash(metrics.Requests(log, mux)), console, nil
 }
 
-// oneSlash serves a path with slashes repeated ("//api/v1/..." from a
+// oneSlash serves an API path with slashes repeated ("//api/v1/..." from a
 // client whose base URL ends in a slash) as the path with one slash each,
 // as Chatwoot does. Go's ServeMux would answer 307 with the cleaned path,
-// which a client of a POST may not follow.
+// which a client of a POST may not follow. Only the slashes of the path as
+// sent count ("%2F" is a character of a segment), and only the API's
+// paths: another path keeps the redirect, back through whatever proxy
+// guards it (/metrics, the console).
 func oneSlash(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.URL.Path, "//") {
+		sent := r.URL.EscapedPath()
+		if !strings.Contains(sent, "//") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		squeezed := squeezeSlashes(sent)
+		path, err := url.PathUnescape(squeezed)
+		if err != nil || !apiPath(squeezed) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		r2 := new(http.Request)
 		*r2 = *r
 		u := *r.URL
-		u.Path = squeezeSlashes(u.Path)
-		if u.RawPath != "" {
-			u.RawPath = squeezeSlashes(u.RawPath)
-		}
+		u.Path, u.RawPath = path, squeezed
 		r2.URL = &u
 		next.ServeHTTP(w, r2)
 	})
+}
+
+// apiPath says whether p is a path of the API that Chatwoot's clients use.
+func apiPath(p string) bool {
+	for _, prefix := range []string{"/api/", "/auth/", "/platform/"} {
+		if strings.HasPrefix(p, prefix) || p == strings.TrimSuffix(prefix, "/") {
+			return true
+		}
+	}
+	return false
 }
 
 // squeezeSlashes replaces each run of slashes in p with one.

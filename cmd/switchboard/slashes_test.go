@@ -27,7 +27,15 @@ func TestDoubledSlashesAreServedAsOne(t *testing.T) {
 		{"GET", "//api/v1/accounts/1/agents/", "", http.StatusOK},
 		{"POST", "//api/v1/accounts/1/inboxes", `{"name":"Support"}`, http.StatusOK},
 		{"GET", "//api/v1/accounts/1/nothing-here", "", http.StatusNotFound},
-		{"GET", "//healthz", "", http.StatusOK},
+		{"POST", "//auth/sign_in", `{"email":"root@example.com","password":"s3cret-password"}`, http.StatusOK},
+		// Not the API's: redirected, as before, so that a proxy that
+		// guards the path sees the client come back for it.
+		{"GET", "//metrics", "", http.StatusTemporaryRedirect},
+		{"GET", "//app/conversations", "", http.StatusTemporaryRedirect},
+		{"POST", "//internal/v1/conversations", "[]", http.StatusTemporaryRedirect},
+		// An encoded slash is a character of a segment, not a separator.
+		{"GET", "/%2Fmetrics", "", http.StatusNotFound},
+		{"GET", "/api/v1/accounts/1/agents%2F%2F", "", http.StatusNotFound},
 	}
 	for _, tt := range tests {
 		req, err := http.NewRequest(tt.method, s.base+tt.path, bytes.NewBufferString(tt.body))
