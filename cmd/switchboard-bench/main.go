@@ -204,6 +204,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if o.relay != "" && o.relay != relayProcess && o.relay != relayInBench {
 		return nil, fmt.Errorf("-relay %q: want %s or %s", o.relay, relayProcess, relayInBench)
 	}
+	if (o.relay != "" || o.direct) && !slices.Contains(o.scenarios, "processes") {
+		return nil, errors.New("-relay and -direct are controls of the processes scenario: give -scenario processes")
+	}
 	if o.relay != "" && o.direct {
 		return nil, errors.New("-relay and -direct are two controls: give one")
 	}

@@ -107,3 +107,36 @@ func TestSmokeRelay(t *testing.T) {
 		t.Errorf("relayed creates measured: %v; the first process made every create: %v", relayed, madeByFirst)
 	}
 }
+
+func TestControlOptions(t *testing.T) {
+	tests := []struct {
+		args    []string
+		relay   string
+		wantErr string
+	}{
+		{[]string{"-scenario", "processes", "-relay", "process"}, relayProcess, ""},
+		{[]string{"-scenario", "create,processes", "-relay", "bench"}, relayInBench, ""},
+		{[]string{"-scenario", "processes", "-direct"}, "", ""},
+		{[]string{"-scenario", "processes", "-relay", "kernel"}, "", `-relay "kernel"`},
+		{[]string{"-scenario", "processes", "-relay", "process", "-direct"}, "", "give one"},
+		{[]string{"-scenario", "mixed", "-relay", "process"}, "", "-scenario processes"},
+		{[]string{"-scenario", "create", "-direct"}, "", "-scenario processes"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			o, err := parseOptions(tt.args, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.relay != tt.relay {
+				t.Errorf("relay %q, want %q", o.relay, tt.relay)
+			}
+		})
+	}
+}
