@@ -85,6 +85,9 @@ type Router struct {
 	log    *slog.Logger
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
+	// beforeHere, if set, runs before a create that the leader may have
+	// made is made here (tests).
+	beforeHere func()
 
 	// leading is held while taking and giving up leads, so that a lead
 	// taken is not given up by a release that began before.
@@ -142,29 +145,44 @@ func (r *Router) CreateConversation(ctx context.Context, c switchboard.Caller, n
 			r.count(true)
 			return res.conv, res.err
 		}
-		r.log.Warn("the leader of an inbox did not answer a create; making it here", "inbox", n.InboxID, "leader", l.address, "err", res.err)
+		r.log.Warn("the leader of an inbox did not answer a create; settling it here", "inbox", n.InboxID, "leader", l.address, "err", res.err)
 		if !errors.Is(res.err, errLeaderDown) {
 			r.forget(n.InboxID) // look again at the next create
 		}
 		if res.sent {
-			// The leader may have made it, and then its answer is the
-			// conversation it made, as the leader would have given it.
-			conv, ok, err := r.local.ConversationByKey(ctx, c, n.Key)
-			if err != nil {
-				// Not known whether it was made: an error that says
-				// to try again (the database out of reach) could have
-				// it made twice.
-				r.count(true)
-				return conv, fmt.Errorf("%w: looking up its key: %v; the leader: %v", errPerhapsMade, err, res.err)
-			}
-			if ok {
-				r.count(true)
-				return conv, nil
-			}
+			return r.settle(ctx, c, n, res.err)
 		}
 	}
 	r.count(false)
 	return r.local.CreateConversation(ctx, c, n)
+}
+
+// settle answers a create sent to the leader that the leader may have made
+// (it did not say): with the conversation it made, found by the create's
+// key, or else by making it here with that key, which finds the leader's
+// if the leader makes it meanwhile. When neither can tell, because the
+// database is out of reach, the answer is errPerhapsMade: an error that
+// says to try again (unavailable) could have it made twice.
+func (r *Router) settle(ctx context.Context, c switchboard.Caller, n switchboard.NewConversation, leaderErr error) (switchboard.Conversation, error) {
+	conv, ok, err := r.local.ConversationByKey(ctx, c, n.Key)
+	if err == nil && ok {
+		r.count(true)
+		return conv, nil
+	}
+	if err == nil {
+		if r.beforeHere != nil {
+			r.beforeHere()
+		}
+		r.count(false)
+		conv, err = r.local.CreateConversation(ctx, c, n)
+		if switchboard.ErrorCode(err) != switchboard.EUNAVAILABLE {
+			return conv, err
+		}
+	} else {
+		r.count(true)
+	}
+	r.log.Error("a create sent to the leader of its inbox may have been made, and cannot be told", "inbox", n.InboxID, "leader", leaderErr, "err", err)
+	return conv, fmt.Errorf("%w: %v; the leader: %v", errPerhapsMade, err, leaderErr)
 }
 
 func (r *Router) count(sent bool) {

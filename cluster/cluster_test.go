@@ -915,3 +915,32 @@ func TestACreatePerhapsMadeWhoseKeyCannotBeReadIsNotAnsweredTryAgain(t *testing.
 		t.Errorf("a made %d creates and b %d, want 2 and 0", made, here)
 	}
 }
+
+// A create the leader may have made, and whose key is not found, is made
+// in the sending process with its key. When the database goes out of
+// reach of that process meanwhile, the create is answered as perhaps
+// made, not as unavailable: the leader may still be making it, and "try
+// again" could have it made twice.
+func TestACreatePerhapsMadeThatCannotBeMadeHereIsNotAnsweredTryAgain(t *testing.T) {
+	d := newDeployment(t, 2)
+	gate := storetest.NewGate(t, d.dsn)
+	a := newProcess(t, d.dsn, "token-a", "token-a")
+	b := newProcess(t, gate.DSN(), "token-b", "token-b")
+	d.create(t, a)
+	// The leader answers an internal error without making the create.
+	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		json.NewEncoder(w).Encode([]reply{{Error: switchboard.Errorf(switchboard.EINTERNAL, "commit: connection reset")}})
+	})
+	b.router.beforeHere = gate.Shut
+	_, err := b.router.CreateConversation(context.Background(), d.admin, switchboard.NewConversation{InboxID: d.inbox, Message: "hi"})
+	if code := switchboard.ErrorCode(err); code != switchboard.EINTERNAL || !strings.Contains(err.Error(), "may have been created") {
+		t.Errorf("a create perhaps made, which could not be made here, was answered %v (code %q); want %s saying it may have been created", err, code, switchboard.EINTERNAL)
+	}
+	if made := b.db.made.Load(); made != 1 {
+		t.Errorf("b tried %d creates, want 1 (the key not found)", made)
+	}
+	gate.Open()
+	if all := storetest.CheckInvariants(t, a.db.DB, d.admin); len(all) != 1 {
+		t.Errorf("%d conversations stored, want 1", len(all))
+	}
+}
