@@ -165,10 +165,12 @@ func (s *Server) routes() http.Handler {
 	return trimTrailingSlash(mux)
 }
 
-// trimTrailingSlash serves "/x/" as "/x": Chatwoot's clients send both.
+// trimTrailingSlash serves "/x/" as "/x": Chatwoot's clients send both. A
+// slash sent encoded ("%2F") is a character of the last segment, not one
+// to trim.
 func trimTrailingSlash(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+		if p := r.URL.EscapedPath(); len(p) > 1 && strings.HasSuffix(p, "/") {
 			r.URL.Path = strings.TrimSuffix(p, "/")
 			r.URL.RawPath = strings.TrimSuffix(r.URL.RawPath, "/")
 		}

@@ -36,6 +36,7 @@ func TestDoubledSlashesAreServedAsOne(t *testing.T) {
 		// An encoded slash is a character of a segment, not a separator.
 		{"GET", "/%2Fmetrics", "", http.StatusNotFound},
 		{"GET", "/api/v1/accounts/1/agents%2F%2F", "", http.StatusNotFound},
+		{"GET", "/api/v1/accounts/1/agents%2F", "", http.StatusNotFound},
 	}
 	for _, tt := range tests {
 		req, err := http.NewRequest(tt.method, s.base+tt.path, bytes.NewBufferString(tt.body))
