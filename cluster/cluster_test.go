@@ -885,6 +885,27 @@ func TestAKeyedCreateRacedByTwoProcessesIsMadeOnce(t *testing.T) {
 	d.checkStored(t, a, keys)
 }
 
+// gatedPair starts two processes on a new deployment: a, which leads its
+// inbox, and b, whose connections to the database go through gate.
+func gatedPair(t *testing.T) (d *deployment, gate *storetest.Gate, a, b *process) {
+	t.Helper()
+	d = newDeployment(t, 2)
+	gate = storetest.NewGate(t, d.dsn)
+	a = newProcess(t, d.dsn, "token-a", "token-a")
+	b = newProcess(t, gate.DSN(), "token-b", "token-b")
+	d.create(t, a)
+	return d, gate, a, b
+}
+
+// checkPerhapsMade fails t unless err answers a create as perhaps made:
+// an internal error that says so, not one that says to try again.
+func checkPerhapsMade(t *testing.T, err error, which string) {
+	t.Helper()
+	if code := switchboard.ErrorCode(err); code != switchboard.EINTERNAL || !strings.Contains(err.Error(), "may have been created") {
+		t.Errorf("a create perhaps made, %s, was answered %v (code %q); want %s saying it may have been created", which, err, code, switchboard.EINTERNAL)
+	}
+}
+
 // A create the leader may have made (it answered an internal error, as
 // after a commit whose end it did not learn) is looked up by its key in
 // the sending process. When the database is out of reach of that
@@ -892,11 +913,7 @@ func TestAKeyedCreateRacedByTwoProcessesIsMadeOnce(t *testing.T) {
 // error, not as unavailable: "try again" could make it twice. It is not
 // made in the sending process either.
 func TestACreatePerhapsMadeWhoseKeyCannotBeReadIsNotAnsweredTryAgain(t *testing.T) {
-	d := newDeployment(t, 2)
-	gate := storetest.NewGate(t, d.dsn)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, gate.DSN(), "token-b", "token-b")
-	d.create(t, a)
+	d, gate, a, b := gatedPair(t)
 	inner := a.router.Handler()
 	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		inner.ServeHTTP(httptest.NewRecorder(), req)
@@ -904,9 +921,7 @@ func TestACreatePerhapsMadeWhoseKeyCannotBeReadIsNotAnsweredTryAgain(t *testing.
 		json.NewEncoder(w).Encode([]reply{{Error: switchboard.Errorf(switchboard.EINTERNAL, "commit: connection reset")}})
 	})
 	_, err := b.router.CreateConversation(context.Background(), d.admin, switchboard.NewConversation{InboxID: d.inbox, Message: "hi"})
-	if code := switchboard.ErrorCode(err); code != switchboard.EINTERNAL || !strings.Contains(err.Error(), "may have been created") {
-		t.Errorf("a create perhaps made, whose key could not be read, was answered %v (code %q); want %s saying it may have been created", err, code, switchboard.EINTERNAL)
-	}
+	checkPerhapsMade(t, err, "whose key could not be read")
 	gate.Open()
 	if all := storetest.CheckInvariants(t, a.db.DB, d.admin); len(all) != 2 {
 		t.Errorf("%d conversations stored, want 2", len(all))
@@ -922,20 +937,14 @@ func TestACreatePerhapsMadeWhoseKeyCannotBeReadIsNotAnsweredTryAgain(t *testing.
 // made, not as unavailable: the leader may still be making it, and "try
 // again" could have it made twice.
 func TestACreatePerhapsMadeThatCannotBeMadeHereIsNotAnsweredTryAgain(t *testing.T) {
-	d := newDeployment(t, 2)
-	gate := storetest.NewGate(t, d.dsn)
-	a := newProcess(t, d.dsn, "token-a", "token-a")
-	b := newProcess(t, gate.DSN(), "token-b", "token-b")
-	d.create(t, a)
+	d, gate, a, b := gatedPair(t)
 	// The leader answers an internal error without making the create.
 	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		json.NewEncoder(w).Encode([]reply{{Error: switchboard.Errorf(switchboard.EINTERNAL, "commit: connection reset")}})
 	})
 	b.router.beforeHere = gate.Shut
 	_, err := b.router.CreateConversation(context.Background(), d.admin, switchboard.NewConversation{InboxID: d.inbox, Message: "hi"})
-	if code := switchboard.ErrorCode(err); code != switchboard.EINTERNAL || !strings.Contains(err.Error(), "may have been created") {
-		t.Errorf("a create perhaps made, which could not be made here, was answered %v (code %q); want %s saying it may have been created", err, code, switchboard.EINTERNAL)
-	}
+	checkPerhapsMade(t, err, "which could not be made here")
 	if made := b.db.made.Load(); made != 1 {
 		t.Errorf("b tried %d creates, want 1 (the key not found)", made)
 	}
