@@ -171,7 +171,7 @@ func (s *Server) routes() http.Handler {
 func trimTrailingSlash(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.EscapedPath(); len(p) > 1 && strings.HasSuffix(p, "/") {
-			r.URL.Path = strings.TrimSuffix(p, "/")
+			r.URL.Path = strings.TrimSuffix(r.URL.Path, "/")
 			r.URL.RawPath = strings.TrimSuffix(r.URL.RawPath, "/")
 		}
 		next.ServeHTTP(w, r)

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -55,8 +59,24 @@ func TestDoubledSlashesAreServedAsOne(t *testing.T) {
 		}
 	}
 	status, data := s.call(t, "GET", "/api/v1/accounts/1/inboxes", token, nil)
+	var inboxes struct {
+		Payload []struct {
+			ID   int64  `json:"id"`
+			Name string `json:"name"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(data, &inboxes); status != http.StatusOK || err != nil || len(inboxes.Payload) != 1 || inboxes.Payload[0].Name != "Support" {
+		t.Fatalf("after the POST to //api/v1/accounts/1/inboxes, the inboxes are %d %s; want Support alone", status, data)
+	}
+	// The id sent encoded, and a trailing slash: the slash is trimmed, the
+	// id decoded as sent.
+	var id strings.Builder
+	for _, d := range strconv.FormatInt(inboxes.Payload[0].ID, 10) {
+		fmt.Fprintf(&id, "%%%X", d)
+	}
+	status, data = s.call(t, "GET", "/api/v1/accounts/1/inboxes/"+id.String()+"/", token, nil)
 	if status != http.StatusOK || !bytes.Contains(data, []byte(`"Support"`)) {
-		t.Errorf("after the POST to //api/v1/accounts/1/inboxes, the inboxes are %d %s; want Support among them", status, data)
+		t.Errorf("GET /api/v1/accounts/1/inboxes/%s/: %d %s; want the inbox Support", id.String(), status, data)
 	}
 }
 
