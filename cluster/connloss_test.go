@@ -278,22 +278,6 @@ func (c *cutter) checkMadeOnce(t *testing.T) {
 	}
 }
 
-// hears reports whether a change of conversation id arrives on changes
-// within d.
-func hears(changes <-chan switchboard.Change, id int64, d time.Duration) bool {
-	timeout := time.After(d)
-	for {
-		select {
-		case c := <-changes:
-			if c.Kind == switchboard.ConversationChanged && c.ConversationID == id {
-				return true
-			}
-		case <-timeout:
-			return false
-		}
-	}
-}
-
 // waitToHear makes creates in from until changes, a subscriber's in
 // another process, hears one of them.
 func waitToHear(t *testing.T, d *deployment, from *process, changes <-chan switchboard.Change, l *ledger, what string) {
@@ -310,7 +294,7 @@ func waitToHear(t *testing.T, d *deployment, from *process, changes <-chan switc
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		if hears(changes, conv.ID, 300*time.Millisecond) {
+		if storetest.HearsOf(changes, conv.ID, 300*time.Millisecond) {
 			return
 		}
 	}
@@ -643,6 +627,20 @@ func TestASessionSignedOutElsewhereIsRefusedAcrossACutListener(t *testing.T) {
 	}
 }
 
+// leadAndCut has a lead d's inbox and cuts its one lead connection, and
+// returns the generation of its leads before the cut and that connection.
+func (c *cutter) leadAndCut(t *testing.T, d *deployment, a *process) (gen uint64, lead int) {
+	t.Helper()
+	d.create(t, a) // a leads
+	gen = a.leads.Generation()
+	conns := c.conns(t, a).lead
+	if len(conns) != 1 {
+		t.Fatalf("a's lead connections %v, want one", conns)
+	}
+	c.cut(t, conns[0])
+	return gen, conns[0]
+}
+
 // A lead connection that is cut goes with the leads it held: the next
 // TryLead, after the one that meets the cut, connects again, and the
 // Router, seeing a new generation, finds the process that took the lead
@@ -652,13 +650,7 @@ func TestACutLeadConnectionIsReplacedByTheNextLead(t *testing.T) {
 	c := newCutter(t, d.dsn)
 	a, b := c.start(t, d, "a", 0), c.start(t, d, "b", 0)
 	ctx := context.Background()
-	d.create(t, a) // a leads
-	gen := a.leads.Generation()
-	lead := c.conns(t, a).lead
-	if len(lead) != 1 {
-		t.Fatalf("a's lead connections %v, want one", lead)
-	}
-	c.cut(t, lead[0])
+	gen, lead := c.leadAndCut(t, d, a)
 	var ok bool
 	var err error
 	for try := range 2 {
@@ -673,8 +665,8 @@ func TestACutLeadConnectionIsReplacedByTheNextLead(t *testing.T) {
 	if a.leads.Generation() == gen {
 		t.Errorf("generation still %d: the leads held on the cut connection still count", gen)
 	}
-	if now := c.conns(t, a).lead; len(now) != 1 || now[0] == lead[0] {
-		t.Errorf("a's lead connections %v after the cut, want one new one (was %d)", now, lead[0])
+	if now := c.conns(t, a).lead; len(now) != 1 || now[0] == lead {
+		t.Errorf("a's lead connections %v after the cut, want one new one (was %d)", now, lead)
 	}
 	// The cut freed the inbox's lead: b takes it, and a follows.
 	if _, ok, err := b.leads.TryLead(ctx, d.inbox); err != nil || !ok {
@@ -695,13 +687,7 @@ func TestKeepDropsACutLeadConnectionAndTheLeadMoves(t *testing.T) {
 	c := newCutter(t, d.dsn)
 	a, b := c.start(t, d, "a", 20*time.Millisecond), c.start(t, d, "b", 0)
 	ctx := context.Background()
-	d.create(t, a) // a leads
-	gen := a.leads.Generation()
-	lead := c.conns(t, a).lead
-	if len(lead) != 1 {
-		t.Fatalf("a's lead connections %v, want one", lead)
-	}
-	c.cut(t, lead[0])
+	gen, _ := c.leadAndCut(t, d, a)
 	waitFor(t, "a's Keep drops its cut lead connection", func() bool { return a.leads.Generation() != gen })
 	if _, ok, err := b.leads.TryLead(ctx, d.inbox); err != nil || !ok {
 		t.Fatalf("b cannot take the lead that a's cut connection held: %v, %v", ok, err)

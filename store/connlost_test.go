@@ -123,7 +123,7 @@ func TestWritesAndTheirNewsOutliveCutConnections(t *testing.T) {
 		if got, err := other.Inbox(ctx, admin, in.ID); err != nil || got.Name != in.Name {
 			t.Errorf("round %d: inbox %d reads %+v (%v)", i, in.ID, got, err)
 		}
-		if !hearsOf(heard, conv.ID, 10*time.Second) {
+		if !storetest.HearsOf(heard, conv.ID, 10*time.Second) {
 			t.Fatalf("round %d: the other process never heard of conversation %d", i, conv.ID)
 		}
 	}
@@ -132,21 +132,6 @@ func TestWritesAndTheirNewsOutliveCutConnections(t *testing.T) {
 	}
 	if observer.of(store.RetryConnection) == 0 {
 		t.Errorf("no write ran again for a lost connection: the cuts missed the pool")
-	}
-}
-
-// hearsOf waits up to d for a change of conversation id.
-func hearsOf(changes <-chan switchboard.Change, id int64, d time.Duration) bool {
-	timeout := time.After(d)
-	for {
-		select {
-		case ch := <-changes:
-			if ch.Kind == switchboard.ConversationChanged && ch.ConversationID == id {
-				return true
-			}
-		case <-timeout:
-			return false
-		}
 	}
 }
 
@@ -212,7 +197,7 @@ func TestCreatesMadeTogetherOnACutConnectionAreMadeOnce(t *testing.T) {
 				c.cut(name)
 			} else {
 				release(nil)
-				if !hearsOf(heard, conv.ID, 10*time.Second) {
+				if !storetest.HearsOf(heard, conv.ID, 10*time.Second) {
 					t.Fatalf("round %d: the other store never heard of conversation %d", i, conv.ID)
 				}
 			}
@@ -296,7 +281,7 @@ func TestNewsOfAWriteOutlivesACutConnection(t *testing.T) {
 			t.Fatalf("round %d: %v", i, err)
 		}
 		release(func() { c.cut(name) })
-		if !hearsOf(heard, conv.ID, 10*time.Second) {
+		if !storetest.HearsOf(heard, conv.ID, 10*time.Second) {
 			t.Fatalf("round %d: the other process never heard of conversation %d", i, conv.ID)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/switchboard/switchboard"
 )
 
 // Named returns the PostgreSQL URL dsn with application_name set to name,
@@ -65,5 +67,21 @@ func EndSessions(t testing.TB, db *sql.DB, name string) {
 			t.Fatalf("sessions %v still there 10 s after they were ended", pids)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// HearsOf says whether a change of conversation id arrives on changes
+// within d, passing over the other changes.
+func HearsOf(changes <-chan switchboard.Change, id int64, d time.Duration) bool {
+	timeout := time.After(d)
+	for {
+		select {
+		case ch := <-changes:
+			if ch.Kind == switchboard.ConversationChanged && ch.ConversationID == id {
+				return true
+			}
+		case <-timeout:
+			return false
+		}
 	}
 }
